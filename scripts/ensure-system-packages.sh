@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the system packages a target needs when they are missing and apt-get can be used.
+# `run` needs Apertium (the offline engine); `test` also needs PostgreSQL, Redis and promtool.
+set -euo pipefail
+
+target="${1:-run}"
+apertium_pkgs=(apertium apertium-eng-spa apertium-eng-cat apertium-fr-es apertium-es-pt)
+test_pkgs=(redis-server postgresql prometheus)
+
+missing=()
+have_pair() { [ -e "/usr/share/apertium/modes/$1.mode" ]; }
+command -v apertium >/dev/null 2>&1 || missing+=(apertium)
+have_pair eng-spa || missing+=(apertium-eng-spa)
+have_pair eng-cat || missing+=(apertium-eng-cat)
+have_pair fr-es || missing+=(apertium-fr-es)
+have_pair es-pt || missing+=(apertium-es-pt)
+if [ "$target" = test ]; then
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+    || missing+=(postgresql)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+fi
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "note: apt-get is not available; install these yourself: ${missing[*]}" >&2
+  echo "note: without Apertium the offline engine is disabled; configure another provider" >&2
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "note: not root and no sudo; install these yourself: ${missing[*]}" >&2
+    exit 0
+  fi
+fi
+echo "installing system packages: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,267 @@
+"""Typed settings read once from `UTP_*` environment variables and passed into the app.
+
+Every field of every group maps to one variable: `UTP_` + the field name in upper case
+(`database_url` -> `UTP_DATABASE_URL`). `env_var_names()` lists them all, so the platform's
+Deployment can be checked against this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+PREFIX = "UTP_"
+DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused in production, by design
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or insecure; the message names the variable."""
+
+
+class Secret:
+    """A string that never shows itself in reprs, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSettings:
+    environment: Literal["development", "production", "test"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "INFO"
+    # Message text appears in logs only when this is explicitly switched on.
+    log_message_text: bool = False
+    data_dir: Path = Path("var")
+    # Trust X-Request-ID from clients (they are echoed back and logged).
+    request_id_header: str = "X-Request-ID"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseSettings:
+    # Empty means an SQLite file in data_dir (see Settings.database_url_resolved).
+    database_url: str = ""
+    database_pool_size: int = 10
+    database_echo: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheSettings:
+    # Absent means the in-process cache only.
+    redis_url: Secret = field(default_factory=lambda: Secret(""))
+    memory_cache_entries: int = 50_000
+    cache_ttl_seconds: int = 30 * 24 * 3600
+    # After a Redis failure, skip Redis for this long instead of waiting on it per request.
+    redis_retry_seconds: float = 5.0
+    redis_timeout_seconds: float = 0.25
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecuritySettings:
+    secret_key: Secret = field(default_factory=lambda: Secret(DEV_SECRET))
+    bootstrap_api_key: Secret = field(default_factory=lambda: Secret(""))
+    # Verified API keys are remembered this long, so revocation takes at most this to apply.
+    api_key_cache_seconds: float = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class LimitSettings:
+    max_text_chars: int = 10_000
+    max_batch_items: int = 50
+    max_target_langs: int = 10
+    max_context_messages: int = 10
+    max_body_bytes: int = 1_048_576
+    request_timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderSettings:
+    # Order of preference among providers of equal rank (names, comma separated).
+    provider_order: tuple[str, ...] = ("deepl", "google", "openai", "anthropic", "libretranslate", "apertium")
+    default_quality_tier: Literal["economy", "balanced", "premium"] = "balanced"
+    provider_timeout_seconds: float = 10.0
+    provider_max_retries: int = 2
+    breaker_failure_threshold: int = 5
+    breaker_cooldown_seconds: float = 30.0
+
+    apertium_enabled: bool = True
+    apertium_modes_dir: Path = Path("/usr/share/apertium/modes")
+    apertium_pool_size: int = 2
+
+    deepl_api_key: Secret = field(default_factory=lambda: Secret(""))
+    # Empty: chosen from the key (keys ending ":fx" use the free API host).
+    deepl_base_url: str = ""
+
+    google_api_key: Secret = field(default_factory=lambda: Secret(""))
+    google_base_url: str = "https://translation.googleapis.com"
+
+    openai_api_key: Secret = field(default_factory=lambda: Secret(""))
+    openai_base_url: str = "https://api.openai.com"
+    openai_model: str = "gpt-4.1-mini"
+
+    anthropic_api_key: Secret = field(default_factory=lambda: Secret(""))
+    anthropic_base_url: str = "https://api.anthropic.com"
+    anthropic_model: str = "claude-sonnet-4-5"
+
+    # A self-hosted LibreTranslate server; enabled when the URL is set.
+    libretranslate_url: str = ""
+    libretranslate_api_key: Secret = field(default_factory=lambda: Secret(""))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectionSettings:
+    # Languages the detector chooses among unless a workspace narrows them further.
+    detection_languages: tuple[str, ...] = (
+        "en", "es", "fr", "de", "it", "pt", "ca", "nl", "pl", "ru", "uk", "tr", "ja", "zh-Hans", "ko", "ar",
+    )
+    # Below this many words the author's recent language outweighs a weak detection.
+    short_message_words: int = 3
+
+
+GROUPS = (
+    ServerSettings,
+    DatabaseSettings,
+    CacheSettings,
+    SecuritySettings,
+    LimitSettings,
+    ProviderSettings,
+    DetectionSettings,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    providers: ProviderSettings = field(default_factory=ProviderSettings)
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
+
+    @property
+    def database_url(self) -> str:
+        if self.database.database_url:
+            return normalize_database_url(self.database.database_url)
+        return f"sqlite+aiosqlite:///{(self.server.data_dir / 'utp.db').resolve()}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.server.environment == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        hints = typing.get_type_hints(cls)
+        groups = {f.name: _load_group(hints[f.name], env) for f in dataclasses.fields(cls)}
+        settings = cls(**groups)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not self.is_production:
+            return
+        secret = self.security.secret_key.get()
+        if secret == DEV_SECRET or len(secret) < 32:
+            raise SettingsError(
+                "UTP_SECRET_KEY must be set to a random value of at least 32 characters in "
+                "production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        bootstrap = self.security.bootstrap_api_key.get()
+        if bootstrap and len(bootstrap) < 32:
+            raise SettingsError("UTP_BOOTSTRAP_API_KEY is too short for production (min 32 characters)")
+        if not self.database.database_url:
+            raise SettingsError(
+                "UTP_DATABASE_URL must point at PostgreSQL in production "
+                "(postgresql+asyncpg://user:password@host:5432/db)"
+            )
+        if self.database_url.startswith("sqlite"):
+            raise SettingsError("UTP_DATABASE_URL must point at PostgreSQL in production, not SQLite")
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://) and pick the async driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite://") and "+aiosqlite" not in url:
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+def env_var_names() -> frozenset[str]:
+    """Every environment variable the service reads."""
+    return frozenset(PREFIX + f.name.upper() for group in GROUPS for f in dataclasses.fields(group))
+
+
+def _load_group(group: Any, env: Mapping[str, str]) -> Any:
+    hints = typing.get_type_hints(group)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(group):
+        var = PREFIX + f.name.upper()
+        raw = env.get(var)
+        if raw is None:
+            continue
+        values[f.name] = _coerce(var, raw, hints[f.name])
+    return group(**values)
+
+
+def _coerce(var: str, raw: str, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    text = raw.strip()
+    if hint is Secret:
+        return Secret(text)
+    if hint is bool:
+        lowered = text.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise SettingsError(f"{var} must be true or false, not {raw!r}")
+    if hint is int or hint is float:
+        try:
+            number = hint(text)
+        except ValueError:
+            raise SettingsError(f"{var} must be a number, not {raw!r}") from None
+        if number < 0:
+            raise SettingsError(f"{var} must not be negative")
+        return number
+    if hint is Path:
+        return Path(text)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if text not in allowed:
+            raise SettingsError(f"{var} must be one of {', '.join(allowed)}, not {raw!r}")
+        return text
+    if origin is tuple:
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    if hint is str or (origin in (types.UnionType, typing.Union)):
+        return text
+    raise SettingsError(f"{var}: unsupported setting type {hint!r}")  # pragma: no cover

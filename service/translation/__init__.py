@@ -1,0 +1,1 @@
+"""The translation engine: providers, router, cache, detection and markup protection."""

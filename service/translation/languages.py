@@ -1,0 +1,124 @@
+"""Language codes: one canonical spelling (BCP 47, as Rocket.Chat expects) for every code we accept."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from service.errors import ValidationFailed
+
+# Canonical code -> English name. Codes are BCP 47 locale identifiers: a lowercase ISO 639-1
+# language, plus a script or region subtag only where translation engines distinguish them.
+LANGUAGES: Final[dict[str, str]] = {
+    "ar": "Arabic",
+    "bg": "Bulgarian",
+    "ca": "Catalan",
+    "cs": "Czech",
+    "da": "Danish",
+    "de": "German",
+    "el": "Greek",
+    "en": "English",
+    "es": "Spanish",
+    "et": "Estonian",
+    "fi": "Finnish",
+    "fr": "French",
+    "he": "Hebrew",
+    "hi": "Hindi",
+    "hu": "Hungarian",
+    "id": "Indonesian",
+    "it": "Italian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "lt": "Lithuanian",
+    "lv": "Latvian",
+    "nb": "Norwegian Bokmål",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "pt-BR": "Portuguese (Brazil)",
+    "ro": "Romanian",
+    "ru": "Russian",
+    "sk": "Slovak",
+    "sl": "Slovenian",
+    "sv": "Swedish",
+    "th": "Thai",
+    "tr": "Turkish",
+    "uk": "Ukrainian",
+    "vi": "Vietnamese",
+    "zh-Hans": "Chinese (Simplified)",
+    "zh-Hant": "Chinese (Traditional)",
+}
+
+# Other spellings clients send (lowercased) -> canonical code.
+_ALIASES: Final[dict[str, str]] = {
+    "en-us": "en",
+    "en-gb": "en",
+    "es-es": "es",
+    "es-419": "es",
+    "es-mx": "es",
+    "fr-fr": "fr",
+    "fr-ca": "fr",
+    "de-de": "de",
+    "pt-pt": "pt",
+    "pb": "pt-BR",
+    "no": "nb",
+    "zh": "zh-Hans",
+    "zh-cn": "zh-Hans",
+    "zh-sg": "zh-Hans",
+    "zh-tw": "zh-Hant",
+    "zh-hk": "zh-Hant",
+    "iw": "he",
+    # ISO 639-3 / 639-2 codes (Apertium speaks these)
+    "eng": "en",
+    "spa": "es",
+    "cat": "ca",
+    "fra": "fr",
+    "fre": "fr",
+    "por": "pt",
+    "deu": "de",
+    "ger": "de",
+    "ita": "it",
+}
+
+_BY_LOWER: Final[dict[str, str]] = {code.lower(): code for code in LANGUAGES}
+
+AUTO: Final = "auto"
+
+
+def normalize(code: str) -> str | None:
+    """Return the canonical spelling of `code`, or None when it is not a language we know."""
+    key = code.strip().replace("_", "-").lower()
+    return _BY_LOWER.get(key) or _ALIASES.get(key)
+
+
+def require(code: str, field: str) -> str:
+    """Canonical code for a request field, or a 422 naming the field and the bad value."""
+    canonical = normalize(code) if isinstance(code, str) else None
+    if canonical is None:
+        raise ValidationFailed(
+            f"{field}: unknown language code {code!r}",
+            code="unknown_language",
+            details={"field": field, "value": code},
+        )
+    return canonical
+
+
+def base_language(code: str) -> str:
+    """The language without script/region: `pt-BR` -> `pt`, `zh-Hans` -> `zh`."""
+    return code.split("-", 1)[0]
+
+
+def same_language(a: str, b: str) -> bool:
+    """True when text in `a` needs no translation for a reader of `b`.
+
+    Regional variants of one language count as the same (a Brazilian reads European
+    Portuguese); the two Chinese scripts do not, since readers of one often cannot read the other.
+    """
+    if a == b:
+        return True
+    if base_language(a) == "zh" or base_language(b) == "zh":
+        return False
+    return base_language(a) == base_language(b)
+
+
+def name(code: str) -> str:
+    return LANGUAGES.get(code, code)

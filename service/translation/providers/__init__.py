@@ -1,0 +1,1 @@
+"""Translation providers: one module each, all behind `base.Provider`."""
