@@ -104,7 +104,14 @@ class LimitSettings:
 @dataclass(frozen=True, kw_only=True)
 class ProviderSettings:
     # Order of preference among providers of equal rank (names, comma separated).
-    provider_order: tuple[str, ...] = ("deepl", "google", "openai", "anthropic", "libretranslate", "apertium")
+    provider_order: tuple[str, ...] = (
+        "deepl",
+        "google",
+        "openai",
+        "anthropic",
+        "libretranslate",
+        "apertium",
+    )
     default_quality_tier: Literal["economy", "balanced", "premium"] = "balanced"
     provider_timeout_seconds: float = 10.0
     provider_max_retries: int = 2
@@ -139,7 +146,22 @@ class ProviderSettings:
 class DetectionSettings:
     # Languages the detector chooses among unless a workspace narrows them further.
     detection_languages: tuple[str, ...] = (
-        "en", "es", "fr", "de", "it", "pt", "ca", "nl", "pl", "ru", "uk", "tr", "ja", "zh-Hans", "ko", "ar",
+        "en",
+        "es",
+        "fr",
+        "de",
+        "it",
+        "pt",
+        "ca",
+        "nl",
+        "pl",
+        "ru",
+        "uk",
+        "tr",
+        "ja",
+        "zh-Hans",
+        "ko",
+        "ar",
     )
     # Below this many words the author's recent language outweighs a weak detection.
     short_message_words: int = 3
@@ -196,14 +218,18 @@ class Settings:
             )
         bootstrap = self.security.bootstrap_api_key.get()
         if bootstrap and len(bootstrap) < 32:
-            raise SettingsError("UTP_BOOTSTRAP_API_KEY is too short for production (min 32 characters)")
+            raise SettingsError(
+                "UTP_BOOTSTRAP_API_KEY is too short for production (min 32 characters)"
+            )
         if not self.database.database_url:
             raise SettingsError(
                 "UTP_DATABASE_URL must point at PostgreSQL in production "
                 "(postgresql+asyncpg://user:password@host:5432/db)"
             )
         if self.database_url.startswith("sqlite"):
-            raise SettingsError("UTP_DATABASE_URL must point at PostgreSQL in production, not SQLite")
+            raise SettingsError(
+                "UTP_DATABASE_URL must point at PostgreSQL in production, not SQLite"
+            )
 
 
 def normalize_database_url(url: str) -> str:

@@ -1,1 +1,1 @@
-"""accounts."""
+"""Workspaces and their credentials."""

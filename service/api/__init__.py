@@ -1,1 +1,1 @@
-"""api."""
+"""HTTP controllers: parse, authorise, call the domain, shape the reply."""

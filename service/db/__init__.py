@@ -1,1 +1,1 @@
-"""db."""
+"""Persistence: SQLAlchemy models, the async engine and the Alembic migrations."""

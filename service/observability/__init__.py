@@ -1,1 +1,1 @@
-"""observability."""
+"""Metrics, structured logging and request ids."""

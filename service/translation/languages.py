@@ -1,4 +1,4 @@
-"""Language codes: one canonical spelling (BCP 47, as Rocket.Chat expects) for every code we accept."""
+"""Language codes: one canonical BCP 47 spelling (as Rocket.Chat expects) per accepted code."""
 
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ _PATTERNS: Final = [
     r"<i class=\"?notranslate\"?>.*?</i>",  # Rocket.Chat / LibreTranslate no-translate token
     r"<(?:https?://|mailto:)[^>|]+(?:\|[^>]*)?>",  # <url|label> links
     r"⟦[^⟧]*⟧",  # sentinel-looking text already in the input
-    r"\b(?:https?://|www\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]}]",  # bare URLs, trailing punctuation excluded
+    # bare URLs; trailing punctuation belongs to the sentence
+    r"\b(?:https?://|www\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]}]",
     r"(?<![\w@])@[A-Za-z0-9_.\-]*[A-Za-z0-9_]",  # @mentions (@all, @here, @user.name)
     r"(?<![\w#&])#[A-Za-z0-9_.\-]*[A-Za-z0-9_]",  # #channels
     r"(?<![\w:]):[a-z0-9_+\-]+:(?![\w:])",  # :emoji: shortcodes

@@ -1,1 +1,1 @@
-"""usage."""
+"""Usage accounting."""

@@ -1,0 +1,59 @@
+"""Liveness, readiness and the Prometheus scrape endpoint (public, no credentials)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from litestar import Request, Response, get
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.observability import metrics
+from service.translation.cache import TranslationCache
+
+
+@get("/health/live", summary="The process is up", tags=["health"])
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/health/ready", summary="Database and cache reachable", tags=["health"])
+async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Checks our own dependencies only: no provider is called, so probes cost nothing."""
+    checks: dict[str, dict[str, Any]] = {}
+    started = time.perf_counter()
+    try:
+        async with request.app.state.sessions() as session:
+            await session.execute(sa.text("SELECT 1"))
+        checks["database"] = {"status": "ok"}
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        checks["database"] = {"status": "down", "error": type(exc).__name__}
+    checks["database"]["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+
+    cache: TranslationCache = request.app.state.cache
+    started = time.perf_counter()
+    if cache.redis_enabled:
+        up = await cache.ping_redis()
+        checks["redis"] = {"status": "ok" if up else "down"}
+    else:
+        checks["redis"] = {"status": "disabled"}
+    checks["redis"]["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+
+    providers = request.app.state.engine.router
+    checks["providers"] = {
+        "status": "ok" if providers.providers else "down",
+        "enabled": [p.name for p in providers.providers],
+    }
+    healthy = all(c["status"] in ("ok", "disabled") for c in checks.values())
+    return Response(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status_code=HTTP_200_OK if healthy else HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+@get("/metrics", summary="Prometheus metrics", tags=["health"], include_in_schema=False)
+async def prometheus() -> Response[bytes]:
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,71 @@
+"""ASGI middleware: request ids, access logs and HTTP metrics, in one pass per request."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.observability import metrics
+from service.observability.logging import request_id_var, workspace_id_var
+
+log = logging.getLogger("utp.access")
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def request_context(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        # Clients may correlate with their own id; anything odd is replaced, not echoed.
+        request_id = incoming if incoming and _VALID_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        ws_token = workspace_id_var.set(None)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route: Any = scope.get("path_template") or "unmatched"
+            metrics.HTTP_REQUESTS.labels(
+                route=route, method=method, status_class=f"{status // 100}xx"
+            ).inc()
+            metrics.HTTP_LATENCY.labels(route=route, method=method).observe(elapsed)
+            if route not in ("/metrics", "/health/live", "/health/ready"):
+                log.info(
+                    "request",
+                    extra={
+                        "route": route,
+                        "method": method,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+            workspace_id_var.reset(ws_token)
+
+    return middleware

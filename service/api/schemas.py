@@ -1,0 +1,105 @@
+"""Request and response bodies of the v1 API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+
+class ContextItem(msgspec.Struct, frozen=True):
+    text: str
+    author: str | None = None
+
+
+class TranslateRequest(msgspec.Struct, frozen=True):
+    text: str
+    target_lang: str
+    source_lang: str = "auto"
+    context: list[ContextItem] = msgspec.field(default_factory=list)
+    quality_tier: Literal["economy", "balanced", "premium"] | None = None
+    formality: Literal["more", "less", "default"] | None = None
+    provider: str | None = None
+
+
+class BatchTranslateRequest(msgspec.Struct, frozen=True):
+    texts: list[str]
+    target_lang: str | None = None
+    target_langs: list[str] | None = None
+    source_lang: str = "auto"
+    context: list[ContextItem] = msgspec.field(default_factory=list)
+    quality_tier: Literal["economy", "balanced", "premium"] | None = None
+    formality: Literal["more", "less", "default"] | None = None
+    provider: str | None = None
+
+
+class Cost(msgspec.Struct, frozen=True):
+    amount: float
+    currency: str
+    characters: int
+    tokens: int
+
+
+class Translation(msgspec.Struct, frozen=True):
+    translated_text: str
+    source_lang: str
+    target_lang: str
+    provider: str | None
+    model: str | None
+    cached: bool
+    untranslated: bool
+    cost: Cost
+    request_id: str | None
+    # Languages the text went through when no direct pair exists, e.g. ["fr", "es", "en"].
+    pivot: list[str] = msgspec.field(default_factory=list)
+
+
+class ItemError(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+
+
+class BatchItem(msgspec.Struct, frozen=True):
+    """One (text, target language) of a batch: a translation, or the error for that item."""
+
+    text_index: int
+    target_lang: str
+    translated_text: str | None = None
+    source_lang: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    cached: bool = False
+    untranslated: bool = False
+    cost: Cost | None = None
+    pivot: list[str] = msgspec.field(default_factory=list)
+    error: ItemError | None = None
+
+
+class BatchResponse(msgspec.Struct, frozen=True):
+    translations: list[BatchItem]
+    request_id: str | None
+
+
+class DetectRequest(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Alternative(msgspec.Struct, frozen=True):
+    language: str
+    confidence: float
+
+
+class Detection(msgspec.Struct, frozen=True):
+    language: str
+    confidence: float
+    alternatives: list[Alternative]
+
+
+class Language(msgspec.Struct, frozen=True):
+    code: str
+    name: str
+    providers: list[str]
+
+
+class Languages(msgspec.Struct, frozen=True):
+    languages: list[Language]

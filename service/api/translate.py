@@ -1,0 +1,273 @@
+"""The v1 translation API: translate, batch fan-out, detect and the language list."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import JSONBody
+
+from service.api.auth import principal_of
+from service.api.errors import request_id_of
+from service.api.schemas import (
+    Alternative,
+    BatchItem,
+    BatchResponse,
+    BatchTranslateRequest,
+    ContextItem,
+    Cost,
+    Detection,
+    DetectRequest,
+    ItemError,
+    Language,
+    Languages,
+    TranslateRequest,
+    Translation,
+)
+from service.errors import ValidationFailed
+from service.settings import Settings
+from service.translation import languages
+from service.translation.engine import Caller, Engine, Options, Outcome
+from service.translation.providers.base import ContextMessage
+
+AnyRequest = Request[Any, Any, Any]
+
+
+class TranslateController(Controller):
+    path = "/"
+    tags = ["translation"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post("/translate", status_code=200, summary="Translate one text")
+    async def translate(self, request: AnyRequest, data: JSONBody[TranslateRequest]) -> Translation:
+        settings: Settings = request.app.state.settings
+        engine: Engine = request.app.state.engine
+        _check_text(data.text, "text", settings)
+        options = _options(
+            settings,
+            target=data.target_lang,
+            source=data.source_lang,
+            tier=data.quality_tier,
+            formality=data.formality,
+            provider=data.provider,
+            context=data.context,
+        )
+        [outcome] = await engine.translate([data.text], options, _caller(request))
+        if outcome.error is not None:
+            raise outcome.error
+        return _translation(outcome, request_id_of(request))
+
+    @post(
+        "/translate/batch",
+        status_code=200,
+        summary="Translate many texts into one or more languages",
+    )
+    async def translate_batch(
+        self, request: AnyRequest, data: JSONBody[BatchTranslateRequest]
+    ) -> BatchResponse:
+        settings: Settings = request.app.state.settings
+        engine: Engine = request.app.state.engine
+        limits = settings.limits
+        if not data.texts:
+            raise ValidationFailed("texts: give at least one text", details={"field": "texts"})
+        if len(data.texts) > limits.max_batch_items:
+            raise ValidationFailed(
+                f"texts: at most {limits.max_batch_items} texts per batch, got {len(data.texts)}",
+                code="too_many_items",
+                details={"field": "texts", "max": limits.max_batch_items},
+            )
+        for i, text in enumerate(data.texts):
+            _check_text(text, f"texts[{i}]", settings)
+        if (data.target_lang is None) == (data.target_langs is None):
+            raise ValidationFailed(
+                "give exactly one of target_lang or target_langs", details={"field": "target_langs"}
+            )
+        targets = (
+            [data.target_lang] if data.target_lang is not None else list(data.target_langs or [])
+        )
+        if not targets:
+            raise ValidationFailed(
+                "target_langs: give at least one language", details={"field": "target_langs"}
+            )
+        if len(targets) > limits.max_target_langs:
+            raise ValidationFailed(
+                f"target_langs: at most {limits.max_target_langs} languages, got {len(targets)}",
+                code="too_many_items",
+                details={"field": "target_langs", "max": limits.max_target_langs},
+            )
+        canonical_targets = list(
+            dict.fromkeys(languages.require(t, "target_langs") for t in targets)
+        )
+        base = _options(
+            settings,
+            target=canonical_targets[0],
+            source=data.source_lang,
+            tier=data.quality_tier,
+            formality=data.formality,
+            provider=data.provider,
+            context=data.context,
+        )
+        caller = _caller(request)
+        # Detect each distinct text once for every target language.
+        if base.source is None:
+            detected = await asyncio.gather(
+                *(engine.detect(t, candidates=base.candidates) for t in dict.fromkeys(data.texts))
+            )
+            sources = dict(
+                zip(dict.fromkeys(data.texts), (d.language for d in detected), strict=True)
+            )
+        else:
+            sources = {}
+
+        async def one_target(target: str) -> list[Outcome]:
+            outcomes: list[Outcome] = []
+            groups: dict[str | None, list[int]] = {}
+            for i, text in enumerate(data.texts):
+                groups.setdefault(sources.get(text, base.source), []).append(i)
+            results: dict[int, Outcome] = {}
+
+            async def by_source(source: str | None, indexes: list[int]) -> None:
+                opts = Options(
+                    target=target,
+                    source=source,
+                    strategy=base.strategy,
+                    formality=base.formality,
+                    context=base.context,
+                    provider=base.provider,
+                )
+                done = await engine.translate([data.texts[i] for i in indexes], opts, caller)
+                results.update(zip(indexes, done, strict=True))
+
+            await asyncio.gather(*(by_source(s, ix) for s, ix in groups.items()))
+            outcomes.extend(results[i] for i in range(len(data.texts)))
+            return outcomes
+
+        per_target = await asyncio.gather(*(one_target(t) for t in canonical_targets))
+        items = [
+            _batch_item(i, outcome) for outcomes in per_target for i, outcome in enumerate(outcomes)
+        ]
+        return BatchResponse(translations=items, request_id=request_id_of(request))
+
+    @post("/detect", status_code=200, summary="Detect the language of a text")
+    async def detect(self, request: AnyRequest, data: JSONBody[DetectRequest]) -> Detection:
+        settings: Settings = request.app.state.settings
+        engine: Engine = request.app.state.engine
+        _check_text(data.text, "text", settings)
+        result = await engine.detect(data.text)
+        return Detection(
+            language=result.language,
+            confidence=round(result.confidence, 4),
+            alternatives=[
+                Alternative(language=lang, confidence=round(conf, 4))
+                for lang, conf in result.alternatives
+            ],
+        )
+
+    @get("/languages", summary="Languages and the providers that serve them")
+    async def list_languages(self, request: AnyRequest) -> Languages:
+        engine: Engine = request.app.state.engine
+        served: dict[str, list[str]] = {}
+        for provider in engine.providers:
+            for code in provider.languages():
+                served.setdefault(code, []).append(provider.name)
+        return Languages(
+            languages=[
+                Language(code=code, name=languages.name(code), providers=served[code])
+                for code in sorted(served)
+            ]
+        )
+
+
+def _check_text(text: str, field: str, settings: Settings) -> None:
+    if not text.strip():
+        raise ValidationFailed(
+            f"{field}: must not be empty", code="empty_text", details={"field": field}
+        )
+    limit = settings.limits.max_text_chars
+    if len(text) > limit:
+        raise ValidationFailed(
+            f"{field}: {len(text)} characters, the limit is {limit}",
+            code="text_too_long",
+            details={"field": field, "max": limit},
+        )
+
+
+def _options(
+    settings: Settings,
+    *,
+    target: str,
+    source: str,
+    tier: str | None,
+    formality: str | None,
+    provider: str | None,
+    context: list[ContextItem],
+) -> Options:
+    limit = settings.limits.max_context_messages
+    if len(context) > limit:
+        raise ValidationFailed(
+            f"context: at most {limit} messages",
+            code="too_many_items",
+            details={"field": "context"},
+        )
+    return Options(
+        target=languages.require(target, "target_lang"),
+        source=None
+        if source.strip().lower() == "auto"
+        else languages.require(source, "source_lang"),
+        strategy=tier or settings.providers.default_quality_tier,
+        formality=None if formality in (None, "default") else formality,
+        context=tuple(ContextMessage(text=c.text, author=c.author) for c in context),
+        provider=provider,
+    )
+
+
+def _caller(request: AnyRequest) -> Caller:
+    principal = principal_of(request)
+    return Caller(workspace_id=principal.workspace_id, api_key_id=principal.api_key_id)
+
+
+def _cost(outcome: Outcome) -> Cost:
+    return Cost(
+        amount=float(outcome.cost.quantize(Decimal("0.00000001"))),
+        currency="USD",
+        characters=outcome.characters,
+        tokens=outcome.input_tokens + outcome.output_tokens,
+    )
+
+
+def _translation(outcome: Outcome, request_id: str | None) -> Translation:
+    return Translation(
+        translated_text=outcome.text,
+        source_lang=outcome.source,
+        target_lang=outcome.target,
+        provider=outcome.provider,
+        model=outcome.model,
+        cached=outcome.cached,
+        untranslated=outcome.untranslated,
+        cost=_cost(outcome),
+        request_id=request_id,
+        pivot=list(outcome.pivot),
+    )
+
+
+def _batch_item(index: int, outcome: Outcome) -> BatchItem:
+    if outcome.error is not None:
+        return BatchItem(
+            text_index=index,
+            target_lang=outcome.target,
+            source_lang=outcome.source,
+            error=ItemError(code=outcome.error.code, message=outcome.error.message),
+        )
+    return BatchItem(
+        text_index=index,
+        target_lang=outcome.target,
+        translated_text=outcome.text,
+        source_lang=outcome.source,
+        provider=outcome.provider,
+        model=outcome.model,
+        cached=outcome.cached,
+        untranslated=outcome.untranslated,
+        cost=_cost(outcome),
+        pivot=list(outcome.pivot),
+    )

@@ -1,0 +1,164 @@
+"""Builds the Litestar app from `Settings`; clients are opened in the lifespan, never at import."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import httpx
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from redis.asyncio import Redis
+
+from service import __version__
+from service.accounts.keys import KeyVerifier
+from service.api.auth import require_api_key
+from service.api.errors import HANDLERS
+from service.api.health import live, prometheus, ready
+from service.api.middleware import request_context
+from service.api.translate import TranslateController
+from service.db.session import create_engine, session_factory
+from service.settings import Settings
+from service.translation.cache import MemoryLRU, TranslationCache
+from service.translation.engine import Detector, Engine
+from service.translation.providers.base import Provider
+from service.translation.router import Router as ProviderRouter
+from service.usage.recorder import UsageRecorder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Overrides:
+    """Replacements for what the lifespan would build; tests use these, never monkeypatching."""
+
+    providers: Sequence[Provider] | None = None
+    detector: Detector | None = None
+
+
+def create_app(settings: Settings, overrides: Overrides | None = None) -> Litestar:
+    overrides = overrides or Overrides()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            db = create_engine(
+                settings.database_url,
+                pool_size=settings.database.database_pool_size,
+                echo=settings.database.database_echo,
+            )
+            stack.push_async_callback(db.dispose)
+            sessions = session_factory(db)
+
+            redis: Redis | None = None
+            if settings.cache.redis_url:
+                redis = Redis.from_url(
+                    settings.cache.redis_url.get(),
+                    socket_timeout=settings.cache.redis_timeout_seconds,
+                    socket_connect_timeout=settings.cache.redis_timeout_seconds,
+                    health_check_interval=30,
+                )
+                stack.push_async_callback(redis.aclose)
+
+            client = httpx.AsyncClient(
+                timeout=settings.providers.provider_timeout_seconds,
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            )
+            stack.push_async_callback(client.aclose)
+
+            if overrides.providers is not None:
+                providers = list(overrides.providers)
+            else:
+                from service.translation.providers.registry import build_providers
+
+                providers = build_providers(settings.providers, client)
+            for provider in providers:
+                await provider.start()
+                stack.push_async_callback(provider.aclose)
+            if not providers:
+                log.error("no translation provider is enabled: install Apertium or configure a key")
+
+            detector: Detector
+            if overrides.detector is not None:
+                detector = overrides.detector
+            else:
+                from service.translation.detection import LanguageDetector
+
+                real = LanguageDetector.from_settings(settings.detection)
+                # Load the models now, off the event loop, so no request pays for it.
+                await real.aload()
+                detector = real
+
+            usage = UsageRecorder(sessions)
+            usage.start()
+            stack.push_async_callback(usage.stop)
+
+            cache = TranslationCache(
+                memory=MemoryLRU(
+                    settings.cache.memory_cache_entries, settings.cache.cache_ttl_seconds
+                ),
+                redis=redis,
+                sessions=sessions,
+                ttl_seconds=settings.cache.cache_ttl_seconds,
+                redis_retry_seconds=settings.cache.redis_retry_seconds,
+            )
+            router = ProviderRouter(
+                providers,
+                order=settings.providers.provider_order,
+                timeout=settings.providers.provider_timeout_seconds,
+                max_retries=settings.providers.provider_max_retries,
+                breaker_threshold=settings.providers.breaker_failure_threshold,
+                breaker_cooldown=settings.providers.breaker_cooldown_seconds,
+            )
+            app.state.sessions = sessions
+            app.state.cache = cache
+            app.state.usage = usage
+            app.state.key_verifier = KeyVerifier(
+                sessions, cache_seconds=settings.security.api_key_cache_seconds
+            )
+            app.state.engine = Engine(
+                router=router,
+                cache=cache,
+                detector=detector,
+                usage=usage,
+                request_timeout=settings.limits.request_timeout_seconds,
+            )
+            yield
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=[TranslateController],
+        guards=[require_api_key],
+        security=[{"apiKey": []}, {"bearer": []}],
+    )
+    app = Litestar(
+        route_handlers=[api, live, ready, prometheus],
+        lifespan=[lifespan],
+        exception_handlers=HANDLERS,
+        state=State({"settings": settings}),
+        request_max_body_size=settings.limits.max_body_bytes,
+        cors_config=None if settings.is_production else CORSConfig(allow_origins=["*"]),
+        openapi_config=OpenAPIConfig(
+            title="Universal Translator Pro",
+            version=__version__,
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(
+                        type="apiKey", name="X-API-Key", security_scheme_in="header"
+                    ),
+                    "bearer": SecurityScheme(type="http", scheme="bearer"),
+                }
+            ),
+        ),
+        debug=False,
+    )
+    # Outside Litestar's own middleware stack so that unmatched routes (404/405) get a request
+    # id, an access log line and metrics too.
+    app.asgi_handler = request_context(app.asgi_handler)
+    return app

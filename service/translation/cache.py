@@ -1,0 +1,249 @@
+"""Content-addressed translation cache: memory LRU -> Redis (when configured) -> database.
+
+Every tier is optional to the request: a Redis or database failure makes the cache miss, it
+never fails a translation. After a Redis error the cache stops asking Redis for a few seconds
+instead of paying a timeout on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.db.models import TranslationMemory
+from service.observability import metrics
+
+log = logging.getLogger(__name__)
+KEY_VERSION = "v1"
+
+
+class CachedTranslation(msgspec.Struct, frozen=True):
+    text: str
+    source: str
+    target: str
+    provider: str
+    model: str | None = None
+    characters: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: str = "0"  # Decimal as text: exact and JSON-safe
+    pivot: tuple[str, ...] = ()
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(CachedTranslation).decode
+
+
+def cache_key(
+    text: str,
+    *,
+    source: str,
+    target: str,
+    tier: str,
+    glossary_version: int = 0,
+    formality: str | None = None,
+    context: Iterable[str] = (),
+    provider: str | None = None,
+) -> str:
+    """The key covers everything that changes the translation a reader would get."""
+    context_hash = hashlib.sha256("\x1e".join(context).encode()).hexdigest()[:16]
+    material = "\x1f".join(
+        (
+            KEY_VERSION,
+            source,
+            target,
+            tier,
+            str(glossary_version),
+            formality or "",
+            context_hash,
+            provider or "",
+            text,
+        )
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+class MemoryLRU:
+    def __init__(self, max_entries: int, ttl_seconds: float) -> None:
+        self._data: OrderedDict[str, tuple[float, CachedTranslation]] = OrderedDict()
+        self._max = max_entries
+        self._ttl = ttl_seconds
+
+    def get(self, key: str) -> CachedTranslation | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        expires, value = item
+        if expires < time.monotonic():
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return value
+
+    def set(self, key: str, value: CachedTranslation) -> None:
+        if self._max <= 0:
+            return
+        self._data[key] = (time.monotonic() + self._ttl, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self._max:
+            self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class TranslationCache:
+    def __init__(
+        self,
+        *,
+        memory: MemoryLRU,
+        redis: Redis | None = None,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+        ttl_seconds: int = 30 * 24 * 3600,
+        redis_retry_seconds: float = 5.0,
+    ) -> None:
+        self.memory = memory
+        self._redis = redis
+        self._sessions = sessions
+        self._ttl = ttl_seconds
+        self._redis_retry = redis_retry_seconds
+        self._redis_down_until = 0.0
+
+    @property
+    def redis_enabled(self) -> bool:
+        return self._redis is not None
+
+    def _redis_usable(self) -> Redis | None:
+        if self._redis is None or time.monotonic() < self._redis_down_until:
+            return None
+        return self._redis
+
+    def _redis_failed(self, exc: Exception) -> None:
+        if time.monotonic() >= self._redis_down_until:
+            log.warning("redis unavailable, caching in memory only for now: %s", exc)
+        self._redis_down_until = time.monotonic() + self._redis_retry
+
+    async def get(self, key: str) -> CachedTranslation | None:
+        value = self.memory.get(key)
+        if value is not None:
+            metrics.CACHE_LOOKUPS.labels(tier="memory", result="hit").inc()
+            return value
+        metrics.CACHE_LOOKUPS.labels(tier="memory", result="miss").inc()
+        redis = self._redis_usable()
+        if redis is not None:
+            try:
+                raw = await redis.get("utp:tr:" + key)
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._redis_failed(exc)
+            else:
+                if raw is not None:
+                    metrics.CACHE_LOOKUPS.labels(tier="redis", result="hit").inc()
+                    value = _decode(raw)
+                    self.memory.set(key, value)
+                    return value
+                metrics.CACHE_LOOKUPS.labels(tier="redis", result="miss").inc()
+        if self._sessions is not None:
+            value = await self._get_db(key)
+            metrics.CACHE_LOOKUPS.labels(tier="database", result="hit" if value else "miss").inc()
+            if value is not None:
+                self.memory.set(key, value)
+                await self._set_redis(key, value)
+                return value
+        return None
+
+    async def set(self, key: str, value: CachedTranslation) -> None:
+        self.memory.set(key, value)
+        await self._set_redis(key, value)
+        if self._sessions is not None:
+            await self._set_db(key, value)
+
+    async def _set_redis(self, key: str, value: CachedTranslation) -> None:
+        redis = self._redis_usable()
+        if redis is None:
+            return
+        try:
+            await redis.set("utp:tr:" + key, _encode(value), ex=self._ttl)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._redis_failed(exc)
+
+    async def _get_db(self, key: str) -> CachedTranslation | None:
+        assert self._sessions is not None
+        try:
+            async with self._sessions() as session:
+                row = await session.get(TranslationMemory, key)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            log.warning("translation memory unavailable: %s", exc)
+            return None
+        if row is None:
+            return None
+        meta: dict[str, Any] = row.meta or {}
+        return CachedTranslation(
+            text=row.translated_text,
+            source=row.source_lang,
+            target=row.target_lang,
+            provider=row.provider,
+            model=row.model,
+            characters=int(meta.get("characters", 0)),
+            input_tokens=int(meta.get("input_tokens", 0)),
+            output_tokens=int(meta.get("output_tokens", 0)),
+            cost=str(meta.get("cost", "0")),
+            pivot=tuple(meta.get("pivot", ())),
+        )
+
+    async def _set_db(self, key: str, value: CachedTranslation) -> None:
+        assert self._sessions is not None
+        row = {
+            "cache_key": key,
+            "source_lang": value.source,
+            "target_lang": value.target,
+            "provider": value.provider,
+            "model": value.model,
+            "translated_text": value.text,
+            "meta": {
+                "characters": value.characters,
+                "input_tokens": value.input_tokens,
+                "output_tokens": value.output_tokens,
+                "cost": value.cost,
+                "pivot": list(value.pivot),
+            },
+        }
+        try:
+            async with self._sessions.begin() as session:
+                if await session.get(TranslationMemory, key) is None:
+                    session.add(TranslationMemory(**row))
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            # A concurrent writer stored the same key first, or the database is away: the
+            # translation is still served and kept in the faster tiers.
+            log.debug("translation memory not written: %s", exc)
+
+    async def ping_redis(self) -> bool:
+        if self._redis is None:
+            return True
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    async def clear_memory(self) -> None:
+        self.memory.clear()
+
+
+async def purge(sessions: async_sessionmaker[AsyncSession], keys: list[str]) -> None:
+    async with sessions.begin() as session:
+        await session.execute(
+            sa.delete(TranslationMemory).where(TranslationMemory.cache_key.in_(keys))
+        )

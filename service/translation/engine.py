@@ -1,0 +1,502 @@
+"""The translation hot path (see DESIGN.md):
+
+normalise -> detect source (skip if same language) -> protect markup -> cache key ->
+cache (memory -> Redis -> database) -> single-flight -> router (strategy + breakers) ->
+provider (timeout, transient retries) -> fallback -> verify sentinels -> restore markup ->
+cache store -> usage event.
+
+`translate()` takes a batch of texts for one target language: misses that share a source
+language go to a provider in one call, each text is cached on its own, and identical texts in
+flight anywhere in the process are computed once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import unicodedata
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from service.errors import ServiceError, TranslationUnavailable, UnsupportedPair, ValidationFailed
+from service.observability import metrics
+from service.translation import languages, markup
+from service.translation.cache import CachedTranslation, TranslationCache, cache_key
+from service.translation.providers.base import (
+    ContextMessage,
+    Provider,
+    ProviderError,
+    TranslationRequest,
+    TranslationResult,
+)
+from service.translation.router import Router
+from service.translation.singleflight import SingleFlight, wait
+from service.usage.recorder import Event, UsageRecorder
+
+log = logging.getLogger(__name__)
+_LONG_TEXT = 2_000
+UNDETERMINED = "und"  # detect texts longer than this off the event loop
+
+
+class DetectionLike(Protocol):
+    @property
+    def language(self) -> str: ...  # a canonical code, or "und" when nothing is detectable
+
+    @property
+    def confidence(self) -> float: ...
+
+    @property
+    def alternatives(self) -> list[tuple[str, float]]: ...
+
+
+class Detector(Protocol):
+    def detect(
+        self,
+        text: str,
+        *,
+        candidates: frozenset[str] | None = None,
+        author_language: str | None = None,
+    ) -> DetectionLike: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    target: str
+    source: str | None = None  # None: detect
+    strategy: str = "balanced"
+    formality: str | None = None
+    context: tuple[ContextMessage, ...] = ()
+    provider: str | None = None
+    author_language: str | None = None
+    candidates: frozenset[str] | None = None
+    # Detect once on all texts together (LibreTranslate arrays are lines of one message).
+    shared_detection: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    workspace_id: uuid.UUID
+    api_key_id: uuid.UUID | None = None
+    user_id: str | None = None
+    channel_id: str | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    text: str
+    source: str
+    target: str
+    provider: str | None = None
+    model: str | None = None
+    cached: bool = False
+    untranslated: bool = False
+    characters: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    pivot: tuple[str, ...] = ()
+    detected_confidence: float | None = None
+    error: ServiceError | None = None
+
+
+@dataclass(slots=True)
+class _Pending:
+    index: int
+    text: str
+    protected: markup.Protected
+    source: str
+    key: str
+    outcome: Outcome | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+
+# What a leader hands its followers: a translation, or None when it had to stay untranslated.
+_Flight = CachedTranslation | None
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        router: Router,
+        cache: TranslationCache,
+        detector: Detector,
+        usage: UsageRecorder | None,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self.router = router
+        self.cache = cache
+        self.detector = detector
+        self.usage = usage
+        self.request_timeout = request_timeout
+        self._flights: SingleFlight[_Flight] = SingleFlight()
+        self._detections: OrderedDict[
+            tuple[str, frozenset[str] | None, str | None], tuple[str, float]
+        ] = OrderedDict()
+
+    @property
+    def providers(self) -> list[Provider]:
+        return self.router.providers
+
+    # -- detection -----------------------------------------------------------------------
+
+    async def detect(
+        self,
+        text: str,
+        *,
+        candidates: frozenset[str] | None = None,
+        author_language: str | None = None,
+    ) -> DetectionLike:
+        if len(text) > _LONG_TEXT:
+            return await asyncio.to_thread(
+                self.detector.detect, text, candidates=candidates, author_language=author_language
+            )
+        return self.detector.detect(text, candidates=candidates, author_language=author_language)
+
+    async def _source_of(self, text: str, options: Options) -> tuple[str, float | None]:
+        if options.source is not None:
+            return options.source, None
+        memo_key = (text, options.candidates, options.author_language)
+        hit = self._detections.get(memo_key)
+        if hit is not None:
+            self._detections.move_to_end(memo_key)
+            return hit
+        result = await self.detect(
+            text, candidates=options.candidates, author_language=options.author_language
+        )
+        value = (result.language, result.confidence)
+        self._detections[memo_key] = value
+        if len(self._detections) > 20_000:
+            self._detections.popitem(last=False)
+        return value
+
+    # -- translation ---------------------------------------------------------------------
+
+    async def translate(
+        self, texts: Sequence[str], options: Options, caller: Caller
+    ) -> list[Outcome]:
+        """Translate `texts` into `options.target`; one Outcome per text, in order.
+
+        Per-text failures are reported in `Outcome.error`; the call itself raises only for
+        problems of the whole request (an unknown pinned provider).
+        """
+        if options.provider is not None and options.provider not in self.router.by_name:
+            raise ValidationFailed(
+                f"provider {options.provider!r} is not enabled on this server",
+                code="unknown_provider",
+                details={"enabled": sorted(self.router.by_name)},
+            )
+        started = time.perf_counter()
+        deadline = time.monotonic() + self.request_timeout
+        normalized = [unicodedata.normalize("NFC", t) for t in texts]
+        outcomes: list[Outcome | None] = [None] * len(normalized)
+
+        shared: tuple[str, float | None] | None = None
+        if options.shared_detection and options.source is None:
+            shared = await self._source_of("\n".join(normalized), options)
+
+        pending: list[_Pending] = []
+        for i, text in enumerate(normalized):
+            source, confidence = shared or await self._source_of(text, options)
+            if source == UNDETERMINED or languages.same_language(source, options.target):
+                # Nothing language-like to translate (numbers, a lone emoji), or no need.
+                outcomes[i] = Outcome(
+                    text=text,
+                    source=source,
+                    target=options.target,
+                    characters=len(text),
+                    detected_confidence=confidence,
+                )
+                continue
+            protected = markup.protect(text)
+            if not protected.has_words:
+                outcomes[i] = Outcome(
+                    text=text,
+                    source=source,
+                    target=options.target,
+                    characters=len(text),
+                    detected_confidence=confidence,
+                )
+                continue
+            if not self.router.supporting(source, options.target):
+                outcomes[i] = Outcome(
+                    text=text,
+                    source=source,
+                    target=options.target,
+                    detected_confidence=confidence,
+                    error=UnsupportedPair(
+                        f"no enabled provider translates {source} -> {options.target}",
+                        details={"source_lang": source, "target_lang": options.target},
+                    ),
+                )
+                continue
+            key = cache_key(
+                text,
+                source=source,
+                target=options.target,
+                tier=options.strategy,
+                formality=options.formality,
+                context=[c.text for c in options.context],
+                provider=options.provider,
+            )
+            pending.append(_Pending(i, text, protected, source, key))
+            pending[-1].outcome = Outcome(
+                text=text, source=source, target=options.target, detected_confidence=confidence
+            )
+
+        await self._resolve(pending, options, deadline)
+        for item in pending:
+            outcomes[item.index] = item.outcome
+
+        final = [o for o in outcomes if o is not None]
+        self._account(final, caller, time.perf_counter() - started)
+        return final
+
+    async def _resolve(self, pending: list[_Pending], options: Options, deadline: float) -> None:
+        if not pending:
+            return
+        # Cache lookups run concurrently: with Redis each one is a network round trip.
+        found = await asyncio.gather(*(self.cache.get(p.key) for p in pending))
+        leaders: list[_Pending] = []
+        followers: list[tuple[_Pending, asyncio.Future[_Flight]]] = []
+        for item, hit in zip(pending, found, strict=True):
+            if hit is not None:
+                _apply(item, hit, cached=True)
+                continue
+            future, leader = self._flights.claim(item.key)
+            if leader:
+                leaders.append(item)
+            else:
+                followers.append((item, future))
+
+        if leaders:
+            by_source: dict[str, list[_Pending]] = {}
+            for item in leaders:
+                by_source.setdefault(item.source, []).append(item)
+            await asyncio.gather(
+                *(self._lead(group, options, deadline) for group in by_source.values())
+            )
+        for item, future in followers:
+            try:
+                flight = await wait(future)
+            except ServiceError as exc:
+                assert item.outcome is not None
+                item.outcome.error = exc
+                continue
+            if flight is None:
+                _untranslated(item)
+            else:
+                # Computed for someone else a moment ago: a cache hit for this request.
+                _apply(item, flight, cached=True)
+
+    async def _lead(self, group: list[_Pending], options: Options, deadline: float) -> None:
+        """Translate the leaders of one source language, then settle their flights."""
+        try:
+            results = await self._call_providers(group, options, deadline)
+        except ServiceError as exc:
+            for item in group:
+                assert item.outcome is not None
+                item.outcome.error = exc
+                self._flights.fail(item.key, exc)
+            return
+        except BaseException as exc:
+            for item in group:
+                self._flights.fail(item.key, exc)
+            raise
+        stores = []
+        for item in group:
+            flight = results.get(item.index)
+            if flight is None:
+                _untranslated(item)
+            else:
+                _apply(item, flight, cached=False)
+                stores.append(self.cache.set(item.key, flight))
+            self._flights.resolve(item.key, flight)
+        await asyncio.gather(*stores)
+
+    async def _call_providers(
+        self, group: list[_Pending], options: Options, deadline: float
+    ) -> dict[int, CachedTranslation]:
+        source, target = group[0].source, options.target
+        plan = self.router.plan(source, target, options.strategy, pinned=options.provider)
+        if not plan:
+            raise TranslationUnavailable(
+                f"every provider for {source} -> {target} is temporarily unavailable",
+                headers={"Retry-After": "30"},
+            )
+        done: dict[int, CachedTranslation] = {}
+        remaining = list(group)
+        errors: list[str] = []
+        for provider in plan:
+            if not remaining:
+                break
+            try:
+                results = await self._call_one(provider, remaining, source, options, deadline)
+            except ProviderError as exc:
+                errors.append(str(exc))
+                continue
+            lost: list[_Pending] = []
+            for item, (text, share) in zip(remaining, results, strict=True):
+                restored = markup.restore(text, item.protected.tokens)
+                if restored is None:
+                    metrics.PROVIDER_ERRORS.labels(provider=provider.name, kind="markup").inc()
+                    lost.append(item)
+                    continue
+                done[item.index] = CachedTranslation(
+                    text=restored,
+                    source=source,
+                    target=target,
+                    provider=provider.name,
+                    model=share.model,
+                    characters=share.characters,
+                    input_tokens=share.input_tokens,
+                    output_tokens=share.output_tokens,
+                    cost=str(share.cost),
+                    pivot=share.pivot,
+                )
+            if lost:
+                log.info(
+                    "provider %s lost markup in %d text(s); trying the next",
+                    provider.name,
+                    len(lost),
+                )
+            remaining = lost
+        if remaining and errors and len(remaining) == len(group):
+            # Nobody answered at all (as opposed to answering with broken markup).
+            raise TranslationUnavailable(
+                f"no provider could translate {source} -> {target} right now",
+                details={"attempts": errors},
+                headers={"Retry-After": "5"},
+            )
+        return done
+
+    async def _call_one(
+        self,
+        provider: Provider,
+        items: list[_Pending],
+        source: str,
+        options: Options,
+        deadline: float,
+    ) -> list[tuple[str, TranslationResult]]:
+        """One provider, all items, split into chunks the provider accepts; per-item shares."""
+        caps = provider.info.capabilities
+        chunks: list[list[_Pending]] = [[]]
+        size = 0
+        for item in items:
+            length = len(item.protected.text)
+            if chunks[-1] and (
+                len(chunks[-1]) >= caps.max_batch or size + length > caps.max_characters
+            ):
+                chunks.append([])
+                size = 0
+            chunks[-1].append(item)
+            size += length
+
+        async def run(chunk: list[_Pending]) -> list[tuple[str, TranslationResult]]:
+            request = TranslationRequest(
+                texts=tuple(i.protected.text for i in chunk),
+                source=source,
+                target=options.target,
+                formality=options.formality if caps.formality else None,
+                context=options.context if caps.context else (),
+            )
+            result = await self.router.call(provider, request, deadline=deadline)
+            if len(result.texts) != len(chunk):
+                raise ProviderError(provider.name, "returned a different number of texts")
+            return _shares(request, result)
+
+        parts = await asyncio.gather(*(run(c) for c in chunks))
+        return [pair for part in parts for pair in part]
+
+    # -- accounting ----------------------------------------------------------------------
+
+    def _account(self, outcomes: list[Outcome], caller: Caller, seconds: float) -> None:
+        latency_ms = seconds * 1000
+        for o in outcomes:
+            outcome = (
+                "error"
+                if o.error is not None
+                else "untranslated"
+                if o.untranslated
+                else "cached"
+                if o.cached
+                else "same_language"
+                if o.provider is None
+                else "translated"
+            )
+            metrics.TRANSLATIONS.labels(
+                provider=o.provider or "none", outcome=outcome, source=o.source, target=o.target
+            ).inc()
+            if self.usage is None:
+                continue
+            self.usage.record(
+                Event(
+                    workspace_id=caller.workspace_id,
+                    api_key_id=caller.api_key_id,
+                    user_id=caller.user_id,
+                    channel_id=caller.channel_id,
+                    provider=o.provider,
+                    model=o.model,
+                    source_lang=o.source,
+                    target_lang=o.target,
+                    characters=o.characters,
+                    input_tokens=0 if o.cached else o.input_tokens,
+                    output_tokens=0 if o.cached else o.output_tokens,
+                    cost=Decimal(0) if o.cached else o.cost,
+                    latency_ms=latency_ms,
+                    cache_hit=o.cached,
+                    outcome=outcome,
+                )
+            )
+
+
+def _apply(item: _Pending, flight: CachedTranslation, *, cached: bool) -> None:
+    assert item.outcome is not None
+    o = item.outcome
+    o.text = flight.text
+    o.provider = flight.provider
+    o.model = flight.model
+    o.cached = cached
+    # A cache hit bills nothing: it counts the characters the reader got translated.
+    o.characters = len(item.text) if cached else flight.characters
+    o.input_tokens = flight.input_tokens
+    o.output_tokens = flight.output_tokens
+    o.cost = Decimal(0) if cached else Decimal(flight.cost)
+    o.pivot = flight.pivot
+
+
+def _untranslated(item: _Pending) -> None:
+    assert item.outcome is not None
+    item.outcome.text = item.text
+    item.outcome.untranslated = True
+
+
+def _shares(
+    request: TranslationRequest, result: TranslationResult
+) -> list[tuple[str, TranslationResult]]:
+    """Split a batch result's characters, tokens and cost over its texts by length."""
+    total = max(1, request.characters)
+    billed = result.characters or request.characters
+    out = []
+    for source_text, text in zip(request.texts, result.texts, strict=True):
+        weight = Decimal(len(source_text)) / total
+        out.append(
+            (
+                text,
+                TranslationResult(
+                    texts=(text,),
+                    model=result.model,
+                    characters=round(billed * len(source_text) / total),
+                    input_tokens=round(result.input_tokens * len(source_text) / total),
+                    output_tokens=round(result.output_tokens * len(source_text) / total),
+                    cost=(result.cost * weight).quantize(Decimal("0.00000001")),
+                    pivot=result.pivot,
+                ),
+            )
+        )
+    return out
