@@ -1,0 +1,193 @@
+"""Shared plumbing of the HTTP providers: one attempt per call, errors classified, keys redacted."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, TypeVar
+
+import httpx
+
+from service.translation.providers.base import (
+    ProviderError,
+    RequestRejected,
+    TerminalProviderError,
+    TransientProviderError,
+)
+
+T = TypeVar("T")
+
+# Anthropic's "overloaded" status; DeepL uses it too.
+OVERLOADED: Final = 529
+# How long a provider stays parked after an exhausted quota or spend limit: retrying sooner
+# only burns requests, and an operator has to act anyway.
+QUOTA_PARKING_SECONDS: Final = 3600.0
+# Upper bound on a server-supplied Retry-After, so one odd header cannot park a provider for days.
+MAX_RETRY_AFTER: Final = 3600.0
+
+_KEY_PATTERNS: Final = (
+    re.compile(r"\bsk-[A-Za-z0-9_*\-]{8,}"),  # OpenAI echoes (masked) keys in 401 messages
+    re.compile(r"([?&]key=)[^&\s\"']+"),  # Google's key query parameter inside a URL
+)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with the given secrets and anything that looks like an API key masked."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    for pattern in _KEY_PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
+    return text
+
+
+def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or HTTP-date) or OpenAI's `retry-after-ms`."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return _clamp(float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return _clamp(float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return _clamp(when.timestamp() - (time.time() if now is None else now))
+
+
+def _clamp(seconds: float) -> float | None:
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def classify_status(provider: str, response: httpx.Response, message: str) -> ProviderError:
+    """The generic mapping of an error status; providers handle their special cases first."""
+    status = response.status_code
+    if status in (408, 425, 429, OVERLOADED) or status >= 500:
+        return TransientProviderError(
+            provider, message, status=status, retry_after=retry_after(response.headers)
+        )
+    if status in (401, 402, 403):
+        return TerminalProviderError(provider, message, status=status)
+    return RequestRejected(provider, message, status=status)
+
+
+async def send(
+    client: httpx.AsyncClient,
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    request_timeout: float,
+    secrets: Sequence[str] = (),
+    json: Any = None,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """One HTTP attempt; transport failures become `TransientProviderError`, never httpx's own.
+
+    The httpx exception is not chained: its request carries the URL, which may hold a key.
+    """
+    try:
+        return await client.request(
+            method, url, json=json, params=params, headers=headers, timeout=request_timeout
+        )
+    except httpx.TimeoutException as exc:
+        message = f"timed out after {request_timeout:g}s ({type(exc).__name__})"
+        raise TransientProviderError(provider, message, timeout=True) from None
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        message = f"misconfigured base URL: {redact(str(exc), secrets)}"
+        raise TerminalProviderError(provider, message) from None
+    except httpx.HTTPError as exc:
+        message = f"{type(exc).__name__}: {redact(str(exc), secrets) or 'connection failed'}"
+        raise TransientProviderError(provider, message) from None
+
+
+def json_body(provider: str, response: httpx.Response) -> Any:
+    """The decoded JSON of a response; an undecodable body is a provider glitch (transient)."""
+    try:
+        return response.json()
+    except ValueError:
+        raise TransientProviderError(
+            provider,
+            f"HTTP {response.status_code} with a body that is not JSON",
+            status=response.status_code,
+        ) from None
+
+
+def error_json(response: httpx.Response) -> Any:
+    """The decoded body of an error response, or None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def malformed(provider: str, what: str) -> TransientProviderError:
+    return TransientProviderError(provider, f"malformed reply: {what}")
+
+
+def string_list(provider: str, value: Any, expected: int, what: str) -> list[str]:
+    """`value` as a list of exactly `expected` strings, or a malformed-reply error."""
+    if not isinstance(value, list) or len(value) != expected:
+        count = len(value) if isinstance(value, list) else type(value).__name__
+        raise malformed(provider, f"{what}: expected {expected} items, got {count}")
+    if not all(isinstance(item, str) for item in value):
+        raise malformed(provider, f"{what}: non-string item")
+    return list(value)
+
+
+def chunks(
+    items: Sequence[T], *, max_items: int, max_size: int, size: Callable[[T], int]
+) -> list[list[T]]:
+    """Split `items` in order into runs of at most `max_items` whose sizes sum to <= `max_size`.
+
+    A single item larger than `max_size` still gets a chunk of its own; the caller decides.
+    """
+    result: list[list[T]] = []
+    current: list[T] = []
+    current_size = 0
+    for item in items:
+        item_size = size(item)
+        if current and (len(current) >= max_items or current_size + item_size > max_size):
+            result.append(current)
+            current, current_size = [], 0
+        current.append(item)
+        current_size += item_size
+    if current:
+        result.append(current)
+    return result
+
+
+class _RedactUrlKeys(logging.Filter):
+    """Masks `key=` query parameters in httpx's request log lines (Google takes its key there)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any("key=" in str(a) for a in record.args):
+            record.args = tuple(redact(str(a)) if "key=" in str(a) else a for a in record.args)
+        return True
+
+
+_url_filter: Final = _RedactUrlKeys()
+
+
+def redact_httpx_logs() -> None:
+    """Install the key-masking filter on httpx's logger (idempotent)."""
+    logger = logging.getLogger("httpx")
+    if _url_filter not in logger.filters:
+        logger.addFilter(_url_filter)

@@ -1,0 +1,126 @@
+"""OpenAI chat completions: JSON-mode replies, usage priced from a per-model table."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Final
+
+import httpx
+
+from service.settings import ProviderSettings
+from service.translation.providers import http
+from service.translation.providers.base import (
+    ProviderError,
+    RequestRejected,
+    TerminalProviderError,
+    Tier,
+)
+from service.translation.providers.llm import (
+    Completion,
+    LLMProvider,
+    ModelPrice,
+    Prompt,
+    int_field,
+)
+
+D = Decimal
+# USD per million input / output tokens (openai.com/api/pricing).
+PRICES: Final = {
+    "gpt-5": ModelPrice(D("1.25"), D("10.00"), Tier.PREMIUM),
+    "gpt-5-mini": ModelPrice(D("0.25"), D("2.00"), Tier.BALANCED),
+    "gpt-5-nano": ModelPrice(D("0.05"), D("0.40"), Tier.ECONOMY),
+    "gpt-4.1": ModelPrice(D("2.00"), D("8.00"), Tier.PREMIUM),
+    "gpt-4.1-mini": ModelPrice(D("0.40"), D("1.60"), Tier.BALANCED),
+    "gpt-4.1-nano": ModelPrice(D("0.10"), D("0.40"), Tier.ECONOMY),
+    "gpt-4o": ModelPrice(D("2.50"), D("10.00"), Tier.PREMIUM),
+    "gpt-4o-mini": ModelPrice(D("0.15"), D("0.60"), Tier.BALANCED),
+    "o4-mini": ModelPrice(D("1.10"), D("4.40"), Tier.PREMIUM),
+}
+# An unknown model is priced like a large one, so budgets err on the safe side.
+DEFAULT_PRICE: Final = ModelPrice(D("2.50"), D("10.00"), Tier.PREMIUM)
+# Reasoning models reject `temperature`.
+_NO_TEMPERATURE: Final = ("o1", "o3", "o4", "gpt-5")
+
+
+class OpenAIProvider(LLMProvider):
+    prices = PRICES
+    default_price = DEFAULT_PRICE
+
+    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
+        super().__init__("openai", settings.openai_model)
+        self._key = settings.openai_api_key.get()
+        self._client = client
+        self._timeout = settings.provider_timeout_seconds
+        self.base_url = settings.openai_base_url.rstrip("/")
+
+    @classmethod
+    def enabled(cls, settings: ProviderSettings) -> bool:
+        return bool(settings.openai_api_key)
+
+    async def complete(self, prompt: Prompt, max_tokens: int) -> Completion:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": prompt.system},
+                {"role": "user", "content": prompt.user},
+            ],
+            "response_format": {"type": "json_object"},
+            "max_completion_tokens": max_tokens,
+        }
+        if not self.model.startswith(_NO_TEMPERATURE):
+            body["temperature"] = 0
+        response = await http.send(
+            self._client,
+            self.name,
+            "POST",
+            f"{self.base_url}/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {self._key}"},
+            request_timeout=self._timeout,
+            secrets=[self._key],
+        )
+        if response.status_code != 200:
+            raise self._error(response)
+        data = http.json_body(self.name, response)
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise http.malformed(self.name, "no choices")
+        message = choices[0].get("message")
+        message = message if isinstance(message, dict) else {}
+        content = message.get("content")
+        finish = choices[0].get("finish_reason")
+        incomplete = None
+        if finish in ("length", "content_filter"):
+            incomplete = str(finish)
+        elif message.get("refusal"):
+            incomplete = "refusal"
+        elif not isinstance(content, str):
+            raise http.malformed(self.name, "message without content")
+        usage = data.get("usage")
+        model = data.get("model")
+        return Completion(
+            text=content if isinstance(content, str) else "",
+            input_tokens=int_field(usage, "prompt_tokens"),
+            output_tokens=int_field(usage, "completion_tokens"),
+            model=model if isinstance(model, str) else self.model,
+            incomplete=incomplete,
+        )
+
+    def _error(self, response: httpx.Response) -> ProviderError:
+        body = http.error_json(response)
+        error = body.get("error") if isinstance(body, dict) else None
+        error = error if isinstance(error, dict) else {}
+        code = str(error.get("code") or error.get("type") or "")
+        text = str(error.get("message") or "")
+        message = http.redact(f"HTTP {response.status_code} {code}: {text}", [self._key])
+        status = response.status_code
+        if code == "insufficient_quota" or error.get("type") == "insufficient_quota":
+            return TerminalProviderError(
+                self.name, message, status=status, unavailable_for=http.QUOTA_PARKING_SECONDS
+            )
+        if status == 404:
+            # An unknown model id: every request would fail the same way until config changes.
+            return TerminalProviderError(self.name, message, status=status)
+        if status == 400 and code == "context_length_exceeded":
+            return RequestRejected(self.name, message, status=status)
+        return http.classify_status(self.name, response, message)

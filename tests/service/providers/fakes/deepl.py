@@ -1,0 +1,140 @@
+"""Fake DeepL API v2: translate and glossaries."""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from typing import Any
+
+from litestar import Request, Response, post
+from litestar.handlers import HTTPRouteHandler
+
+from .base import Fake, Received, Reply, Scripted, fake_translate, is_str_list
+
+DEEPL_SOURCE = {
+    "AR",
+    "BG",
+    "CS",
+    "DA",
+    "DE",
+    "EL",
+    "EN",
+    "ES",
+    "ET",
+    "FI",
+    "FR",
+    "HE",
+    "HU",
+    "ID",
+    "IT",
+    "JA",
+    "KO",
+    "LT",
+    "LV",
+    "NB",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "RU",
+    "SK",
+    "SL",
+    "SV",
+    "TH",
+    "TR",
+    "UK",
+    "VI",
+    "ZH",
+}
+DEEPL_TARGET = (DEEPL_SOURCE - {"EN", "PT"}) | {
+    "EN-US",
+    "EN-GB",
+    "PT-BR",
+    "PT-PT",
+    "ZH-HANS",
+    "ZH-HANT",
+}
+_XML_KEEP = re.compile(r"<[^>]+>|&[#\w]+;")
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def deepl_error(status: int, message: str) -> Scripted:
+    return Scripted(status, {"message": message})
+
+
+class DeepLFake(Fake):
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+        self.glossaries: dict[str, dict[str, Any]] = {}
+
+    def routes(self) -> list[HTTPRouteHandler]:
+        @post("/v2/translate", status_code=200)
+        async def translate(request: Request[Any, Any, Any]) -> Response[Any]:
+            return await self.dispatch(request, self._translate)
+
+        @post("/v2/glossaries", status_code=201)
+        async def glossaries(request: Request[Any, Any, Any]) -> Response[Any]:
+            return await self.dispatch(request, self._glossary)
+
+        return [translate, glossaries]
+
+    def check(self, req: Received) -> Reply | None:
+        if req.headers.get("authorization") != f"DeepL-Auth-Key {self.key}":
+            return 403, {"message": "Authorization failure, check auth_key"}
+        if req.size > 128 * 1024:
+            return 413, {"message": "Request Entity Too Large"}
+        if not isinstance(req.body, dict):
+            return 400, {"message": "Bad request. Reason: Invalid JSON"}
+        return None
+
+    def _translate(self, req: Received) -> Reply:
+        body = req.body
+        texts = body.get("text")
+        if not is_str_list(texts) or not texts or len(texts) > 50:
+            return 400, {"message": "Bad request. Reason: Parameter 'text' not specified."}
+        if body.get("target_lang") not in DEEPL_TARGET:
+            return 400, {"message": "Value for 'target_lang' not supported."}
+        source = body.get("source_lang")
+        if source is not None and source not in DEEPL_SOURCE:
+            return 400, {"message": "Value for 'source_lang' not supported."}
+        glossary: dict[str, str] = {}
+        if "glossary_id" in body:
+            if source is None:
+                return 400, {"message": "Use of a glossary requires the source_lang parameter."}
+            if body["glossary_id"] not in self.glossaries:
+                return 400, {"message": "Invalid glossary_id"}
+            glossary = self.glossaries[body["glossary_id"]]["entries"]
+        keep = _XML_KEEP if body.get("tag_handling") == "xml" else None
+        target = body["target_lang"]
+        items = []
+        for text in texts:
+            item: dict[str, Any] = {
+                "detected_source_language": source or "EN",
+                "text": fake_translate(text, target, keep, glossary),
+            }
+            if body.get("show_billed_characters"):
+                item["billed_characters"] = len(html.unescape(_TAGS.sub("", text)))
+            items.append(item)
+        return 200, {"translations": items}
+
+    def _glossary(self, req: Received) -> Reply:
+        body = req.body
+        required = ("name", "source_lang", "target_lang", "entries", "entries_format")
+        if any(not isinstance(body.get(k), str) for k in required):
+            return 400, {"message": "Bad request. Reason: missing glossary parameter"}
+        if body["entries_format"] != "tsv" or body["source_lang"] != body["source_lang"].lower():
+            return 400, {"message": "Bad request. Reason: unsupported entries or language format"}
+        entries = dict(line.split("\t", 1) for line in body["entries"].splitlines())
+        glossary_id = str(uuid.uuid4())
+        self.glossaries[glossary_id] = {**body, "entries": entries}
+        return 201, {
+            "glossary_id": glossary_id,
+            "name": body["name"],
+            "ready": True,
+            "source_lang": body["source_lang"],
+            "target_lang": body["target_lang"],
+            "creation_time": "2025-01-01T00:00:00Z",
+            "entry_count": len(entries),
+        }
