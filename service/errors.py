@@ -52,6 +52,13 @@ class NotFound(ServiceError):
     code = "not_found"
 
 
+class BudgetExceeded(ServiceError):
+    """A hard spending limit would be crossed; nothing was spent."""
+
+    status_code = 402
+    code = "budget_exceeded"
+
+
 class PayloadTooLarge(ServiceError):
     status_code = 413
     code = "payload_too_large"

@@ -18,7 +18,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Migrate the database at `url` (async driver URL) to `revision`."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]

@@ -118,3 +118,158 @@ class UsageEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (sa.Index("ix_usage_events_workspace_created", "workspace_id", "created_at"),)
+
+
+# -- Multi-tenant settings and identities (migration 0002) ------------------------------------
+
+
+class WorkspaceSettings(Base):
+    """Per-workspace configuration an admin controls; one row per workspace, created lazily."""
+
+    __tablename__ = "workspace_settings"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Rocket.Chat server of this workspace and the bot the service acts as there.
+    rocketchat_url: Mapped[str | None] = mapped_column(sa.String(500), default=None)
+    rocketchat_bot_user_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    rocketchat_bot_token: Mapped[bytes | None] = mapped_column(sa.LargeBinary, default=None)
+    # SHA-256 of the outgoing-webhook token Rocket.Chat sends.
+    webhook_token_hash: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    default_quality_tier: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    # None: every provider the server has; otherwise the names, in preference order.
+    enabled_providers: Mapped[list[str] | None] = mapped_column(sa.JSON, default=None)
+    # Languages the workspace uses: narrows language detection.
+    languages: Mapped[list[str] | None] = mapped_column(sa.JSON, default=None)
+    message_retention_days: Mapped[int] = mapped_column(default=30)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class User(Base):
+    """A Rocket.Chat user of a workspace, known by their Rocket.Chat id."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    external_id: Mapped[str] = mapped_column(sa.String(64))
+    username: Mapped[str | None] = mapped_column(sa.String(200), default=None)
+    # The language set in the user's Rocket.Chat profile, and the one they last wrote in.
+    rocketchat_language: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    recent_language: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "external_id"),)
+
+
+class UserPreferences(Base):
+    __tablename__ = "user_preferences"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_lang: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    quality_tier: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    show_original: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ChannelSettings(Base):
+    __tablename__ = "channel_settings"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    allowed_langs: Mapped[list[str] | None] = mapped_column(sa.JSON, default=None)
+    blocked_langs: Mapped[list[str] | None] = mapped_column(sa.JSON, default=None)
+    max_cost_per_message: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 8), default=None)
+    glossary_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, default=None)
+    formality: Mapped[str | None] = mapped_column(sa.String(8), default=None)
+    context_enabled: Mapped[bool] = mapped_column(default=True)
+    # "thread": one reply in the message's thread; "attachment": the original message updated.
+    delivery_mode: Mapped[str] = mapped_column(sa.String(16), default="thread")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ProviderCredential(Base):
+    """A workspace's own key for a provider, encrypted with AES-256-GCM (see accounts/crypto)."""
+
+    __tablename__ = "provider_credentials"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    provider: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    secret: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # Which encryption key sealed `secret`, so rotation can find rows still on an old key.
+    key_id: Mapped[str] = mapped_column(sa.String(64))
+    base_url: Mapped[str | None] = mapped_column(sa.String(500), default=None)
+    model: Mapped[str | None] = mapped_column(sa.String(100), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Glossary(Base):
+    """Term pairs per language pair and do-not-translate terms, for a workspace or one channel."""
+
+    __tablename__ = "glossaries"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    # Bumped on every edit; part of the cache key, so edits invalidate old translations.
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class GlossaryEntry(Base):
+    __tablename__ = "glossary_entries"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    glossary_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("glossaries.id", ondelete="CASCADE"), index=True
+    )
+    source_lang: Mapped[str] = mapped_column(sa.String(16))
+    # None with target_term None: a do-not-translate term, whatever the target.
+    target_lang: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    source_term: Mapped[str] = mapped_column(sa.String(500))
+    target_term: Mapped[str | None] = mapped_column(sa.String(500), default=None)
+
+
+class AuditEntry(Base):
+    """Append-only record of configuration changes; secrets are masked before they get here."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, default=None)
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    target: Mapped[str] = mapped_column(sa.String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, default=None)
+    request_id: Mapped[str | None] = mapped_column(sa.String(128), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.Index("ix_audit_log_workspace_created", "workspace_id", "created_at"),)
+
+
+class RevokedToken(Base):
+    """Denylist of revoked JWT ids, kept until the token would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,14 +19,21 @@ import unicodedata
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from service.errors import ServiceError, TranslationUnavailable, UnsupportedPair, ValidationFailed
+from service.errors import (
+    BudgetExceeded,
+    ServiceError,
+    TranslationUnavailable,
+    UnsupportedPair,
+    ValidationFailed,
+)
 from service.observability import metrics
 from service.translation import languages, markup
 from service.translation.cache import CachedTranslation, TranslationCache, cache_key
+from service.translation.glossary import GlossarySnapshot
 from service.translation.providers.base import (
     ContextMessage,
     Provider,
@@ -54,6 +61,16 @@ class DetectionLike(Protocol):
     def alternatives(self) -> list[tuple[str, float]]: ...
 
 
+class SpendGuard(Protocol):
+    """Budget enforcement around each paid provider call (see usage/budgets)."""
+
+    async def reserve(self, provider: Provider, estimate: Decimal) -> object:
+        """Hold `estimate` against the budget, or raise `BudgetExceeded` without holding."""
+
+    async def settle(self, reservation: object, actual: Decimal) -> None:
+        """Replace the held estimate by what the call actually cost (0 if it failed)."""
+
+
 class Detector(Protocol):
     def detect(
         self,
@@ -76,6 +93,7 @@ class Options:
     candidates: frozenset[str] | None = None
     # Detect once on all texts together (LibreTranslate arrays are lines of one message).
     shared_detection: bool = False
+    glossary: GlossarySnapshot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +126,16 @@ class Outcome:
 class _Pending:
     index: int
     text: str
+    # Markup and do-not-translate terms swapped for sentinels: for engines that take glossaries.
     protected: markup.Protected
+    # ... and glossary terms too, restored as their translations: for engines that do not.
+    substituted: markup.Protected
     source: str
     key: str
     outcome: Outcome | None = None
-    started: float = field(default_factory=time.perf_counter)
+
+    def variant(self, provider: Provider) -> markup.Protected:
+        return self.protected if provider.info.capabilities.glossary else self.substituted
 
 
 # What a leader hands its followers: a translation, or None when it had to stay untranslated.
@@ -178,18 +201,27 @@ class Engine:
     # -- translation ---------------------------------------------------------------------
 
     async def translate(
-        self, texts: Sequence[str], options: Options, caller: Caller
+        self,
+        texts: Sequence[str],
+        options: Options,
+        caller: Caller,
+        *,
+        router: Router | None = None,
+        spend: SpendGuard | None = None,
     ) -> list[Outcome]:
         """Translate `texts` into `options.target`; one Outcome per text, in order.
 
-        Per-text failures are reported in `Outcome.error`; the call itself raises only for
-        problems of the whole request (an unknown pinned provider).
+        `router` replaces the server's providers (a workspace that brings its own keys);
+        `spend` enforces budgets around every paid call. Per-text failures are reported in
+        `Outcome.error`; the call itself raises only for problems of the whole request (an
+        unknown pinned provider).
         """
-        if options.provider is not None and options.provider not in self.router.by_name:
+        router = router or self.router
+        if options.provider is not None and options.provider not in router.by_name:
             raise ValidationFailed(
-                f"provider {options.provider!r} is not enabled on this server",
+                f"provider {options.provider!r} is not enabled here",
                 code="unknown_provider",
-                details={"enabled": sorted(self.router.by_name)},
+                details={"enabled": sorted(router.by_name)},
             )
         started = time.perf_counter()
         deadline = time.monotonic() + self.request_timeout
@@ -213,7 +245,15 @@ class Engine:
                     detected_confidence=confidence,
                 )
                 continue
-            protected = markup.protect(text)
+            glossary = options.glossary
+            keep = glossary.keep(source) if glossary else {}
+            pairs = glossary.pairs(source, options.target) if glossary else ()
+            protected = markup.protect(text, keep)
+            substituted = (
+                markup.protect(text, keep | {e.source: e.target for e in pairs})
+                if pairs
+                else protected
+            )
             if not protected.has_words:
                 outcomes[i] = Outcome(
                     text=text,
@@ -223,7 +263,7 @@ class Engine:
                     detected_confidence=confidence,
                 )
                 continue
-            if not self.router.supporting(source, options.target):
+            if not router.supporting(source, options.target):
                 outcomes[i] = Outcome(
                     text=text,
                     source=source,
@@ -243,13 +283,14 @@ class Engine:
                 formality=options.formality,
                 context=[c.text for c in options.context],
                 provider=options.provider,
+                glossary=glossary.tag if glossary else "",
             )
-            pending.append(_Pending(i, text, protected, source, key))
+            pending.append(_Pending(i, text, protected, substituted, source, key))
             pending[-1].outcome = Outcome(
                 text=text, source=source, target=options.target, detected_confidence=confidence
             )
 
-        await self._resolve(pending, options, deadline)
+        await self._resolve(pending, options, deadline, router, spend)
         for item in pending:
             outcomes[item.index] = item.outcome
 
@@ -257,7 +298,14 @@ class Engine:
         self._account(final, caller, time.perf_counter() - started)
         return final
 
-    async def _resolve(self, pending: list[_Pending], options: Options, deadline: float) -> None:
+    async def _resolve(
+        self,
+        pending: list[_Pending],
+        options: Options,
+        deadline: float,
+        router: Router,
+        spend: SpendGuard | None,
+    ) -> None:
         if not pending:
             return
         # Cache lookups run concurrently: with Redis each one is a network round trip.
@@ -279,7 +327,10 @@ class Engine:
             for item in leaders:
                 by_source.setdefault(item.source, []).append(item)
             await asyncio.gather(
-                *(self._lead(group, options, deadline) for group in by_source.values())
+                *(
+                    self._lead(group, options, deadline, router, spend)
+                    for group in by_source.values()
+                )
             )
         for item, future in followers:
             try:
@@ -294,10 +345,17 @@ class Engine:
                 # Computed for someone else a moment ago: a cache hit for this request.
                 _apply(item, flight, cached=True)
 
-    async def _lead(self, group: list[_Pending], options: Options, deadline: float) -> None:
+    async def _lead(
+        self,
+        group: list[_Pending],
+        options: Options,
+        deadline: float,
+        router: Router,
+        spend: SpendGuard | None,
+    ) -> None:
         """Translate the leaders of one source language, then settle their flights."""
         try:
-            results = await self._call_providers(group, options, deadline)
+            results = await self._call_providers(group, options, deadline, router, spend)
         except ServiceError as exc:
             for item in group:
                 assert item.outcome is not None
@@ -320,10 +378,15 @@ class Engine:
         await asyncio.gather(*stores)
 
     async def _call_providers(
-        self, group: list[_Pending], options: Options, deadline: float
+        self,
+        group: list[_Pending],
+        options: Options,
+        deadline: float,
+        router: Router,
+        spend: SpendGuard | None,
     ) -> dict[int, CachedTranslation]:
         source, target = group[0].source, options.target
-        plan = self.router.plan(source, target, options.strategy, pinned=options.provider)
+        plan = router.plan(source, target, options.strategy, pinned=options.provider)
         if not plan:
             raise TranslationUnavailable(
                 f"every provider for {source} -> {target} is temporarily unavailable",
@@ -332,17 +395,24 @@ class Engine:
         done: dict[int, CachedTranslation] = {}
         remaining = list(group)
         errors: list[str] = []
+        over_budget: BudgetExceeded | None = None
         for provider in plan:
             if not remaining:
                 break
             try:
-                results = await self._call_one(provider, remaining, source, options, deadline)
+                results = await self._call_one(
+                    provider, remaining, source, options, deadline, router, spend
+                )
             except ProviderError as exc:
                 errors.append(str(exc))
                 continue
+            except BudgetExceeded as exc:
+                # Too dear for what is left of the budget: a cheaper provider may still fit.
+                over_budget = exc
+                continue
             lost: list[_Pending] = []
             for item, (text, share) in zip(remaining, results, strict=True):
-                restored = markup.restore(text, item.protected.tokens)
+                restored = markup.restore(text, item.variant(provider).tokens)
                 if restored is None:
                     metrics.PROVIDER_ERRORS.labels(provider=provider.name, kind="markup").inc()
                     lost.append(item)
@@ -366,6 +436,8 @@ class Engine:
                     len(lost),
                 )
             remaining = lost
+        if over_budget is not None and len(remaining) == len(group):
+            raise over_budget
         if remaining and errors and len(remaining) == len(group):
             # Nobody answered at all (as opposed to answering with broken markup).
             raise TranslationUnavailable(
@@ -382,13 +454,20 @@ class Engine:
         source: str,
         options: Options,
         deadline: float,
+        router: Router,
+        spend: SpendGuard | None,
     ) -> list[tuple[str, TranslationResult]]:
         """One provider, all items, split into chunks the provider accepts; per-item shares."""
         caps = provider.info.capabilities
+        glossary = (
+            options.glossary.pairs(source, options.target)
+            if options.glossary is not None and caps.glossary
+            else ()
+        )
         chunks: list[list[_Pending]] = [[]]
         size = 0
         for item in items:
-            length = len(item.protected.text)
+            length = len(item.variant(provider).text)
             if chunks[-1] and (
                 len(chunks[-1]) >= caps.max_batch or size + length > caps.max_characters
             ):
@@ -399,13 +478,23 @@ class Engine:
 
         async def run(chunk: list[_Pending]) -> list[tuple[str, TranslationResult]]:
             request = TranslationRequest(
-                texts=tuple(i.protected.text for i in chunk),
+                texts=tuple(i.variant(provider).text for i in chunk),
                 source=source,
                 target=options.target,
                 formality=options.formality if caps.formality else None,
                 context=options.context if caps.context else (),
+                glossary=glossary,
             )
-            result = await self.router.call(provider, request, deadline=deadline)
+            if spend is None:
+                result = await router.call(provider, request, deadline=deadline)
+            else:
+                held = await spend.reserve(provider, provider.estimate_cost(request.characters))
+                actual = Decimal(0)
+                try:
+                    result = await router.call(provider, request, deadline=deadline)
+                    actual = result.cost
+                finally:
+                    await spend.settle(held, actual)
             if len(result.texts) != len(chunk):
                 raise ProviderError(provider.name, "returned a different number of texts")
             return _shares(request, result)

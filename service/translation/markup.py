@@ -9,6 +9,7 @@ invented a sentinel, so the engine can try another provider instead of shipping 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -54,14 +55,31 @@ class Protected:
         return bool(_SENTINEL_RE.sub("", self.text).strip(" \t\r\n.,;:!?-"))
 
 
-def protect(text: str) -> Protected:
+def protect(text: str, terms: Mapping[str, str] | None = None) -> Protected:
+    """Swap markup (and whole-word `terms`, case-insensitively) for sentinels.
+
+    `terms` maps a term to what restores in its place: itself for a do-not-translate term, or
+    the glossary's translation, so engines without glossaries still honour them.
+    """
     tokens: list[str] = []
 
     def swap(match: re.Match[str]) -> str:
         tokens.append(match.group(0))
         return sentinel(len(tokens) - 1)
 
-    return Protected(_TOKEN_RE.sub(swap, text), tuple(tokens))
+    protected = _TOKEN_RE.sub(swap, text)
+    if terms:
+        lowered = {term.lower(): replacement for term, replacement in terms.items()}
+        # Longest first, so "New York City" wins over "New York".
+        alternatives = "|".join(re.escape(t) for t in sorted(lowered, key=len, reverse=True))
+        pattern = re.compile(rf"(?<![\w⟦])(?:{alternatives})(?![\w⟧])", re.IGNORECASE)
+
+        def swap_term(match: re.Match[str]) -> str:
+            tokens.append(lowered[match.group(0).lower()])
+            return sentinel(len(tokens) - 1)
+
+        protected = pattern.sub(swap_term, protected)
+    return Protected(protected, tuple(tokens))
 
 
 def restore(translated: str, tokens: tuple[str, ...]) -> str | None:

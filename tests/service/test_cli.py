@@ -122,7 +122,7 @@ def test_bootstrap_key_is_seeded_and_not_printed(tmp_path: Path) -> None:
 def test_db_upgrade_and_workspace_creation(tmp_path: Path) -> None:
     upgraded = utp(tmp_path, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "is at head" in upgraded.stdout
+    assert "is at heads" in upgraded.stdout
     created = utp(tmp_path, "workspaces", "create", "acme")
     assert created.returncode == 0, created.stderr
     assert re.search(r"admin API key \(shown only once\): utp_[a-z0-9]{12}_\S+", created.stdout)
