@@ -1,0 +1,1 @@
+"""The CrossGuard policy pack: rules in `policies.rules`, offline runner in `policies.offline`."""

@@ -1,0 +1,33 @@
+"""Every rule of the pack, by area; `ALL` is what `policies/__main__.py` hands to PolicyPack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from policies.rules import (
+    eks,
+    elasticache,
+    kms,
+    kubernetes,
+    logs,
+    network,
+    protection,
+    rds,
+    route53,
+    s3,
+)
+
+BY_AREA: dict[str, list[Any]] = {
+    "eks": eks.RULES,
+    "rds": rds.RULES,
+    "elasticache": elasticache.RULES,
+    "s3": s3.RULES,
+    "kms": kms.RULES,
+    "network": network.RULES,
+    "logs": logs.RULES,
+    "route53": route53.RULES,
+    "kubernetes": kubernetes.RULES,
+    "pulumi": protection.RULES,
+}
+
+ALL: list[Any] = [rule for rules in BY_AREA.values() for rule in rules]
