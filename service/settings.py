@@ -165,6 +165,36 @@ class DetectionSettings:
     )
     # Below this many words the author's recent language outweighs a weak detection.
     short_message_words: int = 3
+    # Low accuracy: ~40 MB of models instead of ~350 MB, a few points less accurate.
+    detection_low_accuracy: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpsSettings:
+    """Backups, restore, health checks and release notifications (`utp backup`, `utp-infra`)."""
+
+    # Empty bucket: backups stay in backup_local_dir (as with --no-upload).
+    backup_bucket: str = ""
+    backup_prefix: str = ""
+    # Customer-managed KMS key (id, ARN or alias) for SSE-KMS; empty: the bucket's default key.
+    backup_kms_key_id: str = ""
+    # Only for S3-compatible stores and tests (moto, MinIO); empty is AWS.
+    backup_s3_endpoint_url: str = ""
+    backup_s3_region: str = "us-east-1"
+    # Objects at least this large are uploaded in parts of backup_multipart_chunk_mb.
+    backup_multipart_threshold_mb: int = 64
+    backup_multipart_chunk_mb: int = 16
+    # Empty: <data_dir>/backups.
+    backup_local_dir: str = ""
+    # node_exporter textfile-collector directory for utp_backup_last_success_timestamp_seconds.
+    backup_textfile_dir: str = ""
+    # The health check calls the newest backup stale beyond this age (daily jobs + slack).
+    backup_max_age_seconds: int = 26 * 3600
+    health_check_url: str = "http://127.0.0.1:8000"
+    # A key for the health check's translation round trip; without one that check is skipped.
+    health_check_api_key: Secret = field(default_factory=lambda: Secret(""))
+    # Slack incoming webhook for deploy/rollback notifications; empty: no notification.
+    slack_webhook_url: Secret = field(default_factory=lambda: Secret(""))
 
 
 GROUPS = (
@@ -175,6 +205,7 @@ GROUPS = (
     LimitSettings,
     ProviderSettings,
     DetectionSettings,
+    OpsSettings,
 )
 
 
@@ -187,6 +218,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     providers: ProviderSettings = field(default_factory=ProviderSettings)
     detection: DetectionSettings = field(default_factory=DetectionSettings)
+    ops: OpsSettings = field(default_factory=OpsSettings)
 
     @property
     def database_url(self) -> str:

@@ -1,0 +1,199 @@
+"""Language detection of chat lines: accuracy on a labelled corpus, priors, offline models."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from service.settings import DetectionSettings
+from service.translation.detection import (
+    UNDETERMINED,
+    LanguageDetector,
+    clean_text,
+    word_count,
+)
+
+CORPUS = Path(__file__).parent / "data" / "chat_corpus.tsv"
+SHORT = DetectionSettings().short_message_words
+
+
+@dataclass(frozen=True)
+class Line:
+    language: str
+    author: str
+    text: str
+
+    @property
+    def short(self) -> bool:
+        return len(self.text.split()) <= SHORT
+
+
+def load_corpus() -> list[Line]:
+    rows = [
+        row.split("\t")
+        for row in CORPUS.read_text(encoding="utf-8").splitlines()
+        if row and not row.startswith("#")
+    ]
+    assert rows[0] == ["language", "author", "text"]
+    return [Line(*row) for row in rows[1:]]
+
+
+@pytest.fixture(scope="module")
+def detector() -> LanguageDetector:
+    detector = LanguageDetector.from_settings(DetectionSettings())
+    detector.load()
+    return detector
+
+
+def test_corpus_is_what_the_accuracy_test_claims() -> None:
+    lines = load_corpus()
+    per_language = Counter(line.language for line in lines)
+    short = Counter(line.language for line in lines if line.short)
+    assert len(per_language) >= 10
+    assert all(count >= 30 for count in per_language.values()), per_language
+    assert all(short[lang] * 2 >= count for lang, count in per_language.items()), short
+    assert set(per_language) <= set(DetectionSettings().detection_languages)
+    # Some lines are written outside the author's usual language, so priors can also hurt.
+    assert sum(line.language != line.author for line in lines) >= len(per_language) * 2
+
+
+def accuracy(
+    detector: LanguageDetector, lines: list[Line], *, candidates: bool, author: bool
+) -> tuple[float, float]:
+    workspace = frozenset(line.language for line in lines)
+    hits = short_hits = short_total = 0
+    for line in lines:
+        result = detector.detect(
+            line.text,
+            candidates=workspace if candidates else None,
+            author_language=line.author if author else None,
+        )
+        hit = result.language == line.language
+        hits += hit
+        short_total += line.short
+        short_hits += hit and line.short
+    return hits / len(lines), short_hits / short_total
+
+
+def test_priors_improve_accuracy_on_short_chat_lines(detector: LanguageDetector) -> None:
+    lines = load_corpus()
+    results = {
+        (candidates, author): accuracy(detector, lines, candidates=candidates, author=author)
+        for candidates in (False, True)
+        for author in (False, True)
+    }
+    print(f"\nlanguage detection on {len(lines)} chat lines ({CORPUS.name}):")
+    for (candidates, author), (overall, short) in results.items():
+        label = {
+            (False, False): "no priors",
+            (True, False): "workspace languages",
+            (False, True): "author's language",
+            (True, True): "both priors",
+        }[candidates, author]
+        print(f"  {label:<20} overall {overall:6.1%}   short (<= {SHORT} words) {short:6.1%}")
+
+    plain_overall, plain_short = results[False, False]
+    prior_overall, prior_short = results[True, True]
+    assert prior_short >= plain_short + 0.03
+    assert prior_overall > plain_overall
+    assert prior_overall >= 0.95
+    assert plain_overall >= 0.90
+
+
+def test_strong_evidence_beats_the_author_prior(detector: LanguageDetector) -> None:
+    assert detector.detect("merci beaucoup", author_language="en").language == "fr"
+    assert detector.detect("Danke schön", author_language="es").language == "de"
+    # Long messages ignore the author's habits altogether.
+    long = "Kannst du mir bitte die Folien von der Präsentation gestern schicken?"
+    assert detector.detect(long, author_language="fr").language == "de"
+
+
+def test_author_prior_settles_ambiguous_short_lines(detector: LanguageDetector) -> None:
+    # "de acuerdo" / "até logo" are plausible in several Romance languages.
+    assert detector.detect("bon dia", author_language="ca").language == "ca"
+    assert detector.detect("tot morgen", author_language="nl").language == "nl"
+
+
+def test_candidates_restrict_the_answer(detector: LanguageDetector) -> None:
+    result = detector.detect("obrigado pela ajuda", candidates=frozenset({"es", "en"}))
+    assert result.language in {"es", "en"}
+    assert all(code in {"es", "en"} for code, _ in result.alternatives)
+    assert abs(result.confidence + sum(v for _, v in result.alternatives) - 1.0) < 1e-6
+
+
+def test_text_in_no_workspace_language_is_still_recognised(detector: LanguageDetector) -> None:
+    result = detector.detect("Привет, как дела?", candidates=frozenset({"en", "es"}))
+    assert result.language == "ru"
+
+
+def test_markup_is_ignored(detector: LanguageDetector) -> None:
+    message = "mira esto `SELECT name FROM users WHERE id = 1` y dime qué opinas @maria"
+    assert detector.detect(message).language == "es"
+    cleaned = clean_text("@maria check https://x.io/a `make test` :smile: 🎉 ⟦0⟧ *bold* please")
+    assert cleaned == "check bold please"
+
+
+def test_nothing_to_detect(detector: LanguageDetector) -> None:
+    assert detector.detect("👍 :+1: https://example.com 42").language == UNDETERMINED
+    result = detector.detect("👍 :+1:", author_language="de")
+    assert (result.language, result.confidence) == ("de", 0.0)
+
+
+def test_chinese_scripts_are_told_apart() -> None:
+    detector = LanguageDetector(["en", "zh-Hans", "zh-Hant", "ja"])
+    assert detector.detect("这个问题我们明天再说").language == "zh-Hans"
+    assert detector.detect("這個問題我們明天再說").language == "zh-Hant"
+
+
+def test_word_count_counts_cjk_by_characters() -> None:
+    assert word_count("ok thanks") == 2
+    assert word_count("ありがとうございます") == 5
+    assert word_count("lunch? 🍔") == 1
+
+
+def test_unsupported_languages_are_refused() -> None:
+    with pytest.raises(ValueError, match="xx"):
+        LanguageDetector(["en", "xx"])
+
+
+def test_models_load_with_the_network_off(tmp_path: Path) -> None:
+    """Lingua's models ship in the wheel: loading them opens no connection."""
+    script = textwrap.dedent(
+        """
+        import socket
+        def refuse(*args, **kwargs):
+            raise OSError("network disabled by the test")
+        socket.socket.connect = refuse
+        socket.create_connection = refuse
+        socket.getaddrinfo = refuse
+        from service.settings import DetectionSettings
+        from service.translation.detection import LanguageDetector
+        detector = LanguageDetector.from_settings(DetectionSettings())
+        detector.load()
+        print(detector.detect("Bonjour tout le monde, comment ça va ?").language)
+        """
+    )
+    command = [sys.executable, "-c", script]
+    # A private network namespace has no interfaces at all: even native code cannot connect.
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-rn", "true"], check=False).returncode == 0:
+        command = [unshare, "-rn", *command]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+    }
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "fr"
+    assert not any(tmp_path.iterdir())  # nothing downloaded or cached
