@@ -29,6 +29,14 @@ test: $(VENV)/.all-deps
 	@scripts/ensure-system-packages.sh test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The CrossGuard pack against both stacks' offline resource graphs (what CI gates on).
+policy: $(VENV)/.all-deps
+	$(BIN)/utp-infra policy-check --stack staging
+	$(BIN)/utp-infra policy-check --stack production
+
+plan: $(VENV)/.all-deps
+	$(BIN)/utp-infra plan --stack production
+
 lint: $(VENV)/.all-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -20,6 +20,7 @@ from service.accounts.keys import KeyVerifier
 from service.api.auth import require_api_key
 from service.api.errors import HANDLERS
 from service.api.health import live, prometheus, ready
+from service.api.libretranslate import router as libretranslate
 from service.api.middleware import request_context
 from service.api.translate import TranslateController
 from service.db.session import create_engine, session_factory
@@ -137,7 +138,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
         security=[{"apiKey": []}, {"bearer": []}],
     )
     app = Litestar(
-        route_handlers=[api, live, ready, prometheus],
+        route_handlers=[api, libretranslate, live, ready, prometheus],
         lifespan=[lifespan],
         exception_handlers=HANDLERS,
         state=State({"settings": settings}),
@@ -157,6 +158,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             ),
         ),
         debug=False,
+        # Logging is ours (JSON on stdout, configured by `utp serve`); Litestar must not replace it.
+        logging_config=None,
     )
     # Outside Litestar's own middleware stack so that unmatched routes (404/405) get a request
     # id, an access log line and metrics too.
