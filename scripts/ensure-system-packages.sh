@@ -5,7 +5,6 @@ set -euo pipefail
 
 target="${1:-run}"
 apertium_pkgs=(apertium apertium-eng-spa apertium-eng-cat apertium-fr-es apertium-es-pt)
-test_pkgs=(redis-server postgresql prometheus)
 
 missing=()
 have_pair() { [ -e "/usr/share/apertium/modes/$1.mode" ]; }
@@ -19,6 +18,7 @@ if [ "$target" = test ]; then
   [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
     || missing+=(postgresql)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

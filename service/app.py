@@ -16,20 +16,28 @@ from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
 
 from service import __version__
+from service.accounts.identity import install as install_identity
 from service.accounts.keys import KeyVerifier
+from service.accounts.providers import install as install_workspace_config
+from service.api.accounts import ACCOUNT_ROUTES
 from service.api.auth import require_api_key
 from service.api.errors import HANDLERS
+from service.api.glossaries import GlossariesController
 from service.api.health import live, prometheus, ready
 from service.api.libretranslate import router as libretranslate
 from service.api.middleware import request_context
+from service.api.privacy import PrivacyController
+from service.api.providers import ProvidersController
 from service.api.translate import TranslateController
+from service.api.usage import USAGE_ROUTES
 from service.db.session import create_engine, session_factory
+from service.observability import metrics
 from service.settings import Settings
 from service.translation.cache import MemoryLRU, TranslationCache
 from service.translation.engine import Detector, Engine
 from service.translation.providers.base import Provider
 from service.translation.router import Router as ProviderRouter
-from service.usage.recorder import UsageRecorder
+from service.usage.services import build_usage
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                 echo=settings.database.database_echo,
             )
             stack.push_async_callback(db.dispose)
+            metrics.instrument_engine(db)
             sessions = session_factory(db)
 
             redis: Redis | None = None
@@ -95,9 +104,11 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                 await real.aload()
                 detector = real
 
-            usage = UsageRecorder(sessions)
-            usage.start()
-            stack.push_async_callback(usage.stop)
+            usage_services = build_usage(settings, sessions, redis)
+            usage_services.start()
+            stack.push_async_callback(usage_services.stop)
+            app.state.usage_services = usage_services
+            usage = usage_services.recorder
 
             cache = TranslationCache(
                 memory=MemoryLRU(
@@ -122,6 +133,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             app.state.key_verifier = KeyVerifier(
                 sessions, cache_seconds=settings.security.api_key_cache_seconds
             )
+            install_identity(app.state, settings, sessions, client)
+            await install_workspace_config(app.state, settings, sessions, client, router)
             app.state.engine = Engine(
                 router=router,
                 cache=cache,
@@ -133,7 +146,14 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
 
     api = Router(
         path="/api/v1",
-        route_handlers=[TranslateController],
+        route_handlers=[
+            TranslateController,
+            *ACCOUNT_ROUTES,
+            ProvidersController,
+            GlossariesController,
+            *USAGE_ROUTES,
+            PrivacyController,
+        ],
         guards=[require_api_key],
         security=[{"apiKey": []}, {"bearer": []}],
     )

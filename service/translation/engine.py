@@ -521,6 +521,9 @@ class Engine:
             metrics.TRANSLATIONS.labels(
                 provider=o.provider or "none", outcome=outcome, source=o.source, target=o.target
             ).inc()
+            if o.provider is not None and not o.cached and o.error is None:
+                metrics.TRANSLATION_COST.labels(provider=o.provider).inc(float(o.cost))
+                metrics.TRANSLATION_CHARACTERS.labels(provider=o.provider).inc(o.characters)
             if self.usage is None:
                 continue
             self.usage.record(
