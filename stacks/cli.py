@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+
+import click
+
+# One module per subcommand, each exposing `command`; add `policy-check`, `deploy`, `rollback`
+# here as their modules land.
+COMMAND_MODULES: tuple[str, ...] = ("stacks.commands.plan", "stacks.commands.policy_check")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Platform tools for Universal Translator Pro's Pulumi stacks."""
+
+
+def _register() -> None:
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        cli.add_command(module.command)
 
 
 def main() -> None:
@@ -10,7 +28,8 @@ def main() -> None:
         import pulumi  # noqa: F401
     except ImportError:
         sys.exit("utp-infra needs the platform dependencies: .venv/bin/pip install -e '.[infra]'")
-    sys.exit("utp-infra: no commands yet")
+    _register()
+    cli()
 
 
 if __name__ == "__main__":

@@ -114,17 +114,29 @@ def _sse_rules_ok(rules: list[Any]) -> bool:
     return False
 
 
+def _sse_s3_rules_ok(rules: list[Any]) -> bool:
+    return any(
+        as_str(get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")) == "AES256"
+        for rule in rules
+    )
+
+
 def _sse_kms(bucket: Res, resources: list[Res]) -> Iterator[str]:
     configs = _settings(resources, SSE, bucket)
     inline = get(bucket.props, "serverSideEncryptionConfiguration", "rule")
-    if any(_sse_rules_ok(as_list(c.get("rules"))) for c in configs) or (
-        inline is not None and _sse_rules_ok([inline])
-    ):
+    rule_sets = [as_list(c.get("rules")) for c in configs]
+    if inline is not None:
+        rule_sets.append([inline])
+    if any(_sse_rules_ok(rules) for rules in rule_sets):
         return
-    if not configs and inline is None:
+    if not rule_sets:
         yield "has no server-side encryption configuration."
-    else:
-        yield "is not encrypted with SSE-KMS (CMK) and an S3 bucket key."
+        return
+    # S3 cannot deliver server access logs into an SSE-KMS bucket: SSE-S3 is the only choice.
+    is_log_target = any(t.urn == bucket.urn for t in log_targets(resources))
+    if is_log_target and any(_sse_s3_rules_ok(rules) for rules in rule_sets):
+        return
+    yield "is not encrypted with SSE-KMS (CMK) and an S3 bucket key."
 
 
 def _versioning(bucket: Res, resources: list[Res]) -> Iterator[str]:

@@ -398,3 +398,19 @@ def test_pack_has_at_least_40_well_formed_rules() -> None:
         assert rule.enforcement_level is not None, rule.name
         assert rule.enforcement_level.value in ("mandatory", "advisory"), rule.name
         assert rule.remediation_steps, rule.name
+
+
+def test_access_log_bucket_may_use_sse_s3_but_other_buckets_may_not() -> None:
+    # S3 delivers server access logs only into SSE-S3 buckets, so the log target is exempt.
+    to_aes = set_(
+        "logs-use1-sse", "rules.0.applyServerSideEncryptionByDefault.sseAlgorithm", "AES256"
+    )
+    report = check(to_aes(good_stack()), STACK, policies=[RULES["aws-s3-sse-kms"]])
+    assert report.mandatory == []
+    no_logging = remove_all_logging(to_aes(good_stack()))
+    report = check(no_logging, STACK, policies=[RULES["aws-s3-sse-kms"]])
+    assert [v.rule for v in report.mandatory] == ["aws-s3-sse-kms"]
+
+
+def remove_all_logging(resources):  # type: ignore[no-untyped-def]
+    return [r for r in resources if "bucketLogging" not in r.type]

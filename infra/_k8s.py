@@ -1,0 +1,73 @@
+"""Kubernetes building blocks shared by the in-cluster components."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+# Pinned Helm charts: (chart, version, repository). Upgrades are deliberate edits here.
+CHARTS: dict[str, tuple[str, str, str]] = {
+    "traefik": ("traefik", "37.1.2", "https://traefik.github.io/charts"),
+    "cert-manager": ("cert-manager", "v1.18.2", "https://charts.jetstack.io"),
+    "kube-prometheus-stack": (
+        "kube-prometheus-stack",
+        "77.5.0",
+        "https://prometheus-community.github.io/helm-charts",
+    ),
+    "loki": ("loki", "6.40.0", "https://grafana.github.io/helm-charts"),
+    "promtail": ("promtail", "6.17.0", "https://grafana.github.io/helm-charts"),
+    "external-secrets": ("external-secrets", "0.20.1", "https://charts.external-secrets.io"),
+}
+
+
+def namespace(
+    name: str, resource_name: str, parent: pulumi.Resource, enforce: str = "restricted"
+) -> k8s.core.v1.Namespace:
+    """A namespace with Pod Security Admission enforcing `enforce` (restricted by default)."""
+    return k8s.core.v1.Namespace(
+        resource_name,
+        metadata={
+            "name": name,
+            "labels": {
+                "pod-security.kubernetes.io/enforce": enforce,
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
+            },
+        },
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def release(
+    resource_name: str,
+    chart_key: str,
+    ns: k8s.core.v1.Namespace,
+    values: dict[str, object],
+    parent: pulumi.Resource,
+    depends_on: list[pulumi.Resource] | None = None,
+) -> k8s.helm.v3.Release:
+    """A pinned Helm release that waits for readiness and rolls back on a failed upgrade."""
+    chart, version, repo = CHARTS[chart_key]
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=chart_key,
+        chart=chart,
+        version=version,
+        repository_opts={"repo": repo},
+        namespace=ns.metadata.name,
+        values=values,
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=900,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
+    )
+
+
+RESTRICTED_CONTAINER: dict[str, object] = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}

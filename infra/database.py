@@ -1,0 +1,186 @@
+"""RDS PostgreSQL 16: a Multi-AZ primary, or a cross-region read replica of one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra._util import assume_role_policy
+
+PARAMETERS: dict[str, str] = {
+    "rds.force_ssl": "1",
+    # Slow queries (ms) and lock waits are what an on-call engineer looks for first.
+    "log_min_duration_statement": "500",
+    "log_lock_waits": "1",
+    "log_connections": "1",
+    "log_disconnections": "1",
+    "log_temp_files": "0",
+    "log_statement": "ddl",
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track": "all",
+    "idle_in_transaction_session_timeout": "60000",
+}
+# Static parameters that take effect after a reboot rather than immediately.
+_REBOOT = {"shared_preload_libraries"}
+LOG_EXPORTS: tuple[str, ...] = ("postgresql", "upgrade")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseArgs:
+    region: str
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    # Security groups (the cluster's) allowed to reach port 5432.
+    client_security_group_ids: Sequence[pulumi.Input[str]]
+    kms_key_arn: pulumi.Input[str]  # storage, Performance Insights and master secret
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    instance_class: str
+    engine_version: str = "16.8"
+    allocated_storage_gib: int = 100
+    max_allocated_storage_gib: int = 1000
+    backup_retention_days: int = 7
+    multi_az: bool = True
+    db_name: str = "utp"
+    username: str = "utp_admin"
+    production: bool = False
+    # Set for a read replica: the source instance's ARN (cross-region replicas need the ARN).
+    replicate_source_db: pulumi.Input[str] | None = None
+
+
+class Database(pulumi.ComponentResource):
+    """Creates a subnet group, a security group open only to the given client groups on 5432, a
+    postgres16 parameter group (`rds.force_ssl=1`, slow-query and lock logging), KMS-encrypted
+    log groups for the exported logs, an enhanced-monitoring role and the RDS instance: gp3 with
+    storage autoscaling, CMK encryption, managed master password in Secrets Manager (primary),
+    Performance Insights with KMS, backups, deletion protection and a final snapshot in production.
+    With `replicate_source_db` it is a promotable cross-region read replica instead.
+    """
+
+    instance: aws.rds.Instance
+    security_group: aws.ec2.SecurityGroup
+    master_secret_arn: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("utp:database:Database", name, None, opts)
+        if not args.engine_version.startswith("16"):
+            raise ValueError("the service is built and tested on PostgreSQL 16")
+        if args.backup_retention_days < 1:
+            raise ValueError("backup retention must be > 0 (a replica needs it to be promotable)")
+        replica = args.replicate_source_db is not None
+        child = pulumi.ResourceOptions(parent=self)
+        subnets = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            subnet_ids=list(args.subnet_ids),
+            description=f"{name} database subnets",
+            opts=child,
+        )
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description=f"{name}: PostgreSQL from the cluster only",
+            ingress=[
+                {
+                    "protocol": "tcp",
+                    "from_port": 5432,
+                    "to_port": 5432,
+                    "security_groups": list(args.client_security_group_ids),
+                    "description": "EKS workloads",
+                }
+            ],
+            opts=child,
+        )
+        params = aws.rds.ParameterGroup(
+            f"{name}-params",
+            family="postgres16",
+            description=f"{name} postgres16",
+            parameters=[
+                {
+                    "name": key,
+                    "value": value,
+                    "apply_method": "pending-reboot" if key in _REBOOT else "immediate",
+                }
+                for key, value in PARAMETERS.items()
+            ],
+            opts=child,
+        )
+        monitoring = aws.iam.Role(
+            f"{name}-monitoring-role",
+            assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com"),
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring-policy",
+            role=monitoring.name,
+            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+            opts=child,
+        )
+        # Exported logs land here; created first so they are encrypted and retention-bound.
+        groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-log-{log}",
+                name=f"/aws/rds/instance/{name}/{log}",
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.logs_key_arn,
+                opts=child,
+            )
+            for log in LOG_EXPORTS
+        ]
+        instance_opts = pulumi.ResourceOptions(
+            parent=self, protect=args.production, depends_on=list(groups)
+        )
+        primary = not replica
+        self.instance = aws.rds.Instance(
+            f"{name}-{'replica' if replica else 'primary'}",
+            identifier=name,
+            replicate_source_db=args.replicate_source_db,
+            # A replica inherits engine, size, database and credentials from its source.
+            engine="postgres" if primary else None,
+            engine_version=args.engine_version if primary else None,
+            allocated_storage=args.allocated_storage_gib if primary else None,
+            db_name=args.db_name if primary else None,
+            username=args.username if primary else None,
+            manage_master_user_password=True if primary else None,
+            master_user_secret_kms_key_id=args.kms_key_arn if primary else None,
+            instance_class=args.instance_class,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            max_allocated_storage=args.max_allocated_storage_gib,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[self.security_group.id],
+            parameter_group_name=params.name,
+            publicly_accessible=False,
+            multi_az=args.multi_az,
+            backup_retention_period=args.backup_retention_days,
+            backup_window="03:00-04:00",
+            maintenance_window="sun:04:30-sun:05:30",
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=args.kms_key_arn,
+            performance_insights_retention_period=7,
+            monitoring_interval=30,
+            monitoring_role_arn=monitoring.arn,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            iam_database_authentication_enabled=True,
+            ca_cert_identifier="rds-ca-rsa2048-g1",
+            deletion_protection=args.production,
+            skip_final_snapshot=not args.production,
+            final_snapshot_identifier=f"{name}-final" if args.production else None,
+            delete_automated_backups=not args.production,
+            opts=instance_opts,
+        )
+        self.master_secret_arn = (
+            self.instance.master_user_secrets[0].secret_arn if primary else None
+        )
+        self.register_outputs(
+            {
+                "arn": self.instance.arn,
+                "address": self.instance.address,
+                "security_group_id": self.security_group.id,
+            }
+        )

@@ -1,0 +1,1 @@
+"""`utp-infra` subcommands; each module exposes one click command named `command`."""

@@ -1,0 +1,439 @@
+"""The Pulumi program: typed config -> a provider per region -> components, wired across regions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from infra.alerts import AlertTopic, AlertTopicArgs, CostBudget, CostBudgetArgs
+from infra.backups import BackupIdentity, Backups, BackupsArgs, ReplicationTarget
+from infra.cache import Cache, CacheArgs
+from infra.database import Database, DatabaseArgs
+from infra.dns import FailoverDns, FailoverDnsArgs, HostedZone, HostedZoneArgs, RegionalEndpoint
+from infra.eks import EksCluster, EksClusterArgs
+from infra.ingress import Ingress, IngressArgs
+from infra.kms import Kms, KmsArgs
+from infra.monitoring import Monitoring, MonitoringArgs
+from infra.network import Network, NetworkArgs
+from infra.registry import (
+    AppSecrets,
+    AppSecretsArgs,
+    Registry,
+    RegistryArgs,
+    RegistryReplica,
+    RegistryReplicaArgs,
+)
+from infra.secrets_operator import SecretsOperator, SecretsOperatorArgs
+from infra.service import TranslatorService, TranslatorServiceArgs
+from stacks.config import PROJECT, StackConfig
+
+ENV_CODES = {"staging": "stg", "production": "prd"}
+
+
+def short_region(region: str) -> str:
+    """us-east-1 -> use1 (keeps physical names short and unique per account)."""
+    area, direction, number = region.split("-")
+    return f"{area}{direction[0]}{number}"
+
+
+class Region(pulumi.ComponentResource):
+    """Groups everything deployed into one AWS region; its inputs say which region and role."""
+
+    def __init__(self, name: str, *, region: str, role: str) -> None:
+        super().__init__(f"{PROJECT}:stacks:Region", name, {"region": region, "role": role})
+        self.region = region
+        self.role = role
+        self.register_outputs({"region": region, "role": role})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One region's grouping component, its explicit provider and its name prefix."""
+
+    component: Region
+    provider: aws.Provider
+    random_provider: random.Provider
+    prefix: str
+    region: str
+    role: str
+
+    def opts(self, **extra: object) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(
+            parent=self.component,
+            providers=[self.provider, self.random_provider],
+            **extra,  # type: ignore[arg-type]
+        )
+
+
+def _scope(cfg: StackConfig, *, role: str, region: str) -> Scope:
+    prefix = f"{PROJECT}-{ENV_CODES[cfg.environment]}-{short_region(region)}"
+    component = Region(f"{role}-{region}", region=region, role=role)
+    provider = aws.Provider(
+        f"aws-{role}-{region}",
+        region=region,
+        default_tags={
+            "tags": {
+                # Cost-allocation tags: activate Project/Environment in the billing console.
+                "Project": "universal-translator-pro",
+                "Environment": cfg.environment,
+                "RegionRole": role,
+                "ManagedBy": "pulumi",
+            }
+        },
+        opts=pulumi.ResourceOptions(parent=component),
+    )
+    randomness = random.Provider(
+        f"random-{role}-{region}", opts=pulumi.ResourceOptions(parent=component)
+    )
+    return Scope(component, provider, randomness, prefix, region, role)
+
+
+def _azs(region: str) -> tuple[str, ...]:
+    return tuple(f"{region}{zone}" for zone in "abc")
+
+
+def program(cfg: StackConfig, *, stack: str) -> None:
+    """Build both regions of `stack`; called by `stacks/__main__.py` and under mocks."""
+    del stack  # the config already carries the environment; the name is for symmetry
+    primary = _scope(cfg, role="primary", region=cfg.primary_region)
+    dr = _scope(cfg, role="dr", region=cfg.dr_region)
+    account_id = aws.get_caller_identity_output(
+        opts=pulumi.InvokeOutputOptions(provider=primary.provider)
+    ).account_id
+    prod = cfg.production
+
+    kms = {
+        s.role: Kms(
+            f"{s.prefix}-kms",
+            KmsArgs(region=s.region, account_id=account_id, protect=prod),
+            opts=s.opts(),
+        )
+        for s in (primary, dr)
+    }
+    networks = {
+        s.role: Network(
+            f"{s.prefix}-net",
+            NetworkArgs(
+                region=s.region,
+                cidr=cfg.network.primary_cidr if s.role == "primary" else cfg.network.dr_cidr,
+                azs=_azs(s.region),
+                single_nat_gateway=cfg.network.nat_gateways == "single",
+                flow_log_key_arn=kms[s.role].arn("logs"),
+                flow_log_retention_days=cfg.network.flow_log_retention_days,
+                cluster_name=f"{s.prefix}-eks",
+            ),
+            opts=s.opts(),
+        )
+        for s in (primary, dr)
+    }
+    c = cfg.cluster
+    clusters = {
+        s.role: EksCluster(
+            f"{s.prefix}-eks",
+            EksClusterArgs(
+                region=s.region,
+                kubernetes_version=c.kubernetes_version,
+                vpc_id=networks[s.role].vpc.id,
+                subnet_ids=networks[s.role].private_subnet_ids,
+                secrets_key_arn=kms[s.role].arn("eks"),
+                logs_key_arn=kms[s.role].arn("logs"),
+                log_retention_days=c.log_retention_days,
+                public_access_cidrs=c.public_access_cidrs,
+                instance_types=c.instance_types,
+                min_nodes=c.min_nodes if s.role == "primary" else c.dr_min_nodes,
+                desired_nodes=c.desired_nodes if s.role == "primary" else c.dr_desired_nodes,
+                max_nodes=c.max_nodes if s.role == "primary" else c.dr_max_nodes,
+                node_disk_gib=c.node_disk_gib,
+                admin_role_arns=c.admin_role_arns,
+            ),
+            opts=s.opts(),
+        )
+        for s in (primary, dr)
+    }
+    d = cfg.database
+    databases: dict[str, Database] = {}
+    for s in (primary, dr):
+        databases[s.role] = Database(
+            f"{s.prefix}-db",
+            DatabaseArgs(
+                region=s.region,
+                vpc_id=networks[s.role].vpc.id,
+                subnet_ids=networks[s.role].database_subnet_ids,
+                client_security_group_ids=[clusters[s.role].cluster_security_group_id],
+                kms_key_arn=kms[s.role].arn("rds"),
+                logs_key_arn=kms[s.role].arn("logs"),
+                log_retention_days=cfg.log_retention_days,
+                instance_class=d.instance_class
+                if s.role == "primary"
+                else d.replica_instance_class,
+                engine_version=d.engine_version,
+                allocated_storage_gib=d.allocated_storage_gib,
+                max_allocated_storage_gib=d.max_allocated_storage_gib,
+                backup_retention_days=d.backup_retention_days,
+                multi_az=True if s.role == "primary" else prod,
+                db_name=d.name,
+                username=d.username,
+                production=prod,
+                replicate_source_db=None
+                if s.role == "primary"
+                else databases["primary"].instance.arn,
+            ),
+            opts=s.opts(),
+        )
+
+    caches = {
+        s.role: Cache(
+            f"{s.prefix}-cache",
+            CacheArgs(
+                vpc_id=networks[s.role].vpc.id,
+                subnet_ids=networks[s.role].database_subnet_ids,
+                client_security_group_ids=[clusters[s.role].cluster_security_group_id],
+                kms_key_arn=kms[s.role].arn("elasticache"),
+                secrets_key_arn=kms[s.role].arn("secrets"),
+                logs_key_arn=kms[s.role].arn("logs"),
+                log_retention_days=cfg.log_retention_days,
+                node_type=cfg.cache.node_type,
+                nodes=cfg.cache.nodes,
+                engine_version=cfg.cache.engine_version,
+                snapshot_retention_days=cfg.cache.snapshot_retention_days,
+                production=prod,
+            ),
+            opts=s.opts(),
+        )
+        for s in (primary, dr)
+    }
+
+    # Backups: the DR replica bucket first, so the primary can replicate into it.
+    backup_ns, backup_sa = "utp", "utp-backup"
+    replica_bucket = Backups(
+        f"{dr.prefix}-backups",
+        BackupsArgs(
+            bucket_name=f"{dr.prefix}-backups-replica",
+            kms_key_arn=kms["dr"].arn("s3"),
+            production=prod,
+        ),
+        opts=dr.opts(),
+    )
+    backups = Backups(
+        f"{primary.prefix}-backups",
+        BackupsArgs(
+            bucket_name=f"{primary.prefix}-backups",
+            kms_key_arn=kms["primary"].arn("s3"),
+            production=prod,
+            replicate_to=ReplicationTarget(
+                bucket_arn=replica_bucket.bucket.arn, kms_key_arn=kms["dr"].arn("s3")
+            ),
+            writer=BackupIdentity(
+                oidc_provider_arn=clusters["primary"].oidc_provider_arn,
+                oidc_issuer=clusters["primary"].oidc_issuer,
+                namespace=backup_ns,
+                service_account=backup_sa,
+            ),
+        ),
+        opts=primary.opts(),
+    )
+
+    repository = f"utp-{cfg.environment}/service"
+    registry = Registry(
+        f"{primary.prefix}-registry",
+        RegistryArgs(
+            repository_name=repository,
+            kms_key_arn=kms["primary"].arn("ecr"),
+            replica_region=dr.region,
+            account_id=account_id,
+        ),
+        opts=primary.opts(),
+    )
+    RegistryReplica(
+        f"{dr.prefix}-registry",
+        RegistryReplicaArgs(repository_name=repository, kms_key_arn=kms["dr"].arn("ecr")),
+        opts=dr.opts(),
+    )
+    provider_keys = {
+        provider: pulumi.Output.secret(secret.value)
+        for provider in ("deepl", "google", "openai", "anthropic")
+        if (secret := getattr(cfg.provider_keys, provider)) is not None
+    }
+    app_secrets = AppSecrets(
+        f"{primary.prefix}-secrets",
+        AppSecretsArgs(
+            prefix=f"utp/{cfg.environment}",
+            kms_key_arn=kms["primary"].arn("secrets"),
+            replica_region=dr.region,
+            replica_kms_key_arn=kms["dr"].arn("secrets"),
+            provider_keys=provider_keys,
+            production=prod,
+        ),
+        opts=primary.opts(),
+    )
+
+    alerts = AlertTopic(
+        f"{primary.prefix}-alerts",
+        AlertTopicArgs(
+            kms_key_arn=kms["primary"].arn("alerts"),
+            emails=cfg.budget.emails,
+            account_id=account_id,
+        ),
+        opts=primary.opts(),
+    )
+    CostBudget(
+        f"utp-{cfg.environment}",
+        CostBudgetArgs(
+            environment=cfg.environment,
+            monthly_usd=cfg.budget.monthly_usd,
+            emails=cfg.budget.emails,
+            topic_arn=alerts.topic.arn,
+        ),
+        opts=primary.opts(),
+    )
+    zone = HostedZone(
+        f"{primary.prefix}-zone",
+        HostedZoneArgs(zone=cfg.dns.zone, production=prod),
+        opts=primary.opts(),
+    )
+
+    regional_hosts: dict[str, str] = {}
+    ingresses: dict[str, Ingress] = {}
+    for s in (primary, dr):
+        k8s_provider = clusters[s.role].k8s_provider
+        k8s_opts = pulumi.ResourceOptions(
+            parent=s.component, providers=[s.provider, s.random_provider, k8s_provider]
+        )
+        regional_hosts[s.role] = f"{short_region(s.region)}.{cfg.dns.api_hostname}"
+        ingresses[s.role] = Ingress(
+            f"{s.prefix}-ingress",
+            IngressArgs(
+                region=s.region,
+                zone_id=zone.zone.zone_id,
+                acme_email=cfg.dns.acme_email,
+                acme_staging=cfg.dns.acme_staging,
+                oidc_provider_arn=clusters[s.role].oidc_provider_arn,
+                oidc_issuer=clusters[s.role].oidc_issuer,
+            ),
+            opts=k8s_opts,
+        )
+        Monitoring(
+            f"{s.prefix}-monitoring",
+            MonitoringArgs(cluster_name=f"{s.prefix}-eks", log_retention_days=30),
+            opts=k8s_opts,
+        )
+        operator = SecretsOperator(
+            f"{s.prefix}-external-secrets", SecretsOperatorArgs(), opts=k8s_opts
+        )
+        is_primary = s.role == "primary"
+        svc = cfg.service
+        TranslatorService(
+            f"{s.prefix}-service",
+            TranslatorServiceArgs(
+                region=s.region,
+                image_repository=registry.repository.repository_url.apply(
+                    # Each region pulls from its own replica of the repository.
+                    lambda url, region=s.region: url.replace(cfg.primary_region, region)
+                ),
+                image_tag=svc.image_tag,
+                hostname=cfg.dns.api_hostname,
+                regional_hostname=regional_hosts[s.role],
+                cluster_issuer=ingresses[s.role].cluster_issuer,
+                vpc_cidr=cfg.network.primary_cidr if is_primary else cfg.network.dr_cidr,
+                oidc_provider_arn=clusters[s.role].oidc_provider_arn,
+                oidc_issuer=clusters[s.role].oidc_issuer,
+                # The replica has no credentials of its own until promoted (see drRunbook).
+                database_secret_arn=databases["primary"].master_secret_arn or "",
+                database_secret_region=primary.region,
+                database_host=databases[s.role].instance.address,
+                database_name=d.name,
+                redis_host=caches[s.role].replication_group.primary_endpoint_address,
+                redis_secret_arn=caches[s.role].auth_secret.arn,
+                secret_key_arn=app_secrets.secrets["secret-key"].arn,
+                provider_key_arns={
+                    p: app_secrets.secrets[f"{p}-api-key"].arn for p in provider_keys
+                },
+                kms_key_arns=[
+                    kms["primary"].arn("secrets"),
+                    kms["dr"].arn("secrets"),
+                    kms["primary"].arn("rds"),
+                ],
+                min_replicas=svc.min_replicas,
+                max_replicas=svc.max_replicas if is_primary else svc.dr_max_replicas,
+                cpu_request=svc.cpu_request,
+                cpu_limit=svc.cpu_limit,
+                memory_request=svc.memory_request,
+                memory_limit=svc.memory_limit,
+                log_level=svc.log_level,
+                run_migrations=is_primary,
+                backup_bucket=backups.bucket.bucket if is_primary else None,
+                backup_role_arn=backups.writer_role.arn
+                if is_primary and backups.writer_role is not None
+                else None,
+                backup_schedule=svc.backup_schedule,
+                namespace=backup_ns,
+                backup_service_account=backup_sa,
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=s.component,
+                providers=[s.provider, s.random_provider, k8s_provider],
+                depends_on=[operator, ingresses[s.role]],
+            ),
+        )
+
+    dns = FailoverDns(
+        f"{primary.prefix}-failover",
+        FailoverDnsArgs(
+            zone_id=zone.zone.zone_id,
+            hostname=cfg.dns.api_hostname,
+            primary=RegionalEndpoint(
+                name=regional_hosts["primary"],
+                target=ingresses["primary"].load_balancer_hostname,
+            ),
+            secondary=RegionalEndpoint(
+                name=regional_hosts["dr"], target=ingresses["dr"].load_balancer_hostname
+            ),
+            alarm_topic_arn=alerts.topic.arn,
+        ),
+        opts=primary.opts(),
+    )
+
+    pulumi.export("primaryRegion", cfg.primary_region)
+    pulumi.export("drRegion", cfg.dr_region)
+    pulumi.export("apiHostname", cfg.dns.api_hostname)
+    pulumi.export("nameServers", zone.zone.name_servers)
+    pulumi.export("primaryClusterName", clusters["primary"].cluster.name)
+    pulumi.export("drClusterName", clusters["dr"].cluster.name)
+    pulumi.export("databaseEndpoint", databases["primary"].instance.address)
+    pulumi.export("replicaEndpoint", databases["dr"].instance.address)
+    pulumi.export("replicaArn", databases["dr"].instance.arn)
+    pulumi.export(
+        "redisEndpoints",
+        {r: c.replication_group.primary_endpoint_address for r, c in caches.items()},
+    )
+    pulumi.export("backupBucket", backups.bucket.bucket)
+    pulumi.export("replicaBucket", replica_bucket.bucket.bucket)
+    pulumi.export("repositoryUrl", registry.repository.repository_url)
+    pulumi.export("primaryHealthCheckId", dns.primary_health_check.id)
+    pulumi.export("drRunbook", dr_runbook(cfg, dr.prefix))
+
+
+def dr_runbook(cfg: StackConfig, dr_prefix: str) -> str:
+    """How to fail over to the DR region (RTO 15 min, RPO 5 min)."""
+    r = cfg.dr_region
+    return "\n".join(
+        [
+            f"DR runbook ({cfg.environment}): promote {r} when {cfg.primary_region} is lost.",
+            "1. Route 53 already sends traffic to the SECONDARY record when the primary health"
+            " check fails; confirm with the alarm on the alert topic.",
+            f"2. Promote the replica: aws rds promote-read-replica --region {r}"
+            f" --db-instance-identifier {dr_prefix}-db --backup-retention-period"
+            f" {cfg.database.backup_retention_days}",
+            f"3. Give it managed credentials in {r}: aws rds modify-db-instance --region {r}"
+            f" --db-instance-identifier {dr_prefix}-db --manage-master-user-password"
+            " --apply-immediately",
+            "4. Repoint the DR service's database credentials at the new secret: edit the"
+            " utp-env ExternalSecret in namespace utp (store aws-secrets, key = the new"
+            " secret ARN), then run `utp db upgrade` once as a Job if a release is pending.",
+            "5. Scale: the DR HPA already allows up to utp:service.drMaxReplicas pods; raise it.",
+            "6. Later, rebuild the old region as the new replica and fail back the same way.",
+        ]
+    )

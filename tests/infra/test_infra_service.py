@@ -1,0 +1,119 @@
+"""TranslatorService: the env mapping matches the service's settings; pod hardening; policies."""
+
+from __future__ import annotations
+
+from infra.service import ENV_VARS, TranslatorService, TranslatorServiceArgs
+from service.settings import env_var_names
+from tests.infra.support import aws_opts
+
+
+def test_env_mapping_names_are_service_settings():
+    assert set(ENV_VARS) <= env_var_names()
+    for key in ("UTP_DATABASE_URL", "UTP_REDIS_URL", "UTP_SECRET_KEY", "UTP_ENVIRONMENT"):
+        assert key in ENV_VARS
+    for provider in ("DEEPL", "GOOGLE", "OPENAI", "ANTHROPIC"):
+        assert f"UTP_{provider}_API_KEY" in ENV_VARS
+
+
+def _service(backups: bool = True, migrations: bool = True) -> None:
+    TranslatorService(
+        "svc",
+        TranslatorServiceArgs(
+            region="us-east-1",
+            image_repository="123456789012.dkr.ecr.us-east-1.amazonaws.com/utp",
+            image_tag="1.2.3",
+            hostname="api.example.com",
+            regional_hostname="use1.api.example.com",
+            cluster_issuer="letsencrypt",
+            vpc_cidr="10.10.0.0/16",
+            oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/x",
+            oidc_issuer="oidc.eks.us-east-1.amazonaws.com/id/X",
+            database_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf",
+            database_secret_region="us-east-1",
+            database_host="db.example.internal",
+            database_name="utp",
+            redis_host="redis.example.internal",
+            redis_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:redis-AbCdEf",
+            secret_key_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:key-AbCdEf",
+            provider_key_arns={
+                "deepl": "arn:aws:secretsmanager:us-east-1:123456789012:secret:d-AbCdEf"
+            },
+            run_migrations=migrations,
+            backup_bucket="utp-backups" if backups else None,
+            backup_role_arn="arn:aws:iam::123456789012:role/backup" if backups else None,
+        ),
+        opts=aws_opts(),
+    )
+
+
+def test_deployment_env_and_hardening(build):
+    g = build(_service)
+    (dep,) = g.of_type("kubernetes:apps/v1:Deployment")
+    pod = dep.inputs["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert {e["name"] for e in c["env"]} == set(ENV_VARS)
+    (config,) = g.of_type("kubernetes:core/v1:ConfigMap")
+    assert config.inputs["data"]["UTP_ENVIRONMENT"] == "production"
+    assert config.inputs["data"]["UTP_PORT"] == "8000"
+    sc = c["securityContext"]
+    assert (
+        sc["runAsNonRoot"] and not sc["allowPrivilegeEscalation"] and sc["readOnlyRootFilesystem"]
+    )
+    assert (
+        sc["capabilities"]["drop"] == ["ALL"] and sc["seccompProfile"]["type"] == "RuntimeDefault"
+    )
+    assert c["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    assert c["resources"]["requests"] and c["resources"]["limits"]
+    assert c["image"].endswith(":1.2.3")
+    assert dep.inputs["metadata"]["namespace"] == "utp"
+    (es,) = g.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+    template = es.inputs["spec"]["target"]["template"]["data"]
+    assert template["UTP_DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert "db.example.internal:5432/utp" in template["UTP_DATABASE_URL"]
+    assert template["UTP_REDIS_URL"].startswith("rediss://")
+    assert "UTP_DEEPL_API_KEY" in template and "UTP_OPENAI_API_KEY" not in template
+
+
+def test_autoscaling_disruption_and_isolation(build):
+    g = build(_service)
+    (hpa,) = g.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    assert (hpa.inputs["spec"]["minReplicas"], hpa.inputs["spec"]["maxReplicas"]) == (2, 10)
+    assert {m["resource"]["name"] for m in hpa.inputs["spec"]["metrics"]} == {"cpu", "memory"}
+    (pdb,) = g.of_type("kubernetes:policy/v1:PodDisruptionBudget")
+    assert pdb.inputs["spec"]["minAvailable"] == 1 and "maxUnavailable" not in pdb.inputs["spec"]
+    policies = {
+        p.inputs["metadata"]["name"]: p.inputs["spec"]
+        for p in g.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    }
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    ports = {p["port"] for p in policies["allow-egress-data"]["egress"][0]["ports"]}
+    assert ports == {5432, 6379}
+    assert policies["allow-egress-https"]["egress"][0]["ports"] == [
+        {"protocol": "TCP", "port": 443}
+    ]
+    assert g.of_type("kubernetes:core/v1:ResourceQuota") and g.of_type(
+        "kubernetes:core/v1:LimitRange"
+    )
+    (ns,) = g.of_type("kubernetes:core/v1:Namespace")
+    assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_migration_job_before_rollout_and_backup_cronjob(build):
+    g = build(_service)
+    (job,) = g.of_type("kubernetes:batch/v1:Job")
+    assert job.inputs["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "utp",
+        "db",
+        "upgrade",
+    ]
+    (cron,) = g.of_type("kubernetes:batch/v1:CronJob")
+    pod = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "utp-backup"
+    assert "s3://utp-backups/database/" in pod["containers"][0]["command"]
+
+
+def test_dr_copy_has_no_migrations_or_backups(build):
+    g = build(lambda: _service(backups=False, migrations=False))
+    assert not g.of_type("kubernetes:batch/v1:Job")
+    assert not g.of_type("kubernetes:batch/v1:CronJob")

@@ -1,0 +1,45 @@
+"""`utp-infra plan`: text and JSON output, and a clear failure on invalid config."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from stacks.cli import _register, cli
+from stacks.config import ConfigError
+
+
+def _run(*args: str):
+    _register()
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_plan_json_lists_every_resource_with_region():
+    result = _run("plan", "--stack", "staging", "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["count"] == len(doc["resources"]) > 100
+    clusters = [r for r in doc["resources"] if r["type"] == "aws:eks/cluster:Cluster"]
+    assert sorted(r["region"] for r in clusters) == ["us-east-1", "us-west-2"]
+    tokens = [
+        r for r in doc["resources"] if r["type"] == "random:index/randomPassword:RandomPassword"
+    ]
+    assert tokens and all("result" not in r["inputs"] for r in tokens)
+
+
+def test_plan_text_shows_tree_and_summary():
+    result = _run("plan", "--stack", "production")
+    assert result.exit_code == 0, result.output
+    assert "aws:rds/instance:Instance" in result.output and "protect" in result.output
+    assert "Resources:" in result.output
+
+
+def test_plan_invalid_config_exits_non_zero(monkeypatch):
+    def broken(stack: str):
+        raise ConfigError("Pulumi.staging.yaml: utp.colour: unknown key")
+
+    monkeypatch.setattr("stacks.offline.build_graph", broken)
+    result = _run("plan", "--stack", "staging")
+    assert result.exit_code != 0
+    assert "invalid configuration" in result.output and "utp.colour" in result.output
