@@ -55,8 +55,13 @@ def cache_key(
     formality: str | None = None,
     context: Iterable[str] = (),
     provider: str | None = None,
+    scope: str = "",
 ) -> str:
-    """The key covers everything that changes the translation a reader would get."""
+    """The key covers everything that changes the translation a reader would get.
+
+    `scope` (the workspace) keeps tenants apart: otherwise `cached: true` would tell one
+    workspace what another just translated, and hand it translations paid with another's keys.
+    """
     context_hash = hashlib.sha256("\x1e".join(context).encode()).hexdigest()[:16]
     material = "\x1f".join(
         (
@@ -68,6 +73,7 @@ def cache_key(
             formality or "",
             context_hash,
             provider or "",
+            scope,
             text,
         )
     )

@@ -284,6 +284,7 @@ class Engine:
                 context=[c.text for c in options.context],
                 provider=options.provider,
                 glossary=glossary.tag if glossary else "",
+                scope=str(caller.workspace_id),
             )
             pending.append(_Pending(i, text, protected, substituted, source, key))
             pending[-1].outcome = Outcome(

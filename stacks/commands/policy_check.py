@@ -1,4 +1,4 @@
-"""`utp-infra policy-check`: the CrossGuard pack, offline, against a stack's mocked resource graph."""
+"""`utp-infra policy-check`: the CrossGuard pack, offline, on a stack's mocked resource graph."""
 
 from __future__ import annotations
 

@@ -202,3 +202,18 @@ async def test_redis_tier_serves_a_fresh_process_and_outage_is_survived(
         if redis_server.process is None:
             redis_server.start()
         await client.aclose()
+
+
+async def test_cache_is_not_shared_between_workspaces() -> None:
+    import uuid as _uuid
+
+    provider = ScriptedProvider()
+    engine = make_engine(provider)
+    first = Caller(workspace_id=_uuid.uuid4())
+    second = Caller(workspace_id=_uuid.uuid4())
+    await engine.translate(["Quarterly numbers"], Options(target="es"), first)
+    [other] = await engine.translate(["Quarterly numbers"], Options(target="es"), second)
+    [again] = await engine.translate(["Quarterly numbers"], Options(target="es"), first)
+    assert other.cached is False
+    assert again.cached is True
+    assert len(provider.calls) == 2
