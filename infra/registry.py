@@ -127,7 +127,8 @@ class AppSecretsArgs:
 
 class AppSecrets(pulumi.ComponentResource):
     """Creates KMS-encrypted Secrets Manager secrets, replicated to the DR region: one per
-    translation provider API key, and the service's signing key (random, 64 characters)."""
+    translation provider API key, the service's signing key (random, 64 characters) and its
+    encryption key (random, 32 bytes)."""
 
     secrets: dict[str, aws.secretsmanager.Secret]
     configured: tuple[str, ...]  # secret keys that hold a value
@@ -144,7 +145,10 @@ class AppSecrets(pulumi.ComponentResource):
         }
         signing = random.RandomPassword(f"{name}-secret-key", length=64, special=False, opts=child)
         values["secret-key"] = signing.result
-        for key in [*(f"{p}-api-key" for p in args.providers), "secret-key"]:
+        # AES-256-GCM key sealing workspaces' provider keys and bot tokens at rest.
+        sealing = random.RandomBytes(f"{name}-encryption-key", length=32, opts=child)
+        values["encryption-key"] = sealing.base64
+        for key in [*(f"{p}-api-key" for p in args.providers), "secret-key", "encryption-key"]:
             secret = aws.secretsmanager.Secret(
                 f"{name}-{key}",
                 name=f"{args.prefix}/{key}",

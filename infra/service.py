@@ -37,6 +37,7 @@ ENV_VARS: dict[str, EnvSource] = {
     "UTP_DATABASE_URL": EnvSource("secret"),
     "UTP_REDIS_URL": EnvSource("secret"),
     "UTP_SECRET_KEY": EnvSource("secret"),
+    "UTP_ENCRYPTION_KEY": EnvSource("secret"),
     # Provider keys are optional: a provider without a key is simply not offered.
     **{f"UTP_{p.upper()}_API_KEY": EnvSource("secret", optional=True) for p in PROVIDERS},
 }
@@ -61,6 +62,7 @@ class TranslatorServiceArgs:
     redis_host: pulumi.Input[str]
     redis_secret_arn: pulumi.Input[str]
     secret_key_arn: pulumi.Input[str]
+    encryption_key_arn: pulumi.Input[str]
     provider_key_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     kms_key_arns: Sequence[pulumi.Input[str]] = ()
     min_replicas: int = 2
@@ -312,6 +314,7 @@ class TranslatorService(pulumi.ComponentResource):
             a.database_secret_arn,
             a.redis_secret_arn,
             a.secret_key_arn,
+            a.encryption_key_arn,
             *a.provider_key_arns.values(),
         ]
         role = aws.iam.Role(
@@ -392,6 +395,7 @@ class TranslatorService(pulumi.ComponentResource):
             },
             remote("redis_token", a.redis_secret_arn),
             remote("secret_key", a.secret_key_arn),
+            remote("encryption_key", a.encryption_key_arn),
             *(remote(p, arn) for p, arn in a.provider_key_arns.items()),
         ]
         template = {
@@ -404,6 +408,7 @@ class TranslatorService(pulumi.ComponentResource):
                 "rediss://:{{ .redis_token | urlquery }}@", a.redis_host, ":6379/0"
             ),
             "UTP_SECRET_KEY": "{{ .secret_key }}",
+            "UTP_ENCRYPTION_KEY": "{{ .encryption_key }}",
             **{f"UTP_{p.upper()}_API_KEY": f"{{{{ .{p} }}}}" for p in a.provider_key_arns},
         }
         return k8s.apiextensions.CustomResource(

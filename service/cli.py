@@ -6,7 +6,6 @@ import asyncio
 import json
 import shlex
 import sys
-import uuid
 
 import click
 
@@ -111,41 +110,6 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-@main.group()
-def workspaces() -> None:
-    """Workspaces (tenants) and their API keys."""
-
-
-@workspaces.command("create")
-@click.argument("name")
-def workspaces_create(name: str) -> None:
-    """Create workspace NAME and print its admin API key (shown only once)."""
-
-    async def create() -> tuple[uuid.UUID, str]:
-        import sqlalchemy as sa
-
-        from service.accounts.keys import create_workspace
-        from service.db.models import Workspace
-        from service.db.session import create_engine, session_factory
-
-        engine = create_engine(settings.database_url)
-        try:
-            async with session_factory(engine).begin() as session:
-                if await session.scalar(sa.select(Workspace.id).where(Workspace.name == name)):
-                    raise click.ClickException(f"a workspace named {name!r} already exists")
-                issued = await create_workspace(session, name)
-        finally:
-            await engine.dispose()
-        return issued.workspace_id, issued.key
-
-    settings = _settings()
-    if not name.strip() or len(name) > 200:
-        raise click.ClickException("the workspace name must be 1 to 200 characters")
-    workspace_id, key = asyncio.run(create())
-    click.echo(f"workspace {name} ({workspace_id}) created")
-    click.echo(f"admin API key (shown only once): {key}")
-
-
 @main.command()
 @click.option("--to", "target", required=True, help="Target language code, e.g. es.")
 @click.option("--from", "source", default="auto", show_default=True, help="Source language code.")
@@ -186,6 +150,22 @@ def translate(
         )
     else:
         click.echo(outcome.text)
+
+
+from service.ops.commands import COMMANDS  # noqa: E402 - registered after the core commands
+
+for c in COMMANDS:
+    main.add_command(c)
+
+from service.accounts.crypto_commands import COMMANDS as ENCRYPTION_COMMANDS  # noqa: E402
+
+for c in ENCRYPTION_COMMANDS:
+    main.add_command(c)
+
+from service.accounts.commands import COMMANDS as ACCOUNT_COMMANDS  # noqa: E402
+
+for c in ACCOUNT_COMMANDS:
+    main.add_command(c)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ Deployment can be checked against this module.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import os
 import types
@@ -89,6 +91,30 @@ class SecuritySettings:
     bootstrap_api_key: Secret = field(default_factory=lambda: Secret(""))
     # Verified API keys are remembered this long, so revocation takes at most this to apply.
     api_key_cache_seconds: float = 10.0
+    # AES-256-GCM key sealing secrets at rest (workspaces' provider keys): base64 of 32 bytes.
+    # Outside production an unset key is derived from secret_key (development only).
+    encryption_key: Secret = field(default_factory=lambda: Secret(""))
+    # Production alternative: a data key wrapped by this KMS key (id, ARN or alias) ...
+    encryption_kms_key_id: str = ""
+    # ... given as the base64 CiphertextBlob of KMS GenerateDataKey (`utp encryption
+    # generate-data-key`); unwrapped once at start-up.
+    encryption_wrapped_data_key: str = ""
+    # Empty: the region in the key's ARN, else boto3's default (AWS_REGION).
+    encryption_kms_region: str = ""
+    # Keys that may still seal old rows (comma separated: base64 keys, or `kms:<wrapped key>`);
+    # `utp encryption rotate` re-seals those rows with the current key.
+    encryption_previous_keys: Secret = field(default_factory=lambda: Secret(""))
+    # End-user JWTs (HS256, signed with secret_key): who issues them, for whom, for how long.
+    jwt_issuer: str = "utp"
+    jwt_audience: str = "utp-api"
+    jwt_ttl_seconds: int = 900
+    # A token found not revoked is trusted this long per process; revocations made in the same
+    # process apply at once, those made on other replicas within this delay.
+    jwt_revocation_cache_seconds: float = 2.0
+    # Rocket.Chat room roles and global admin flags are remembered this long.
+    chat_roles_cache_seconds: float = 60.0
+    chat_api_timeout_seconds: float = 5.0
+    chat_api_max_retries: int = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,6 +223,34 @@ class OpsSettings:
     slack_webhook_url: Secret = field(default_factory=lambda: Secret(""))
 
 
+@dataclass(frozen=True, kw_only=True)
+class UsageSettings:
+    """Usage ledger and its durable outbox, budgets, rate limits and retention (service/usage)."""
+
+    # Events go to a journal in data_dir before the response; this often they reach the database.
+    usage_flush_interval_seconds: float = 0.5
+    usage_flush_batch_size: int = 500
+    # The journal is fsync'd in the background this often: what a machine crash (not a process
+    # crash, which loses nothing) can lose at most.
+    usage_outbox_sync_seconds: float = 0.2
+    # Budgets and their current spend are re-read at most this often per workspace.
+    budget_cache_seconds: float = 5.0
+    # New budgets switch to the economy tier at this fraction of their monthly limit.
+    budget_soft_limit_ratio: float = 0.8
+    # Reservations older than this (a crashed request) are released by the maintenance job.
+    budget_reservation_ttl_seconds: float = 600.0
+    # Fixed windows per API key, per user and per channel; 0 switches a limit off.
+    rate_limit_key_per_minute: int = 6000
+    rate_limit_key_per_hour: int = 200_000
+    rate_limit_user_per_minute: int = 120
+    rate_limit_user_per_hour: int = 3000
+    rate_limit_channel_per_minute: int = 600
+    rate_limit_channel_per_hour: int = 20_000
+    # Stored message text (the translation memory) is purged after this many days.
+    message_retention_days: int = 30
+    maintenance_interval_seconds: float = 300.0
+
+
 GROUPS = (
     ServerSettings,
     DatabaseSettings,
@@ -206,6 +260,7 @@ GROUPS = (
     ProviderSettings,
     DetectionSettings,
     OpsSettings,
+    UsageSettings,
 )
 
 
@@ -219,6 +274,7 @@ class Settings:
     providers: ProviderSettings = field(default_factory=ProviderSettings)
     detection: DetectionSettings = field(default_factory=DetectionSettings)
     ops: OpsSettings = field(default_factory=OpsSettings)
+    usage: UsageSettings = field(default_factory=UsageSettings)
 
     @property
     def database_url(self) -> str:
@@ -240,6 +296,7 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        _validate_encryption(self.security)
         if not self.is_production:
             return
         secret = self.security.secret_key.get()
@@ -262,6 +319,52 @@ class Settings:
             raise SettingsError(
                 "UTP_DATABASE_URL must point at PostgreSQL in production, not SQLite"
             )
+        _require_encryption_key(self.security)
+
+
+def _validate_encryption(security: SecuritySettings) -> None:
+    key = security.encryption_key.get()
+    kms = bool(security.encryption_kms_key_id or security.encryption_wrapped_data_key)
+    if key and kms:
+        raise SettingsError(
+            "set either UTP_ENCRYPTION_KEY or UTP_ENCRYPTION_KMS_KEY_ID with "
+            "UTP_ENCRYPTION_WRAPPED_DATA_KEY, not both (list the old key in "
+            "UTP_ENCRYPTION_PREVIOUS_KEYS while rotating)"
+        )
+    if kms and not (security.encryption_kms_key_id and security.encryption_wrapped_data_key):
+        raise SettingsError(
+            "UTP_ENCRYPTION_KMS_KEY_ID and UTP_ENCRYPTION_WRAPPED_DATA_KEY go together "
+            "(`utp encryption generate-data-key --kms-key-id KEY` prints the wrapped key)"
+        )
+    if key and not _is_aes256_key(key):
+        raise SettingsError(
+            "UTP_ENCRYPTION_KEY must be 32 random bytes in base64 "
+            "(`utp encryption generate-key` prints one)"
+        )
+    for i, entry in enumerate(security.encryption_previous_keys.get().split(",")):
+        old = entry.strip()
+        if old and not old.startswith("kms:") and not _is_aes256_key(old):
+            raise SettingsError(
+                f"UTP_ENCRYPTION_PREVIOUS_KEYS: entry {i + 1} is neither 32 bytes in base64 "
+                "nor kms:<wrapped data key>"
+            )
+
+
+def _require_encryption_key(security: SecuritySettings) -> None:
+    if not security.encryption_key and not security.encryption_kms_key_id:
+        raise SettingsError(
+            "UTP_ENCRYPTION_KEY (32 random bytes in base64, from `utp encryption "
+            "generate-key`) or UTP_ENCRYPTION_KMS_KEY_ID with UTP_ENCRYPTION_WRAPPED_DATA_KEY "
+            "must be set in production: it encrypts workspaces' provider keys at rest"
+        )
+
+
+def _is_aes256_key(text: str) -> bool:
+    try:
+        raw = base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == 32
 
 
 def normalize_database_url(url: str) -> str:

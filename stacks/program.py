@@ -348,6 +348,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 redis_host=caches[s.role].replication_group.primary_endpoint_address,
                 redis_secret_arn=caches[s.role].auth_secret.arn,
                 secret_key_arn=app_secrets.secrets["secret-key"].arn,
+                encryption_key_arn=app_secrets.secrets["encryption-key"].arn,
                 provider_key_arns={
                     p: app_secrets.secrets[f"{p}-api-key"].arn for p in provider_keys
                 },

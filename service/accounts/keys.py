@@ -24,7 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.db.models import ApiKey, Workspace
 from service.errors import Unauthorized
 
-SCOPES = frozenset({"translate", "admin", "read:usage"})
+SCOPES = frozenset({"translate", "admin", "read:usage", "operator"})
+# What a workspace admin may grant through the API; `operator` (every workspace) is minted only
+# by the `utp keys create --operator` command, by someone with access to the database.
+GRANTABLE_SCOPES = frozenset({"translate", "admin", "read:usage"})
 DEFAULT_SCOPES = ("translate", "admin", "read:usage")
 DEFAULT_WORKSPACE = "default"
 _KEY_RE = re.compile(r"^utp_([a-z0-9]{12})_([A-Za-z0-9_-]{20,})$")
@@ -34,11 +37,21 @@ _TOUCH_INTERVAL = 60.0
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a workspace, through one of its API keys."""
+    """Who is calling: a workspace, through one of its API keys or an end user's JWT.
+
+    `user_id` is the Rocket.Chat user id (our `users.external_id`) of a JWT caller and None for
+    API keys; `role` is `operator`, `admin` or `user` (channel_admin is decided per channel).
+    """
 
     workspace_id: uuid.UUID
-    api_key_id: uuid.UUID
+    api_key_id: uuid.UUID | None
     scopes: frozenset[str]
+    user_id: str | None = None
+    role: str = "user"
+    token_id: str | None = None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes or "operator" in self.scopes
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +59,14 @@ class IssuedKey:
     workspace_id: uuid.UUID
     key_id: uuid.UUID
     key: str  # the only time the plain key exists
+
+
+def role_of(scopes: frozenset[str]) -> str:
+    if "operator" in scopes:
+        return "operator"
+    if "admin" in scopes:
+        return "admin"
+    return "user"
 
 
 def digest(key: str) -> str:
@@ -149,13 +170,20 @@ class KeyVerifier:
             raise Unauthorized("this API key has been revoked", code="api_key_revoked")
         if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
             raise Unauthorized("this API key has expired", code="api_key_expired")
+        scopes = frozenset(row.scopes.split())
         principal = Principal(
-            workspace_id=row.workspace_id, api_key_id=row.id, scopes=frozenset(row.scopes.split())
+            workspace_id=row.workspace_id, api_key_id=row.id, scopes=scopes, role=role_of(scopes)
         )
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[hashed] = (principal, now + self._cache_seconds, row.expires_at)
         return principal
+
+    def forget(self, key_ids: set[uuid.UUID]) -> None:
+        """Drop remembered keys at once (revoked here); other processes wait out the cache."""
+        for hashed, (principal, _, _) in list(self._cache.items()):
+            if principal.api_key_id in key_ids:
+                del self._cache[hashed]
 
     def needs_touch(self, key_id: uuid.UUID) -> bool:
         now = time.monotonic()

@@ -1,4 +1,9 @@
-"""API key authentication for /api/v1: `X-API-Key: <key>` or `Authorization: Bearer <key>`."""
+"""Authentication for /api/v1: a workspace API key or an end user's JWT, as one `Principal`.
+
+API keys: `X-API-Key: <key>` or `Authorization: Bearer <key>`. JWTs (from
+`POST /api/v1/auth/rocketchat`): `Authorization: Bearer <jwt>`. A bearer value with two dots is
+a JWT (API keys never contain one); anything else is checked as an API key.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from service.accounts.keys import KeyVerifier, Principal
+from service.accounts.tokens import looks_like_jwt
 from service.errors import Forbidden, Unauthorized
 from service.observability.logging import workspace_id_var
 
@@ -26,18 +32,23 @@ def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return None
 
 
+def _missing() -> Unauthorized:
+    return Unauthorized(
+        "an API key is required: send `X-API-Key: <key>` or `Authorization: Bearer <key>`",
+        code="missing_api_key",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 async def authenticate(
     connection: ASGIConnection[Any, Any, Any, Any], key: str | None
 ) -> Principal:
+    """Check an API key (not a JWT): used by routes whose clients only have keys."""
     if not key:
-        raise Unauthorized(
-            "an API key is required: send `X-API-Key: <key>` or `Authorization: Bearer <key>`",
-            code="missing_api_key",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise _missing()
     verifier: KeyVerifier = connection.app.state.key_verifier
     principal = await verifier.verify(key)
-    if verifier.needs_touch(principal.api_key_id):
+    if principal.api_key_id is not None and verifier.needs_touch(principal.api_key_id):
         task = asyncio.create_task(verifier.touch(principal.api_key_id))
         _background.add(task)
         task.add_done_callback(_background.discard)
@@ -46,14 +57,29 @@ async def authenticate(
     return principal
 
 
+async def authenticate_any(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """An API key or a user JWT, whichever the request carries."""
+    credential = presented_key(connection)
+    if not credential:
+        raise _missing()
+    if connection.headers.get("x-api-key") or not looks_like_jwt(credential):
+        return await authenticate(connection, credential)
+    principal: Principal = await connection.app.state.identity.authenticate_token(credential)
+    connection.state.principal = principal
+    connection.state.bearer_token = credential
+    workspace_id_var.set(str(principal.workspace_id))
+    return principal
+
+
 async def require_api_key(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """Guard for every /api/v1 route; a route's `opt={"scope": ...}` names the scope it needs."""
-    principal = await authenticate(connection, presented_key(connection))
+    principal = await authenticate_any(connection)
     needed = handler.opt.get("scope", "translate")
-    if needed not in principal.scopes:
-        raise Forbidden(f"this API key lacks the {needed!r} scope", code="insufficient_scope")
+    if not principal.has_scope(needed):
+        holder = "API key" if principal.user_id is None else "user token"
+        raise Forbidden(f"this {holder} lacks the {needed!r} scope", code="insufficient_scope")
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:

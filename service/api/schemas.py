@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -20,6 +20,8 @@ class TranslateRequest(msgspec.Struct, frozen=True):
     quality_tier: Literal["economy", "balanced", "premium"] | None = None
     formality: Literal["more", "less", "default"] | None = None
     provider: str | None = None
+    # The Rocket.Chat room the text comes from: its channel glossary applies too.
+    channel_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class BatchTranslateRequest(msgspec.Struct, frozen=True):
@@ -31,6 +33,8 @@ class BatchTranslateRequest(msgspec.Struct, frozen=True):
     quality_tier: Literal["economy", "balanced", "premium"] | None = None
     formality: Literal["more", "less", "default"] | None = None
     provider: str | None = None
+    # The Rocket.Chat room the text comes from: its channel glossary applies too.
+    channel_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class Cost(msgspec.Struct, frozen=True):

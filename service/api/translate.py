@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
+from service.accounts.providers import Routing, WorkspaceProviders
 from service.api.auth import principal_of
 from service.api.errors import request_id_of
 from service.api.schemas import (
@@ -26,10 +27,13 @@ from service.api.schemas import (
     TranslateRequest,
     Translation,
 )
+from service.api.usage import admit
 from service.errors import ValidationFailed
+from service.glossary.loader import GlossaryLoader
 from service.settings import Settings
 from service.translation import languages
-from service.translation.engine import Caller, Engine, Options, Outcome
+from service.translation.engine import Engine, Options, Outcome
+from service.translation.glossary import GlossarySnapshot
 from service.translation.providers.base import ContextMessage
 
 AnyRequest = Request[Any, Any, Any]
@@ -41,19 +45,25 @@ class TranslateController(Controller):
 
     @post("/translate", status_code=200, summary="Translate one text")
     async def translate(self, request: AnyRequest, data: JSONBody[TranslateRequest]) -> Translation:
+        admission = await admit(request, channel_id=data.channel_id)
         settings: Settings = request.app.state.settings
         engine: Engine = request.app.state.engine
         _check_text(data.text, "text", settings)
+        routing, glossary = await _workspace(request, data.channel_id)
         options = _options(
             settings,
             target=data.target_lang,
             source=data.source_lang,
-            tier=data.quality_tier,
+            tier=data.quality_tier or routing.default_tier,
             formality=data.formality,
             provider=data.provider,
             context=data.context,
+            glossary=glossary,
         )
-        [outcome] = await engine.translate([data.text], options, _caller(request))
+        options = admission.options(options)
+        [outcome] = await engine.translate(
+            [data.text], options, admission.caller, router=routing.router, spend=admission.spend
+        )
         if outcome.error is not None:
             raise outcome.error
         return _translation(outcome, request_id_of(request))
@@ -69,6 +79,9 @@ class TranslateController(Controller):
         settings: Settings = request.app.state.settings
         engine: Engine = request.app.state.engine
         limits = settings.limits
+        # Each text counts against the rate limits (as many as the batch may hold).
+        cost = max(1, min(len(data.texts), limits.max_batch_items))
+        admission = await admit(request, channel_id=data.channel_id, cost=cost)
         if not data.texts:
             raise ValidationFailed("texts: give at least one text", details={"field": "texts"})
         if len(data.texts) > limits.max_batch_items:
@@ -99,16 +112,19 @@ class TranslateController(Controller):
         canonical_targets = list(
             dict.fromkeys(languages.require(t, "target_langs") for t in targets)
         )
+        routing, glossary = await _workspace(request, data.channel_id)
         base = _options(
             settings,
             target=canonical_targets[0],
             source=data.source_lang,
-            tier=data.quality_tier,
+            tier=data.quality_tier or routing.default_tier,
             formality=data.formality,
             provider=data.provider,
             context=data.context,
+            glossary=glossary,
         )
-        caller = _caller(request)
+        base = admission.options(base)
+        caller = admission.caller
         # Detect each distinct text once for every target language.
         if base.source is None:
             detected = await asyncio.gather(
@@ -135,8 +151,15 @@ class TranslateController(Controller):
                     formality=base.formality,
                     context=base.context,
                     provider=base.provider,
+                    glossary=base.glossary,
                 )
-                done = await engine.translate([data.texts[i] for i in indexes], opts, caller)
+                done = await engine.translate(
+                    [data.texts[i] for i in indexes],
+                    opts,
+                    caller,
+                    router=routing.router,
+                    spend=admission.spend,
+                )
                 results.update(zip(indexes, done, strict=True))
 
             await asyncio.gather(*(by_source(s, ix) for s, ix in groups.items()))
@@ -151,6 +174,7 @@ class TranslateController(Controller):
 
     @post("/detect", status_code=200, summary="Detect the language of a text")
     async def detect(self, request: AnyRequest, data: JSONBody[DetectRequest]) -> Detection:
+        await admit(request)
         settings: Settings = request.app.state.settings
         engine: Engine = request.app.state.engine
         _check_text(data.text, "text", settings)
@@ -167,8 +191,9 @@ class TranslateController(Controller):
     @get("/languages", summary="Languages and the providers that serve them")
     async def list_languages(self, request: AnyRequest) -> Languages:
         engine: Engine = request.app.state.engine
+        routing, _ = await _workspace(request, None)
         served: dict[str, list[str]] = {}
-        for provider in engine.providers:
+        for provider in (routing.router or engine.router).providers:
             for code in provider.languages():
                 served.setdefault(code, []).append(provider.name)
         return Languages(
@@ -202,6 +227,7 @@ def _options(
     formality: str | None,
     provider: str | None,
     context: list[ContextItem],
+    glossary: GlossarySnapshot | None = None,
 ) -> Options:
     limit = settings.limits.max_context_messages
     if len(context) > limit:
@@ -219,12 +245,20 @@ def _options(
         formality=None if formality in (None, "default") else formality,
         context=tuple(ContextMessage(text=c.text, author=c.author) for c in context),
         provider=provider,
+        glossary=glossary,
     )
 
 
-def _caller(request: AnyRequest) -> Caller:
-    principal = principal_of(request)
-    return Caller(workspace_id=principal.workspace_id, api_key_id=principal.api_key_id)
+async def _workspace(
+    request: AnyRequest, channel_id: str | None
+) -> tuple[Routing, GlossarySnapshot | None]:
+    """The caller's workspace providers (its own keys) and the glossary that applies."""
+    workspace_id = principal_of(request).workspace_id
+    providers: WorkspaceProviders = request.app.state.workspace_providers
+    glossaries: GlossaryLoader = request.app.state.glossaries
+    return await providers.resolve(workspace_id), await glossaries.snapshot(
+        workspace_id, channel_id
+    )
 
 
 def _cost(outcome: Outcome) -> Cost:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -140,6 +140,9 @@ class WorkspaceSettings(Base):
     default_quality_tier: Mapped[str | None] = mapped_column(sa.String(16), default=None)
     # None: every provider the server has; otherwise the names, in preference order.
     enabled_providers: Mapped[list[str] | None] = mapped_column(sa.JSON, default=None)
+    # Whether providers the workspace has no key of its own for use the server's (migration
+    # 0003_glossary); the keyless offline engine is not affected.
+    use_server_providers: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     # Languages the workspace uses: narrows language detection.
     languages: Mapped[list[str] | None] = mapped_column(sa.JSON, default=None)
     message_retention_days: Mapped[int] = mapped_column(default=30)
@@ -273,3 +276,120 @@ class RevokedToken(Base):
     jti: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- Usage: budgets, reservations, daily rollups, erasures (migration 0003_usage) -------------
+# Money in these tables is integer nano-dollars (1e-9 USD): exact sums and exact conditional
+# updates on PostgreSQL and SQLite alike (SQLite would do NUMERIC arithmetic in floating point).
+
+# Upper bounds (ms) of the latency histogram kept in `usage_daily`; the last bucket is open.
+LATENCY_BUCKETS_MS: tuple[float, ...] = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+class Budget(Base):
+    """A monthly spending limit for a workspace, or one channel or user of it."""
+
+    __tablename__ = "budgets"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    scope: Mapped[str] = mapped_column(sa.String(16))  # workspace | channel | user
+    subject: Mapped[str] = mapped_column(sa.String(64), default="")  # '' for the workspace
+    limit_nanos: Mapped[int] = mapped_column(sa.BigInteger)
+    soft_limit_ratio: Mapped[float] = mapped_column(sa.Float, default=0.8)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "scope", "subject"),)
+
+
+class BudgetPeriod(Base):
+    """Spend of one budget in one calendar month (UTC): settled plus held for calls in flight."""
+
+    __tablename__ = "budget_periods"
+
+    budget_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("budgets.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    spent_nanos: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    reserved_nanos: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class BudgetReservation(Base):
+    """An estimate held for one provider call; settled (deleted) when the call ends."""
+
+    __tablename__ = "budget_reservations"
+
+    hold_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    budget_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("budgets.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[date] = mapped_column(sa.Date)
+    amount_nanos: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class UsageDaily(Base):
+    """Usage events summed per UTC day and dimension; maintained with each outbox flush.
+
+    '' stands for "none" in the key columns (they are part of the primary key).
+    """
+
+    __tablename__ = "usage_daily"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    source_lang: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    target_lang: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    requests: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    cache_hits: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    same_language: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    characters: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    input_tokens: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    cost_nanos: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    latency_ms_sum: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    # lat_i counts requests slower than LATENCY_BUCKETS_MS[i - 1] and no slower than
+    # LATENCY_BUCKETS_MS[i]; lat_11 the rest. Plain columns, so an upsert can add to them.
+    lat_0: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    lat_1: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    lat_2: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    lat_3: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    lat_4: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    lat_5: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    lat_6: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    lat_7: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    lat_8: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    lat_9: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    lat_10: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    lat_11: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+    __table_args__ = (sa.Index("ix_usage_daily_workspace_day", "workspace_id", "day"),)
+
+
+class UserErasure(Base):
+    """A user erased on request: events still in an outbox arrive anonymised.
+
+    Only a keyed digest of (workspace, user id) is kept, never the id itself.
+    """
+
+    __tablename__ = "user_erasures"
+
+    subject_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Analytics by user and the privacy export look a user's events up within a workspace.
+sa.Index("ix_usage_events_workspace_user", UsageEvent.workspace_id, UsageEvent.user_id)

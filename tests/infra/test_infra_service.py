@@ -9,10 +9,34 @@ from tests.infra.support import aws_opts
 
 def test_env_mapping_names_are_service_settings():
     assert set(ENV_VARS) <= env_var_names()
-    for key in ("UTP_DATABASE_URL", "UTP_REDIS_URL", "UTP_SECRET_KEY", "UTP_ENVIRONMENT"):
+    for key in (
+        "UTP_DATABASE_URL",
+        "UTP_REDIS_URL",
+        "UTP_SECRET_KEY",
+        "UTP_ENCRYPTION_KEY",
+        "UTP_ENVIRONMENT",
+    ):
         assert key in ENV_VARS
     for provider in ("DEEPL", "GOOGLE", "OPENAI", "ANTHROPIC"):
         assert f"UTP_{provider}_API_KEY" in ENV_VARS
+
+
+def test_what_the_deployment_sets_satisfies_production_settings():
+    """The required variables are exactly what a production start needs: it must not refuse."""
+    import base64
+
+    from service.settings import Settings
+
+    plausible = {
+        "UTP_ENVIRONMENT": "production",
+        "UTP_DATABASE_URL": "postgresql+asyncpg://utp:pw@db.internal:5432/utp?ssl=require",
+        "UTP_REDIS_URL": "rediss://:token@redis.internal:6379/0",
+        "UTP_SECRET_KEY": "s" * 64,
+        "UTP_ENCRYPTION_KEY": base64.b64encode(b"k" * 32).decode(),
+    }
+    required = {name for name, source in ENV_VARS.items() if not source.optional}
+    env = {name: plausible[name] for name in required if name in plausible}
+    assert Settings.from_env(env).is_production
 
 
 def _service(backups: bool = True, migrations: bool = True) -> None:
@@ -35,6 +59,7 @@ def _service(backups: bool = True, migrations: bool = True) -> None:
             redis_host="redis.example.internal",
             redis_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:redis-AbCdEf",
             secret_key_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:key-AbCdEf",
+            encryption_key_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:enc-AbCdEf",
             provider_key_arns={
                 "deepl": "arn:aws:secretsmanager:us-east-1:123456789012:secret:d-AbCdEf"
             },

@@ -1,0 +1,225 @@
+"""Admin API for a workspace's providers: its own keys (write-only, shown masked), the enabled
+providers and their order, the default quality tier, and fallback on the server's providers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+import msgspec
+from litestar import Controller, Request, delete, get, put
+from litestar.params import FromPath, JSONBody
+
+from service.accounts import audit
+from service.accounts import providers as config
+from service.accounts.crypto import Keyring
+from service.api.auth import principal_of
+from service.settings import Settings
+
+AnyRequest = Request[Any, Any, Any]
+Tier = Literal["economy", "balanced", "premium"]
+
+
+class ProviderView(msgspec.Struct, frozen=True):
+    name: str
+    # Whether this workspace stored its own key (or server URL) for the provider.
+    configured: bool
+    # Whether translations of this workspace can use it now, and with whose key.
+    enabled: bool
+    source: Literal["workspace", "server"] | None
+    key: str | None = None  # masked, e.g. "sk-…abcd"; never the key
+    base_url: str | None = None
+    model: str | None = None
+    # False when the stored key cannot be decrypted with the configured encryption keys.
+    usable: bool = True
+    updated_at: str | None = None
+
+
+class ProvidersView(msgspec.Struct, frozen=True):
+    enabled_providers: list[str] | None
+    default_quality_tier: str | None
+    use_server_providers: bool
+    # What translations of this workspace can use, in preference order within a tier.
+    effective: list[str]
+    providers: list[ProviderView]
+
+
+class ProvidersUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Only the fields given change; null resets one to the server's default."""
+
+    enabled_providers: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+    default_quality_tier: Tier | msgspec.UnsetType | None = msgspec.UNSET
+    use_server_providers: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class CredentialUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`api_key` may be left out to keep the stored key while changing the URL or model."""
+
+    api_key: str | msgspec.UnsetType = msgspec.UNSET
+    base_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    model: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+def _given(value: Any) -> Any:
+    return config._UNSET if value is msgspec.UNSET else value
+
+
+class ProvidersController(Controller):
+    path = "/providers"
+    tags = ["providers"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    opt = {"scope": "admin"}  # noqa: RUF012
+
+    @get("/", summary="This workspace's provider configuration (keys masked)")
+    async def show(self, request: AnyRequest) -> ProvidersView:
+        return await _view(request)
+
+    @put("/", status_code=200, summary="Enabled providers, order, default tier, server fallback")
+    async def update(self, request: AnyRequest, data: JSONBody[ProvidersUpdate]) -> ProvidersView:
+        principal = principal_of(request)
+        async with request.app.state.sessions.begin() as session:
+            before = await config.configuration(session, _keyring(request), principal.workspace_id)
+            await config.update_settings(
+                session,
+                principal.workspace_id,
+                enabled_providers=_given(data.enabled_providers),
+                default_quality_tier=_given(data.default_quality_tier),
+                use_server_providers=_given(data.use_server_providers),
+                known=_known(request),
+            )
+            after = await config.configuration(session, _keyring(request), principal.workspace_id)
+            await audit.record(
+                session,
+                actor=audit.actor_of(principal),
+                action="providers.update",
+                target="providers",
+                workspace_id=principal.workspace_id,
+                before=_settings_record(before),
+                after=_settings_record(after),
+            )
+        _changed(request, principal.workspace_id)
+        return await _view(request)
+
+    @get("/{name:str}", summary="One provider of this workspace (key masked)")
+    async def show_one(self, request: AnyRequest, name: FromPath[str]) -> ProviderView:
+        return await _one(request, name)
+
+    @put("/{name:str}", status_code=200, summary="Store this workspace's key for a provider")
+    async def put_one(
+        self, request: AnyRequest, name: FromPath[str], data: JSONBody[CredentialUpdate]
+    ) -> ProviderView:
+        principal = principal_of(request)
+        settings: Settings = request.app.state.settings
+        async with request.app.state.sessions.begin() as session:
+            before = await config.configuration(session, _keyring(request), principal.workspace_id)
+            await config.put_credential(
+                session,
+                _keyring(request),
+                principal.workspace_id,
+                name,
+                api_key=_given(data.api_key),
+                base_url=_given(data.base_url),
+                model=_given(data.model),
+                production=settings.is_production,
+            )
+            after = await config.configuration(session, _keyring(request), principal.workspace_id)
+            await audit.record(
+                session,
+                actor=audit.actor_of(principal),
+                action="providers.credential.put",
+                target=f"providers/{name}",
+                workspace_id=principal.workspace_id,
+                before=_credential_record(before, name),
+                after=_credential_record(after, name),
+            )
+        _changed(request, principal.workspace_id)
+        return await _one(request, name)
+
+    @delete("/{name:str}", status_code=204, summary="Forget this workspace's key for a provider")
+    async def delete_one(self, request: AnyRequest, name: FromPath[str]) -> None:
+        principal = principal_of(request)
+        async with request.app.state.sessions.begin() as session:
+            before = await config.configuration(session, _keyring(request), principal.workspace_id)
+            await config.delete_credential(session, principal.workspace_id, name)
+            await audit.record(
+                session,
+                actor=audit.actor_of(principal),
+                action="providers.credential.delete",
+                target=f"providers/{name}",
+                workspace_id=principal.workspace_id,
+                before=_credential_record(before, name),
+            )
+        _changed(request, principal.workspace_id)
+
+
+def _keyring(request: AnyRequest) -> Keyring:
+    keyring: Keyring = request.app.state.keyring
+    return keyring
+
+
+def _known(request: AnyRequest) -> set[str]:
+    wp: config.WorkspaceProviders = request.app.state.workspace_providers
+    return {*config.NAMES, *wp.server.by_name}
+
+
+def _changed(request: AnyRequest, workspace_id: uuid.UUID) -> None:
+    request.app.state.workspace_providers.invalidate(workspace_id)
+
+
+def _settings_record(c: config.Configuration) -> dict[str, Any]:
+    return {
+        "enabled_providers": c.enabled_providers,
+        "default_quality_tier": c.default_quality_tier,
+        "use_server_providers": c.use_server_providers,
+    }
+
+
+def _credential_record(c: config.Configuration, name: str) -> dict[str, Any] | None:
+    cred = c.credentials.get(name)
+    if cred is None:
+        return None
+    # The audit log masks `api_key` itself; the masked hint is kept to tell keys apart.
+    return {"api_key": True, "key_hint": cred.key, "base_url": cred.base_url, "model": cred.model}
+
+
+async def _one(request: AnyRequest, name: str) -> ProviderView:
+    if name not in _known(request):
+        config.spec_of(name)
+    view = await _view(request)
+    return next(p for p in view.providers if p.name == name)
+
+
+async def _view(request: AnyRequest) -> ProvidersView:
+    principal = principal_of(request)
+    wp: config.WorkspaceProviders = request.app.state.workspace_providers
+    async with request.app.state.sessions() as session:
+        c = await config.configuration(session, _keyring(request), principal.workspace_id)
+    routing = await wp.resolve(principal.workspace_id)
+    router = routing.router or wp.server
+    effective = [p.name for p in router.providers]
+    views = []
+    for name in [*config.NAMES, *(n for n in wp.server.by_name if n not in config.NAMES)]:
+        cred = c.credentials.get(name)
+        enabled = name in router.by_name
+        source: Literal["workspace", "server"] | None = (
+            "workspace" if name in routing.own else "server" if enabled else None
+        )
+        views.append(
+            ProviderView(
+                name=name,
+                configured=cred is not None,
+                enabled=enabled,
+                source=source,
+                key=cred.key if cred else None,
+                base_url=cred.base_url if cred else None,
+                model=cred.model if cred else None,
+                usable=cred.usable if cred else True,
+                updated_at=cred.updated_at.isoformat() if cred else None,
+            )
+        )
+    return ProvidersView(
+        enabled_providers=c.enabled_providers,
+        default_quality_tier=c.default_quality_tier,
+        use_server_providers=c.use_server_providers,
+        effective=effective,
+        providers=views,
+    )

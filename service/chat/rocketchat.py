@@ -1,0 +1,256 @@
+"""A small async Rocket.Chat REST client (personal-access-token auth, retries, clear errors).
+
+Authentication is the `X-User-Id` / `X-Auth-Token` header pair (a personal access token or a
+login token). Reads are retried on 429 and 5xx and on network errors, honouring `Retry-After`
+(or Rocket.Chat's `X-RateLimit-Reset`, epoch milliseconds) up to a bound; 401 is never retried
+and raised as `RocketChatUnauthorized`. Tokens never appear in errors, reprs or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+
+class RocketChatError(Exception):
+    """A Rocket.Chat call failed; `status` is the HTTP status (0 for network errors)."""
+
+    def __init__(self, message: str, *, status: int = 0, error: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+
+
+class RocketChatUnauthorized(RocketChatError):
+    """401: the user id / token pair was rejected (wrong, expired or revoked token)."""
+
+
+class RocketChatForbidden(RocketChatError):
+    """403: authenticated, but not allowed to do that."""
+
+
+class RocketChatNotFound(RocketChatError):
+    """The user, room or subscription does not exist (or is not visible to these credentials)."""
+
+
+class RocketChatRequestError(RocketChatError):
+    """A 4xx with Rocket.Chat's `{success: false, error}` body."""
+
+
+class RocketChatUnavailable(RocketChatError):
+    """Rate limited, server errors or unreachable, after the retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    user_id: str
+    token: str
+
+    def headers(self) -> dict[str, str]:
+        return {"X-User-Id": self.user_id, "X-Auth-Token": self.token}
+
+    def __repr__(self) -> str:
+        return f"Credentials(user_id={self.user_id!r}, token=***)"
+
+
+_NOT_FOUND_MARKERS = (
+    "not found",
+    "not-found",
+    "error-room-not-found",
+    "error-invalid-user",
+    "error-invalid-room",
+    "does not match any",
+)
+
+
+class RocketChatClient:
+    """One Rocket.Chat server, one identity. `http` is shared and owned by the caller."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        http: httpx.AsyncClient,
+        *,
+        timeout: float = 5.0,
+        max_retries: int = 2,
+        backoff: float = 0.2,
+        max_wait: float = 10.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self._http = http
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._max_wait = max_wait
+
+    @property
+    def user_id(self) -> str:
+        return self._credentials.user_id
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    async def me(self) -> dict[str, Any]:
+        """The authenticated user (validates the token): `_id`, `username`, `roles`, ..."""
+        return await self.get("me")
+
+    async def user_info(self, user_id: str) -> dict[str, Any]:
+        body = await self.get("users.info", {"userId": user_id})
+        return _object(body, "user")
+
+    async def room_info(self, room_id: str) -> dict[str, Any]:
+        body = await self.get("rooms.info", {"roomId": room_id})
+        return _object(body, "room")
+
+    async def subscription(self, room_id: str) -> dict[str, Any] | None:
+        """The calling identity's subscription to a room (None when it is not a member)."""
+        body = await self.get("subscriptions.getOne", {"roomId": room_id})
+        sub = body.get("subscription")
+        return sub if isinstance(sub, dict) else None
+
+    async def room_roles(self, room_id: str, room_type: str) -> list[dict[str, Any]]:
+        """Owners, moderators and leaders of a channel ('c') or private group ('p')."""
+        endpoint = {"c": "channels.roles", "p": "groups.roles"}.get(room_type)
+        if endpoint is None:
+            return []
+        body = await self.get(endpoint, {"roomId": room_id})
+        roles = body.get("roles")
+        return [r for r in roles if isinstance(r, dict)] if isinstance(roles, list) else []
+
+    # -- transport -----------------------------------------------------------------------------
+
+    async def get(self, endpoint: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        return await self.request("GET", endpoint, params=params, idempotent=True)
+
+    async def post(self, endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        # A 5xx after a POST may have been applied: only 429 (refused, not applied) is retried.
+        return await self.request("POST", endpoint, json=body, idempotent=False)
+
+    async def request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Mapping[str, Any] | None = None,
+        idempotent: bool = True,
+    ) -> dict[str, Any]:
+        url = f"{self.base_url}/api/v1/{endpoint}"
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers=self._credentials.headers(),
+                    timeout=self._timeout,
+                )
+            except httpx.TimeoutException:
+                if attempt < self._max_retries and idempotent:
+                    attempt += 1
+                    await asyncio.sleep(self._delay(attempt, None))
+                    continue
+                raise RocketChatUnavailable(f"Rocket.Chat {endpoint}: timed out") from None
+            except httpx.TransportError as exc:
+                if attempt < self._max_retries:
+                    attempt += 1
+                    await asyncio.sleep(self._delay(attempt, None))
+                    continue
+                raise RocketChatUnavailable(
+                    f"Rocket.Chat {endpoint}: unreachable ({type(exc).__name__})"
+                ) from None
+            status = response.status_code
+            retryable = status == 429 or (idempotent and status >= 500)
+            if retryable and attempt < self._max_retries:
+                wait = self._delay(attempt + 1, response)
+                if wait <= self._max_wait:
+                    attempt += 1
+                    await asyncio.sleep(wait)
+                    continue
+            return _result(endpoint, response)
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        hinted = _retry_after(response) if response is not None else None
+        if hinted is not None:
+            return hinted
+        jitter = 0.5 + random.random()  # noqa: S311 - backoff jitter, not a secret
+        return float(self._backoff * 2 ** (attempt - 1) * jitter)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError):
+                return None
+    reset = response.headers.get("x-ratelimit-reset")
+    if reset and response.status_code == 429:
+        try:
+            return max(0.0, int(reset) / 1000 - time.time())
+        except ValueError:
+            return None
+    return None
+
+
+def _result(endpoint: str, response: httpx.Response) -> dict[str, Any]:
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error: str | None = None
+    if isinstance(body, dict):
+        raw = body.get("error") or body.get("message")
+        error = str(raw)[:300] if raw else None
+    if status == 401:
+        raise RocketChatUnauthorized(
+            f"Rocket.Chat {endpoint}: the user id / auth token pair was rejected",
+            status=401,
+            error=error,
+        )
+    if status == 403:
+        raise RocketChatForbidden(f"Rocket.Chat {endpoint}: forbidden", status=403, error=error)
+    if status == 429:
+        raise RocketChatUnavailable(
+            f"Rocket.Chat {endpoint}: rate limited", status=429, error=error
+        )
+    if status >= 500:
+        raise RocketChatUnavailable(
+            f"Rocket.Chat {endpoint}: server error {status}", status=status, error=error
+        )
+    if status == 404 or (
+        status == 400 and error and any(m in error.lower() for m in _NOT_FOUND_MARKERS)
+    ):
+        raise RocketChatNotFound(f"Rocket.Chat {endpoint}: not found", status=status, error=error)
+    if status >= 400:
+        raise RocketChatRequestError(
+            f"Rocket.Chat {endpoint}: {error or f'HTTP {status}'}", status=status, error=error
+        )
+    if not isinstance(body, dict):
+        raise RocketChatUnavailable(f"Rocket.Chat {endpoint}: the reply is not a JSON object")
+    if body.get("success") is False:
+        raise RocketChatRequestError(
+            f"Rocket.Chat {endpoint}: {error or 'unsuccessful'}", status=status, error=error
+        )
+    return body
+
+
+def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    if not isinstance(value, dict):
+        raise RocketChatUnavailable(f"Rocket.Chat reply without {key!r}")
+    return value

@@ -1,0 +1,1 @@
+"""Glossaries: term pairs and do-not-translate terms per workspace (optionally per channel)."""

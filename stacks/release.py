@@ -1,0 +1,595 @@
+"""Deploy and rollback of a stack: pre-flight, backup, preview/up, health gate, auto-rollback.
+
+The orchestration talks to a `PulumiStack`: the subset of `pulumi.automation.Stack` it uses,
+with the same method names and types, so a real Automation API stack (which needs the Pulumi
+CLI) and the in-memory `InMemoryStack` used by tests are interchangeable.
+
+The service version lives in the stack config as `utp:service.imageTag`. The version a
+rollback returns to is the newest *succeeded* update in the stack's history whose config
+recorded a different image tag.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import httpx
+from pulumi import automation as auto
+
+from service.ops.healthcheck import CheckOptions, HealthReport, run_check
+
+VERSION = re.compile(r"^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
+IMAGE_TAG_KEY = "utp:service.imageTag"
+SERVICE_KEY = "utp:service"
+MESSAGE_VERSION = re.compile(r"\b(?:deploy|rollback to) (v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)")
+
+Outcome = Literal["succeeded", "dry_run", "rolled_back", "rollback_failed", "failed"]
+Log = Callable[[str], None]
+PolicyCheck = Callable[[str], Sequence[str]]
+ConfigCheck = Callable[[str], None]
+Backup = Callable[[str, str], str]
+HealthProbe = Callable[[], HealthReport]
+
+
+class ReleaseError(RuntimeError):
+    """A step refused or failed; the message names the step and the reason."""
+
+
+class PulumiStack(Protocol):
+    """What the orchestration needs of `pulumi.automation.Stack` (same names and types)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def preview(
+        self, *, message: str | None = None, on_output: Callable[[str], Any] | None = None
+    ) -> auto.PreviewResult: ...
+
+    def up(
+        self, *, message: str | None = None, on_output: Callable[[str], Any] | None = None
+    ) -> auto.UpResult: ...
+
+    def outputs(self) -> MutableMapping[str, auto.OutputValue]: ...
+
+    def history(
+        self, page_size: int | None = None, page: int | None = None, show_secrets: bool = True
+    ) -> list[auto.UpdateSummary]: ...
+
+    def set_config(self, key: str, value: auto.ConfigValue, *, path: bool = False) -> None: ...
+
+    def get_config(self, key: str, *, path: bool = False) -> auto.ConfigValue: ...
+
+
+def automation_stack(stack: str, work_dir: Path) -> PulumiStack:
+    """The real stack, through the Automation API; it drives the `pulumi` CLI."""
+    if shutil.which("pulumi") is None:
+        raise ReleaseError(
+            "the Pulumi CLI is not installed (https://www.pulumi.com/docs/iac/download-install/); "
+            "deploy and rollback drive it through the Automation API. Without it, "
+            "`utp-infra plan --stack " + stack + "` shows the offline resource graph."
+        )
+    return auto.select_stack(stack_name=stack, work_dir=str(work_dir))
+
+
+# -- versions ---------------------------------------------------------------------------------
+
+
+def _config_value(raw: Any) -> str | None:
+    if isinstance(raw, auto.ConfigValue):
+        return raw.value
+    if isinstance(raw, Mapping):
+        value = raw.get("value")
+        return None if value is None else str(value)
+    return None if raw is None else str(raw)
+
+
+def version_of_update(update: auto.UpdateSummary) -> str | None:
+    """The image tag an update deployed: from its recorded config, else from its message."""
+    config: Mapping[str, Any] = update.config or {}
+    service = _config_value(config.get(SERVICE_KEY))
+    if service:
+        try:
+            tag = json.loads(service).get("imageTag")
+        except (ValueError, AttributeError):
+            tag = None
+        if tag:
+            return str(tag)
+    match = MESSAGE_VERSION.search(update.message or "")
+    return match.group(1) if match else None
+
+
+def current_version(stack: PulumiStack) -> str | None:
+    try:
+        return stack.get_config(IMAGE_TAG_KEY, path=True).value or None
+    except auto.CommandError:
+        return None
+
+
+def previous_version(stack: PulumiStack, other_than: str | None) -> str | None:
+    """The newest successfully deployed version that is not `other_than`, skipping versions
+    that were rolled back."""
+    updates = sorted(
+        stack.history(page_size=50, page=1, show_secrets=False),
+        key=lambda u: u.start_time,
+        reverse=True,
+    )
+    rolled_back_from_next = False
+    for update in updates:
+        if update.kind != "update" or update.result != "succeeded":
+            continue
+        if rolled_back_from_next:
+            # The update a rollback replaced went up fine but failed its health gate (or was
+            # rolled back by hand): never a rollback target.
+            rolled_back_from_next = False
+            continue
+        if (update.message or "").startswith("utp-infra rollback to"):
+            rolled_back_from_next = True
+        version = version_of_update(update)
+        if version and version != other_than:
+            return version
+    return None
+
+
+# -- notifications ----------------------------------------------------------------------------
+
+
+class SlackNotifier:
+    """Posts a JSON payload to a Slack incoming webhook; the URL is a secret and never logged."""
+
+    def __init__(self, webhook_url: str, log: Log, timeout: float = 10.0) -> None:
+        self._url = webhook_url
+        self._log = log
+        self._timeout = timeout
+
+    def __call__(self, payload: dict[str, Any]) -> None:
+        if not self._url:
+            self._log("notify: no UTP_SLACK_WEBHOOK_URL; skipped")
+            return
+        try:
+            response = httpx.post(self._url, json=payload, timeout=self._timeout)
+            response.raise_for_status()
+            self._log("notify: sent")
+        except httpx.HTTPError as exc:
+            # A notification failure never changes the release outcome.
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            self._log(f"notify: failed ({type(exc).__name__}{f' HTTP {status}' if status else ''})")
+
+
+# -- the orchestration ------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    name: str
+    status: str
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class ReleaseResult:
+    action: Literal["deploy", "rollback"]
+    stack: str
+    version: str
+    outcome: Outcome
+    previous_version: str | None
+    seconds: float
+    steps: list[Step] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("succeeded", "dry_run")
+
+    def payload(self) -> dict[str, Any]:
+        icon = {"succeeded": ":white_check_mark:", "dry_run": ":mag:"}.get(self.outcome, ":x:")
+        text = (
+            f"{icon} {self.action} {self.stack} {self.version}: {self.outcome} "
+            f"in {self.seconds:.0f}s"
+        )
+        if self.error:
+            text += f" - {self.error}"
+        return {
+            "text": text,
+            "action": self.action,
+            "stack": self.stack,
+            "version": self.version,
+            "outcome": self.outcome,
+            "previous_version": self.previous_version,
+            "duration_seconds": round(self.seconds, 1),
+            "error": self.error,
+            "steps": [
+                {"name": s.name, "status": s.status, "seconds": round(s.seconds, 1)}
+                for s in self.steps
+            ],
+            "finished_at": datetime.now(UTC).isoformat(),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Gate:
+    """Post-deploy health gate: `successes` healthy checks in a row before `deadline_seconds`."""
+
+    deadline_seconds: float = 300.0
+    interval_seconds: float = 10.0
+    successes: int = 3
+
+
+class Release:
+    def __init__(
+        self,
+        stack: PulumiStack,
+        stack_name: str,
+        *,
+        validate_config: ConfigCheck,
+        policy_check: PolicyCheck,
+        backup: Backup | None,
+        health: HealthProbe,
+        notify: Callable[[dict[str, Any]], None],
+        gate: Gate = Gate(),
+        log: Log = print,
+    ) -> None:
+        self.stack = stack
+        self.stack_name = stack_name
+        self.validate_config = validate_config
+        self.policy_check = policy_check
+        self.backup = backup
+        self.health = health
+        self.notify = notify
+        self.gate = gate
+        self.log = log
+
+    # -- steps --
+
+    def _step(self, result: ReleaseResult, name: str, fn: Callable[[], str]) -> str:
+        number = len(result.steps) + 1
+        self.log(f"[{result.action} {self.stack_name} {result.version}] {number}. {name} ...")
+        started = time.monotonic()
+        try:
+            detail = fn()
+        except Exception as exc:
+            seconds = time.monotonic() - started
+            result.steps.append(Step(name, "failed", seconds, str(exc)))
+            self.log(f"    {name}: FAILED after {seconds:.1f}s: {exc}")
+            raise
+        seconds = time.monotonic() - started
+        result.steps.append(Step(name, "ok", seconds, detail))
+        self.log(f"    {name}: ok ({seconds:.1f}s){' - ' + detail if detail else ''}")
+        return detail
+
+    def _preflight(self, version: str) -> str:
+        if not VERSION.match(version):
+            raise ReleaseError(f"--version {version!r} is not vMAJOR.MINOR.PATCH[-suffix]")
+        self.validate_config(self.stack_name)
+        violations = list(self.policy_check(self.stack_name))
+        if violations:
+            shown = "; ".join(violations[:5])
+            raise ReleaseError(f"policy check: {len(violations)} mandatory violation(s): {shown}")
+        return "config valid, policies pass"
+
+    def _set_version(self, version: str) -> None:
+        self.stack.set_config(IMAGE_TAG_KEY, auto.ConfigValue(value=version), path=True)
+
+    def _up(self, version: str, message: str) -> str:
+        self._set_version(version)
+        result = self.stack.up(message=message, on_output=self._engine_line)
+        changes = result.summary.resource_changes or {}
+        return ", ".join(f"{k} {v}" for k, v in sorted(changes.items())) or "no changes"
+
+    def _engine_line(self, line: str) -> None:
+        if line.strip():
+            self.log("      | " + line.rstrip())
+
+    def _wait_healthy(self) -> str:
+        deadline = time.monotonic() + self.gate.deadline_seconds
+        streak = 0
+        last = "no check ran"
+        while True:
+            report = self.health()
+            failing = [
+                f"{c.name} {c.status}"
+                for c in report.components
+                if c.status in ("down", "degraded")
+            ]
+            last = f"{report.status}" + (f" ({', '.join(failing)})" if failing else "")
+            streak = streak + 1 if report.exit_code == 0 else 0
+            self.log(f"    health: {last} [{streak}/{self.gate.successes}]")
+            if streak >= self.gate.successes:
+                return f"{streak} healthy checks in a row"
+            if time.monotonic() + self.gate.interval_seconds > deadline:
+                raise ReleaseError(
+                    f"health gate: not healthy within {self.gate.deadline_seconds:.0f}s; "
+                    f"last: {last}"
+                )
+            time.sleep(self.gate.interval_seconds)
+
+    def _finish(self, result: ReleaseResult, started: float) -> ReleaseResult:
+        result.seconds = time.monotonic() - started
+        self.log(
+            f"[{result.action} {self.stack_name} {result.version}] {result.outcome.upper()} "
+            f"in {result.seconds:.1f}s"
+        )
+        self.notify(result.payload())
+        return result
+
+    # -- commands --
+
+    def deploy(
+        self, version: str, *, dry_run: bool = False, skip_backup: bool = False
+    ) -> ReleaseResult:
+        started = time.monotonic()
+        result = ReleaseResult("deploy", self.stack_name, version, "failed", None, 0.0)
+        try:
+            self._step(result, "pre-flight", lambda: self._preflight(version))
+            result.previous_version = current_version(self.stack)
+        except Exception as exc:
+            result.error = str(exc)
+            return self._finish(result, started)
+
+        if dry_run:
+            try:
+                self._step(
+                    result, "preview", lambda: self._preview(version, result.previous_version)
+                )
+                result.outcome = "dry_run"
+            except Exception as exc:
+                result.error = str(exc)
+            return self._finish(result, started)
+
+        try:
+            if skip_backup or self.backup is None:
+                reason = "--skip-backup" if skip_backup else "no backup hook"
+                result.steps.append(Step("pre-deploy backup", "skipped", 0.0, reason))
+                self.log(f"    pre-deploy backup: skipped ({reason})")
+            else:
+                backup = self.backup
+                self._step(
+                    result,
+                    "pre-deploy backup",
+                    lambda: backup(self.stack_name, f"pre-deploy-{version}"),
+                )
+        except Exception as exc:
+            result.error = str(exc)
+            return self._finish(result, started)
+
+        try:
+            self._step(
+                result, f"up {version}", lambda: self._up(version, f"utp-infra deploy {version}")
+            )
+            self._step(result, "health gate", self._wait_healthy)
+            result.outcome = "succeeded"
+            return self._finish(result, started)
+        except Exception as exc:
+            result.error = str(exc)
+        self._auto_rollback(result)
+        return self._finish(result, started)
+
+    def _preview(self, version: str, previous: str | None) -> str:
+        # Preview reads the stack config, so the new tag is set for it and put back after:
+        # a dry run leaves the stack exactly as it was.
+        self._set_version(version)
+        try:
+            preview = self.stack.preview(
+                message=f"utp-infra deploy {version} (dry run)", on_output=self._engine_line
+            )
+        finally:
+            if previous is not None:
+                self._set_version(previous)
+        changes = preview.change_summary or {}
+        return ", ".join(f"{k} {v}" for k, v in sorted(changes.items())) or "no changes"
+
+    def _auto_rollback(self, result: ReleaseResult) -> None:
+        target = result.previous_version or previous_version(self.stack, result.version)
+        if target is None or target == result.version:
+            result.outcome = "failed"
+            result.error += "; no previous version to roll back to"
+            self.log("    automatic rollback: impossible, no previous version recorded")
+            return
+        try:
+            self._step(
+                result,
+                f"automatic rollback to {target}",
+                lambda: self._up(target, f"utp-infra rollback to {target} (automatic)"),
+            )
+            self._step(result, "health gate after rollback", self._wait_healthy)
+            result.outcome = "rolled_back"
+        except Exception as exc:
+            result.outcome = "rollback_failed"
+            result.error += f"; rollback to {target} failed: {exc}"
+
+    def rollback(self, to: str | None = None) -> ReleaseResult:
+        started = time.monotonic()
+        current = current_version(self.stack)
+        target = to or previous_version(self.stack, current)
+        result = ReleaseResult("rollback", self.stack_name, target or "?", "failed", current, 0.0)
+        try:
+            if target is None:
+                raise ReleaseError(
+                    "no previous version in the stack history; name one with --rollback-to"
+                )
+            self._step(result, "pre-flight", lambda: self._preflight(target))
+            if self.backup is not None:
+                backup = self.backup
+                self._step(
+                    result,
+                    "pre-rollback backup",
+                    lambda: backup(self.stack_name, f"pre-rollback-{target}"),
+                )
+            self._step(
+                result, f"up {target}", lambda: self._up(target, f"utp-infra rollback to {target}")
+            )
+            self._step(result, "health gate", self._wait_healthy)
+            result.outcome = "rolled_back"
+        except Exception as exc:
+            result.error = str(exc)
+        return self._finish(result, started)
+
+
+def http_health_probe(url: str, *, api_key: str = "", timeout: float = 5.0) -> HealthProbe:
+    """The gate's probe: `utp health-check` against the deployed service (no backup age)."""
+
+    def probe() -> HealthReport:
+        return run_check(url, CheckOptions(timeout=timeout, retries=1, api_key=api_key))
+
+    return probe
+
+
+# -- the pre-deploy backup --------------------------------------------------------------------
+
+
+def rds_snapshot_backup(stack: PulumiStack, *, client: Any = None) -> Backup:
+    """A manual RDS snapshot of the primary database, started before `up`.
+
+    A snapshot is a point-in-time copy from the moment it is requested, so the release does
+    not wait the minutes it takes to become `available`; a failed request stops the release.
+    The logical `utp backup` runs in the cluster's backup CronJob (the database is private).
+    """
+
+    def backup(stack_name: str, label: str) -> str:
+        import boto3  # type: ignore[import-untyped]
+        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
+        outputs = stack.outputs()
+        endpoint = outputs.get("databaseEndpoint")
+        region = outputs.get("primaryRegion")
+        if endpoint is None or not endpoint.value:
+            raise ReleaseError("stack output databaseEndpoint is missing: is the stack deployed?")
+        instance = str(endpoint.value).split(".", 1)[0]
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        snapshot = re.sub(r"[^A-Za-z0-9-]", "-", f"utp-{stack_name}-{label}-{stamp}")[:255]
+        snapshot = re.sub(r"-+", "-", snapshot).strip("-")
+        rds = client or boto3.client("rds", region_name=str(region.value) if region else None)
+        try:
+            reply = rds.create_db_snapshot(
+                DBSnapshotIdentifier=snapshot,
+                DBInstanceIdentifier=instance,
+                Tags=[
+                    {"Key": "utp:purpose", "Value": label},
+                    {"Key": "utp:stack", "Value": stack_name},
+                ],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise ReleaseError(f"RDS snapshot of {instance} failed: {exc}") from None
+        status = reply["DBSnapshot"]["Status"]
+        if status not in ("creating", "available"):
+            raise ReleaseError(f"RDS snapshot {snapshot} is {status}")
+        return f"rds snapshot {snapshot} of {instance} ({status})"
+
+    return backup
+
+
+# -- the in-memory stand-in -------------------------------------------------------------------
+
+
+class InMemoryStack:
+    """A `PulumiStack` without the CLI: config, outputs and history kept in memory.
+
+    `on_up(config)` plays the part of the program and the cloud: it is called by every `up`
+    with the flattened config and returns the outputs, or raises to make the update fail.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: Mapping[str, Any],
+        on_up: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
+        self._name = name
+        self.config: dict[str, Any] = json.loads(json.dumps(dict(config)))
+        self.on_up = on_up or (lambda cfg: {})
+        self._outputs: dict[str, auto.OutputValue] = {}
+        self._history: list[auto.UpdateSummary] = []
+        self.previews: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _path(self, key: str, path: bool) -> tuple[dict[str, Any], str]:
+        if not path or "." not in key:
+            return self.config, key
+        namespace, _, rest = key.partition(":")
+        head, *parts = rest.split(".")
+        node = self.config.setdefault(f"{namespace}:{head}", {})
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        return node, parts[-1]
+
+    def set_config(self, key: str, value: auto.ConfigValue, *, path: bool = False) -> None:
+        node, leaf = self._path(key, path)
+        node[leaf] = value.value
+
+    def get_config(self, key: str, *, path: bool = False) -> auto.ConfigValue:
+        node, leaf = self._path(key, path)
+        if leaf not in node:
+            raise auto.CommandError(
+                auto.CommandResult(
+                    stdout="", stderr=f"configuration key '{key}' not found", code=255
+                )
+            )
+        value = node[leaf]
+        return auto.ConfigValue(value=value if isinstance(value, str) else json.dumps(value))
+
+    def outputs(self) -> MutableMapping[str, auto.OutputValue]:
+        return dict(self._outputs)
+
+    def history(
+        self, page_size: int | None = None, page: int | None = None, show_secrets: bool = True
+    ) -> list[auto.UpdateSummary]:
+        newest_first = list(reversed(self._history))
+        if page_size:
+            start = ((page or 1) - 1) * page_size
+            newest_first = newest_first[start : start + page_size]
+        return newest_first
+
+    def _recorded_config(self) -> dict[str, dict[str, Any]]:
+        # As `pulumi stack history --json` reports it: every value a string.
+        return {
+            k: {"value": v if isinstance(v, str) else json.dumps(v), "secret": False}
+            for k, v in self.config.items()
+        }
+
+    def preview(
+        self, *, message: str | None = None, on_output: Callable[[str], Any] | None = None
+    ) -> auto.PreviewResult:
+        self.previews.append(message or "")
+        if on_output:
+            on_output(f"Previewing update ({self._name}): {message}")
+        return auto.PreviewResult(stdout="", stderr="", change_summary={auto.OpType.UPDATE: 1})
+
+    def up(
+        self, *, message: str | None = None, on_output: Callable[[str], Any] | None = None
+    ) -> auto.UpResult:
+        started = datetime.now(UTC)
+        config = self._recorded_config()
+        try:
+            outputs = self.on_up(json.loads(json.dumps(self.config)))
+        except Exception as exc:
+            self._history.append(
+                auto.UpdateSummary(
+                    kind="update", start_time=started, message=message or "",
+                    environment={}, config=config, result="failed",
+                    end_time=datetime.now(UTC), version=len(self._history) + 1,
+                )
+            )  # fmt: skip
+            raise auto.CommandError(
+                auto.CommandResult(stdout="", stderr=f"update failed: {exc}", code=255)
+            ) from exc
+        self._outputs = {k: auto.OutputValue(value=v, secret=False) for k, v in outputs.items()}
+        summary = auto.UpdateSummary(
+            kind="update", start_time=started, message=message or "", environment={},
+            config=config, result="succeeded", end_time=datetime.now(UTC),
+            version=len(self._history) + 1, resource_changes={auto.OpType.UPDATE: 1},
+        )  # fmt: skip
+        self._history.append(summary)
+        if on_output:
+            on_output(f"Updating ({self._name}): {message}")
+        return auto.UpResult(stdout="", stderr="", summary=summary, outputs=dict(self._outputs))
