@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from service import __version__
 from service.accounts.identity import install as install_identity
 from service.accounts.keys import KeyVerifier
+from service.accounts.languages import LanguagePriors
 from service.accounts.providers import install as install_workspace_config
 from service.api.accounts import ACCOUNT_ROUTES
 from service.api.auth import require_api_key
@@ -135,6 +136,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             )
             install_identity(app.state, settings, sessions, client)
             await install_workspace_config(app.state, settings, sessions, client, router)
+            app.state.language_priors = LanguagePriors(sessions)
             app.state.engine = Engine(
                 router=router,
                 cache=cache,

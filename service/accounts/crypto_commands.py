@@ -96,12 +96,21 @@ def rotate(dry_run: bool) -> None:
     async def go() -> tuple[int, int, list[str]]:
         from service.db.session import create_engine, session_factory
 
+        from service.accounts.workspaces import rotate_bot_tokens
+
         engine = create_engine(settings.database_url)
         try:
-            report = await run(session_factory(engine), keyring, dry_run=dry_run)
+            sessions = session_factory(engine)
+            report = await run(sessions, keyring, dry_run=dry_run)
+            rotated, failed = report.rotated, list(report.failed)
+            if not dry_run:
+                # Rocket.Chat bot tokens are sealed with the same keys.
+                bots, bot_failures = await rotate_bot_tokens(sessions, keyring)
+                rotated += bots
+                failed += [f"bot token of workspace {w}" for w in bot_failures]
         finally:
             await engine.dispose()
-        return report.rotated, report.current, report.failed
+        return rotated, report.current, failed
 
     rotated, current, failed = asyncio.run(go())
     verb = "would re-encrypt" if dry_run else "re-encrypted"

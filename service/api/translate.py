@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
+from service.accounts.languages import LanguagePriors
 from service.accounts.providers import Routing, WorkspaceProviders
 from service.api.auth import principal_of
 from service.api.errors import request_id_of
@@ -60,7 +62,7 @@ class TranslateController(Controller):
             context=data.context,
             glossary=glossary,
         )
-        options = admission.options(options)
+        options = await _with_priors(request, admission.options(options))
         [outcome] = await engine.translate(
             [data.text], options, admission.caller, router=routing.router, spend=admission.spend
         )
@@ -123,12 +125,17 @@ class TranslateController(Controller):
             context=data.context,
             glossary=glossary,
         )
-        base = admission.options(base)
+        base = await _with_priors(request, admission.options(base))
         caller = admission.caller
         # Detect each distinct text once for every target language.
         if base.source is None:
             detected = await asyncio.gather(
-                *(engine.detect(t, candidates=base.candidates) for t in dict.fromkeys(data.texts))
+                *(
+                    engine.detect(
+                        t, candidates=base.candidates, author_language=base.author_language
+                    )
+                    for t in dict.fromkeys(data.texts)
+                )
             )
             sources = dict(
                 zip(dict.fromkeys(data.texts), (d.language for d in detected), strict=True)
@@ -144,15 +151,7 @@ class TranslateController(Controller):
             results: dict[int, Outcome] = {}
 
             async def by_source(source: str | None, indexes: list[int]) -> None:
-                opts = Options(
-                    target=target,
-                    source=source,
-                    strategy=base.strategy,
-                    formality=base.formality,
-                    context=base.context,
-                    provider=base.provider,
-                    glossary=base.glossary,
-                )
+                opts = dataclasses.replace(base, target=target, source=source)
                 done = await engine.translate(
                     [data.texts[i] for i in indexes],
                     opts,
@@ -178,7 +177,15 @@ class TranslateController(Controller):
         settings: Settings = request.app.state.settings
         engine: Engine = request.app.state.engine
         _check_text(data.text, "text", settings)
-        result = await engine.detect(data.text)
+        principal = principal_of(request)
+        priors: LanguagePriors = request.app.state.language_priors
+        result = await engine.detect(
+            data.text,
+            candidates=await priors.candidates(principal.workspace_id),
+            author_language=await priors.author_language(
+                principal.workspace_id, principal.user_id
+            ),
+        )
         return Detection(
             language=result.language,
             confidence=round(result.confidence, 4),
@@ -246,6 +253,19 @@ def _options(
         context=tuple(ContextMessage(text=c.text, author=c.author) for c in context),
         provider=provider,
         glossary=glossary,
+    )
+
+
+async def _with_priors(request: AnyRequest, options: Options) -> Options:
+    """Narrow detection to the workspace's languages and, for short texts, the author's."""
+    if options.source is not None:
+        return options
+    principal = principal_of(request)
+    priors: LanguagePriors = request.app.state.language_priors
+    return dataclasses.replace(
+        options,
+        candidates=await priors.candidates(principal.workspace_id),
+        author_language=await priors.author_language(principal.workspace_id, principal.user_id),
     )
 
 
