@@ -251,6 +251,21 @@ class UsageSettings:
     maintenance_interval_seconds: float = 300.0
 
 
+@dataclass(frozen=True, kw_only=True)
+class ChatSettings:
+    """The Rocket.Chat webhook bot: background delivery, retries, member and context lookups."""
+
+    # Attempts per Rocket.Chat call of a delivery (429s wait for Retry-After, 5xx back off).
+    chat_delivery_attempts: int = 4
+    chat_delivery_backoff_seconds: float = 1.0
+    # A room's members (and their languages) are re-read at most this often.
+    chat_members_cache_seconds: float = 60.0
+    # Recent messages of the room (or thread) sent as context, when the channel allows it.
+    chat_context_messages: int = 5
+    # At shutdown, translations in flight get this long to be delivered.
+    chat_shutdown_grace_seconds: float = 10.0
+
+
 GROUPS = (
     ServerSettings,
     DatabaseSettings,
@@ -261,6 +276,7 @@ GROUPS = (
     DetectionSettings,
     OpsSettings,
     UsageSettings,
+    ChatSettings,
 )
 
 
@@ -275,6 +291,7 @@ class Settings:
     detection: DetectionSettings = field(default_factory=DetectionSettings)
     ops: OpsSettings = field(default_factory=OpsSettings)
     usage: UsageSettings = field(default_factory=UsageSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
 
     @property
     def database_url(self) -> str:

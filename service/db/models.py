@@ -391,5 +391,27 @@ class UserErasure(Base):
     erased_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ChatDelivery(Base):
+    """Where the webhook bot delivered the translation of one Rocket.Chat message.
+
+    An edit of the message replaces that delivery instead of adding another. No message text is
+    kept: only ids and a digest of the text the bot wrote (to recognise its own edit events).
+    """
+
+    __tablename__ = "chat_deliveries"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    room_id: Mapped[str] = mapped_column(sa.String(64))
+    mode: Mapped[str] = mapped_column(sa.String(16))  # thread | attachment
+    reply_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    written_digest: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    languages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 # Analytics by user and the privacy export look a user's events up within a workspace.
 sa.Index("ix_usage_events_workspace_user", UsageEvent.workspace_id, UsageEvent.user_id)

@@ -1,0 +1,168 @@
+"""Rate limits per API key, per user and per channel, per minute and per hour.
+
+Fixed windows counted in Redis, so every replica shares them: one Lua script checks every
+window that applies and, only if all have room, increments them all (a refused request uses up
+nothing). A window starts at its first request and expires after its length; `Retry-After` is
+the time left in the window that refused. A fixed window lets a client burst up to twice the
+limit across a window boundary; that is the usual price of one round trip per request.
+
+The identities come from the verified principal (API key, JWT user) and the channel of the
+request; no header takes part, so none can reset or spread a budget. Without Redis, or while
+it is unreachable, the same windows are counted in process (per replica).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from service.errors import RateLimited
+from service.settings import UsageSettings
+
+log = logging.getLogger(__name__)
+
+# KEYS: window counters; ARGV: cost, then limit and window (ms) per key.
+_SCRIPT = """
+local cost = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 * i])
+  local used = tonumber(redis.call('GET', key) or '0')
+  if used + cost > limit then
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+      redis.call('PEXPIRE', key, tonumber(ARGV[2 * i + 1]))
+      ttl = tonumber(ARGV[2 * i + 1])
+    end
+    return {i, ttl}
+  end
+end
+for i, key in ipairs(KEYS) do
+  if redis.call('INCRBY', key, cost) == cost then
+    redis.call('PEXPIRE', key, tonumber(ARGV[2 * i + 1]))
+  end
+end
+return {0, 0}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    key: str
+    limit: int
+    window_ms: int
+    what: str  # for the error message
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        settings: UsageSettings,
+        redis: Redis | None = None,
+        *,
+        retry_seconds: float = 5.0,
+    ) -> None:
+        self._settings = settings
+        self._redis = redis
+        self._script = redis.register_script(_SCRIPT) if redis is not None else None
+        self._retry_seconds = retry_seconds
+        self._redis_down_until = 0.0
+        self._local: dict[str, tuple[int, float]] = {}
+
+    def rules(
+        self,
+        workspace_id: uuid.UUID,
+        *,
+        api_key_id: uuid.UUID | None,
+        user_id: str | None,
+        channel_id: str | None,
+    ) -> list[Rule]:
+        s = self._settings
+        # The hash tag keeps a workspace's counters in one Redis Cluster slot (one script).
+        base = f"utp:rl:{{{workspace_id}}}"
+        out: list[Rule] = []
+        for kind, ident, per_minute, per_hour in (
+            ("key", api_key_id, s.rate_limit_key_per_minute, s.rate_limit_key_per_hour),
+            ("user", user_id, s.rate_limit_user_per_minute, s.rate_limit_user_per_hour),
+            ("channel", channel_id, s.rate_limit_channel_per_minute, s.rate_limit_channel_per_hour),
+        ):
+            if ident is None:
+                continue
+            for window, limit, label in ((60, per_minute, "minute"), (3600, per_hour, "hour")):
+                if limit > 0:
+                    out.append(
+                        Rule(
+                            key=f"{base}:{kind}:{ident}:{window}",
+                            limit=limit,
+                            window_ms=window * 1000,
+                            what=f"{limit} per {label} per {'API key' if kind == 'key' else kind}",
+                        )
+                    )
+        return out
+
+    async def hit(
+        self,
+        workspace_id: uuid.UUID,
+        *,
+        api_key_id: uuid.UUID | None,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+        cost: int = 1,
+    ) -> None:
+        """Count `cost` requests against every window that applies, or raise `RateLimited`."""
+        rules = self.rules(
+            workspace_id, api_key_id=api_key_id, user_id=user_id, channel_id=channel_id
+        )
+        if not rules:
+            return
+        refused: tuple[Rule, float] | None
+        if self._script is not None and time.monotonic() >= self._redis_down_until:
+            try:
+                refused = await self._redis_hit(rules, cost)
+            except (RedisError, OSError, TimeoutError) as exc:
+                if time.monotonic() >= self._redis_down_until:
+                    log.warning("rate limits counted in process: Redis failed (%s)", exc)
+                self._redis_down_until = time.monotonic() + self._retry_seconds
+                refused = self._local_hit(rules, cost)
+        else:
+            refused = self._local_hit(rules, cost)
+        if refused is not None:
+            rule, wait = refused
+            retry_after = max(1, math.ceil(wait))
+            raise RateLimited(
+                f"rate limit reached ({rule.what}); retry in {retry_after} s",
+                details={"limit": rule.limit, "window_seconds": rule.window_ms // 1000},
+                headers={"Retry-After": str(retry_after)},
+            )
+
+    async def _redis_hit(self, rules: list[Rule], cost: int) -> tuple[Rule, float] | None:
+        assert self._script is not None
+        args: list[int] = [cost]
+        for rule in rules:
+            args += [rule.limit, rule.window_ms]
+        index, ttl_ms = await self._script(keys=[r.key for r in rules], args=args)
+        if int(index) == 0:
+            return None
+        return rules[int(index) - 1], int(ttl_ms) / 1000
+
+    def _local_hit(self, rules: list[Rule], cost: int) -> tuple[Rule, float] | None:
+        now = time.monotonic()
+        if len(self._local) > 100_000:
+            self._local = {k: v for k, v in self._local.items() if v[1] > now}
+        for rule in rules:
+            used, ends = self._local.get(rule.key, (0, 0.0))
+            if ends <= now:
+                used, ends = 0, now + rule.window_ms / 1000
+            if used + cost > rule.limit:
+                return rule, ends - now
+        for rule in rules:
+            used, ends = self._local.get(rule.key, (0, 0.0))
+            if ends <= now:
+                used, ends = 0, now + rule.window_ms / 1000
+            self._local[rule.key] = (used + cost, ends)
+        return None
