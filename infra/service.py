@@ -612,20 +612,16 @@ class TranslatorService(pulumi.ComponentResource):
             },
             opts=self._child,
         )
-        command = pulumi.Output.from_input(bucket).apply(
-            lambda b: [
-                "utp",
-                "backup",
-                "create",
-                "--type",
-                "database",
-                "--destination",
-                f"s3://{b}/database/",
-            ]
-        )
         container = self._container("backup")
-        container["command"] = command
-        container["env"] = [*container["env"], {"name": "AWS_REGION", "value": a.region}]
+        # `utp backup` (service/ops): pg_dump -> <data_dir>/backups -> S3 with SSE-KMS (the
+        # bucket's default CMK), manifest last.
+        container["command"] = ["utp", "backup", "--type", "database"]
+        container["env"] = [
+            *container["env"],
+            {"name": "AWS_REGION", "value": a.region},
+            {"name": "UTP_BACKUP_BUCKET", "value": bucket},
+            {"name": "UTP_BACKUP_S3_REGION", "value": a.region},
+        ]
         labels = {**self.labels, "app.kubernetes.io/component": "backup"}
         k8s.batch.v1.CronJob(
             f"{name}-backup",

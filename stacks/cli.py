@@ -7,8 +7,7 @@ import sys
 
 import click
 
-# One module per subcommand, each exposing `command`; add `policy-check`, `deploy`, `rollback`
-# here as their modules land.
+# One module per subcommand, each exposing `command`.
 COMMAND_MODULES: tuple[str, ...] = ("stacks.commands.plan", "stacks.commands.policy_check")
 
 
@@ -18,9 +17,14 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from stacks.release_cli import COMMANDS as RELEASE_COMMANDS
+
     for module_name in COMMAND_MODULES:
         module = importlib.import_module(module_name)
         cli.add_command(module.command)
+    # `deploy` and `rollback`, built around the same offline policy check.
+    for command in RELEASE_COMMANDS:
+        cli.add_command(command)
 
 
 def main() -> None:

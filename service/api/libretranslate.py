@@ -22,10 +22,12 @@ from litestar.exceptions import HTTPException
 
 from service.accounts.keys import Principal
 from service.api.auth import authenticate
-from service.errors import RateLimited, ServiceError, Unauthorized, UnsupportedPair
+from service.api.context import with_priors, workspace_routing
+from service.api.usage import admit
+from service.errors import BudgetExceeded, RateLimited, ServiceError, Unauthorized, UnsupportedPair
 from service.settings import Settings
 from service.translation import languages, markup
-from service.translation.engine import UNDETERMINED, Caller, Engine, Options, Outcome
+from service.translation.engine import UNDETERMINED, Engine, Options, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ async def translate(request: AnyRequest) -> JSONResponse:
     settings: Settings = request.app.state.settings
     engine: Engine = request.app.state.engine
     params, is_json = await _params(request)
-    principal = await _authorise(request, params)
+    await _authorise(request, params)
 
     q = params.get("q")
     if not q:
@@ -112,14 +114,20 @@ async def translate(request: AnyRequest) -> JSONResponse:
     if text_format == "html":
         texts = [_shield_html(t) for t in texts]
 
+    # The same rate limits, budgets, workspace keys, glossary and priors as the v1 API.
+    admission = await admit(request)
+    routing, glossary = await workspace_routing(request, None)
     options = Options(
         target=target,
         source=source,
-        strategy=settings.providers.default_quality_tier,
+        strategy=routing.default_tier or settings.providers.default_quality_tier,
         shared_detection=True,
+        glossary=glossary,
     )
-    caller = Caller(workspace_id=principal.workspace_id, api_key_id=principal.api_key_id)
-    outcomes = await engine.translate(texts, options, caller)
+    options = await with_priors(request, admission.options(options))
+    outcomes = await engine.translate(
+        texts, options, admission.caller, router=routing.router, spend=admission.spend
+    )
     for outcome in outcomes:
         if outcome.error is not None:
             raise _translation_error(outcome.error, outcome)
@@ -297,6 +305,9 @@ def _translation_error(error: ServiceError, outcome: Outcome) -> LibreTranslateE
         )
     if isinstance(error, RateLimited):
         return _slowdown(error)
+    if isinstance(error, BudgetExceeded):
+        # LibreTranslate has no spending limits; keep its error shape with the honest status.
+        return LibreTranslateError(402, error.message, error.headers)
     log.warning("LibreTranslate API: translation failed: %s", error.message)
     return LibreTranslateError(500, f"Cannot translate text: {error.message}", error.headers)
 

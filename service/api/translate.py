@@ -11,8 +11,8 @@ from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
 from service.accounts.languages import LanguagePriors
-from service.accounts.providers import Routing, WorkspaceProviders
 from service.api.auth import principal_of
+from service.api.context import with_priors, workspace_routing
 from service.api.errors import request_id_of
 from service.api.schemas import (
     Alternative,
@@ -31,7 +31,6 @@ from service.api.schemas import (
 )
 from service.api.usage import admit
 from service.errors import ValidationFailed
-from service.glossary.loader import GlossaryLoader
 from service.settings import Settings
 from service.translation import languages
 from service.translation.engine import Engine, Options, Outcome
@@ -51,7 +50,7 @@ class TranslateController(Controller):
         settings: Settings = request.app.state.settings
         engine: Engine = request.app.state.engine
         _check_text(data.text, "text", settings)
-        routing, glossary = await _workspace(request, data.channel_id)
+        routing, glossary = await workspace_routing(request, data.channel_id)
         options = _options(
             settings,
             target=data.target_lang,
@@ -62,7 +61,7 @@ class TranslateController(Controller):
             context=data.context,
             glossary=glossary,
         )
-        options = await _with_priors(request, admission.options(options))
+        options = await with_priors(request, admission.options(options))
         [outcome] = await engine.translate(
             [data.text], options, admission.caller, router=routing.router, spend=admission.spend
         )
@@ -114,7 +113,7 @@ class TranslateController(Controller):
         canonical_targets = list(
             dict.fromkeys(languages.require(t, "target_langs") for t in targets)
         )
-        routing, glossary = await _workspace(request, data.channel_id)
+        routing, glossary = await workspace_routing(request, data.channel_id)
         base = _options(
             settings,
             target=canonical_targets[0],
@@ -125,7 +124,7 @@ class TranslateController(Controller):
             context=data.context,
             glossary=glossary,
         )
-        base = await _with_priors(request, admission.options(base))
+        base = await with_priors(request, admission.options(base))
         caller = admission.caller
         # Detect each distinct text once for every target language.
         if base.source is None:
@@ -182,9 +181,7 @@ class TranslateController(Controller):
         result = await engine.detect(
             data.text,
             candidates=await priors.candidates(principal.workspace_id),
-            author_language=await priors.author_language(
-                principal.workspace_id, principal.user_id
-            ),
+            author_language=await priors.author_language(principal.workspace_id, principal.user_id),
         )
         return Detection(
             language=result.language,
@@ -198,7 +195,7 @@ class TranslateController(Controller):
     @get("/languages", summary="Languages and the providers that serve them")
     async def list_languages(self, request: AnyRequest) -> Languages:
         engine: Engine = request.app.state.engine
-        routing, _ = await _workspace(request, None)
+        routing, _ = await workspace_routing(request, None)
         served: dict[str, list[str]] = {}
         for provider in (routing.router or engine.router).providers:
             for code in provider.languages():
@@ -253,31 +250,6 @@ def _options(
         context=tuple(ContextMessage(text=c.text, author=c.author) for c in context),
         provider=provider,
         glossary=glossary,
-    )
-
-
-async def _with_priors(request: AnyRequest, options: Options) -> Options:
-    """Narrow detection to the workspace's languages and, for short texts, the author's."""
-    if options.source is not None:
-        return options
-    principal = principal_of(request)
-    priors: LanguagePriors = request.app.state.language_priors
-    return dataclasses.replace(
-        options,
-        candidates=await priors.candidates(principal.workspace_id),
-        author_language=await priors.author_language(principal.workspace_id, principal.user_id),
-    )
-
-
-async def _workspace(
-    request: AnyRequest, channel_id: str | None
-) -> tuple[Routing, GlossarySnapshot | None]:
-    """The caller's workspace providers (its own keys) and the glossary that applies."""
-    workspace_id = principal_of(request).workspace_id
-    providers: WorkspaceProviders = request.app.state.workspace_providers
-    glossaries: GlossaryLoader = request.app.state.glossaries
-    return await providers.resolve(workspace_id), await glossaries.snapshot(
-        workspace_id, channel_id
     )
 
 

@@ -33,5 +33,5 @@ def command(stack: str, fmt: str, config_path: Path | None) -> None:
         raise click.ClickException(f"invalid configuration: {exc}") from None
     config = json.loads(config_path.read_text()) if config_path else None
     report = check(graph, stack, config=config)
-    click.echo(report.render(fmt))
+    click.echo(report.render("json" if fmt == "json" else "text"))
     raise SystemExit(report.exit_code)

@@ -135,7 +135,28 @@ def test_migration_job_before_rollout_and_backup_cronjob(build):
     (cron,) = g.of_type("kubernetes:batch/v1:CronJob")
     pod = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "utp-backup"
-    assert "s3://utp-backups/database/" in pod["containers"][0]["command"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["UTP_BACKUP_BUCKET"] == "utp-backups"
+    # The commands the cluster runs are ones the service's CLI accepts.
+    job_command = job.inputs["spec"]["template"]["spec"]["containers"][0]["command"]
+    for command in (container["command"], job_command):
+        assert command[0] == "utp"
+        _parse_utp(list(command[1:]))
+
+
+def _parse_utp(args: list[str]) -> None:
+    """Parse `utp ARGS` down to the leaf command the way click would run it (raises if bad)."""
+    import click
+
+    from service.cli import main
+
+    command: click.Command = main
+    ctx = command.make_context("utp", args)
+    while isinstance(command, click.Group):
+        name, sub, rest = command.resolve_command(ctx, [*ctx.protected_args, *ctx.args])
+        assert sub is not None and name is not None
+        command, ctx = sub, sub.make_context(name, rest, parent=ctx)
 
 
 def test_dr_copy_has_no_migrations_or_backups(build):

@@ -244,3 +244,29 @@ async def test_concurrent_api_requests_share_one_provider_call(api: Api) -> None
     )
     assert {r.status_code for r in responses} == {200}
     assert len(api.provider.calls) == 1
+
+
+async def test_ready_is_degraded_not_down_when_redis_is_away(sqlite_settings) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from service.settings import Secret
+    from tests.servers import free_port
+    from tests.service.conftest import start_api
+    from tests.service.scripted import ScriptedProvider
+
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    settings = replace(
+        sqlite_settings, cache=replace(sqlite_settings.cache, redis_url=Secret(nowhere))
+    )
+    async for api in start_api(settings, ScriptedProvider()):
+        ready = await api.client.get("/health/ready")
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "degraded"
+        assert ready.json()["checks"]["redis"]["status"] == "down"
+        translated = await api.client.post(
+            "/api/v1/translate",
+            json={"text": "Still here?", "target_lang": "es"},
+            headers=api.headers,
+        )
+        assert translated.status_code == 200
+        assert translated.json()["translated_text"] == "[es] Still here?"

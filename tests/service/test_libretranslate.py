@@ -481,3 +481,22 @@ def test_bcp47_check_is_strict() -> None:
         assert not BCP47.match(bad), bad
     for good in ("en", "pt-BR", "zh-Hans", "zh-Hant-TW", "es-419", "fil"):
         assert BCP47.match(good), good
+
+
+async def test_the_workspace_rate_limit_applies_to_rocketchat_too(
+    sqlite_settings: Settings,
+) -> None:
+    from dataclasses import replace
+
+    settings = replace(
+        sqlite_settings, usage=replace(sqlite_settings.usage, rate_limit_key_per_minute=2)
+    )
+    async for api in start_api(settings, ScriptedProvider()):
+        for line in ("one", "two"):
+            ok = await api.client.post(f"{URL}/translate", json=rocketchat_body(api.key, [line]))
+            assert ok.status_code == 200, ok.text
+        response = await api.client.post(
+            f"{URL}/translate", json=rocketchat_body(api.key, ["three"])
+        )
+        assert_error(response, 429, "Slowdown: 2 per 1 minute")
+        assert int(response.headers["retry-after"]) > 0
