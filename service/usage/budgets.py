@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.models import Budget, BudgetPeriod, BudgetReservation, UsageDaily
 from service.errors import BudgetExceeded, NotFound, ValidationFailed
+from service.observability import metrics
 from service.translation.engine import Caller
 from service.translation.providers.base import Provider
 from service.usage.recorder import TRANSIENT
@@ -154,7 +155,10 @@ class Budgets:
         snapshot = await self.snapshot(caller.workspace_id)
         if snapshot is None:
             return False
-        return any(line.soft_reached for line in snapshot.lines if line.applies(caller))
+        soft = any(line.soft_reached for line in snapshot.lines if line.applies(caller))
+        if soft:
+            metrics.BUDGET_ENFORCEMENTS.labels(action="downgrade").inc()
+        return soft
 
     def guard(self, caller: Caller) -> BudgetGuard:
         return BudgetGuard(self, caller)
@@ -217,6 +221,7 @@ class Budgets:
                 )
         except _Refused as refused:
             self._invalidate(caller.workspace_id)
+            metrics.BUDGET_ENFORCEMENTS.labels(action="reject").inc()
             raise _exceeded(refused.line, refused.estimate, snapshot.period) from None
         except TRANSIENT as exc:
             self._went_down(exc)
@@ -375,6 +380,25 @@ class Budgets:
         )
 
     # -- maintenance ---------------------------------------------------------------------
+
+    async def consumption(self) -> dict[str, float]:
+        """This month's spend over limit of every workspace-wide budget (for the gauge)."""
+        period = month_of(datetime.now(UTC))
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    sa.select(Budget.workspace_id, Budget.limit_nanos, BudgetPeriod.spent_nanos)
+                    .outerjoin(
+                        BudgetPeriod,
+                        sa.and_(BudgetPeriod.budget_id == Budget.id, BudgetPeriod.period == period),
+                    )
+                    .where(Budget.scope == "workspace")
+                )
+            ).tuples()
+            return {
+                str(workspace_id): (spent or 0) / limit if limit > 0 else 0.0
+                for workspace_id, limit, spent in rows
+            }
 
     async def release_stale(self) -> int:
         """Release reservations of calls that never settled (a crashed process)."""

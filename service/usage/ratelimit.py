@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from service.errors import RateLimited
+from service.observability import metrics
 from service.settings import UsageSettings
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Rule:
     limit: int
     window_ms: int
     what: str  # for the error message
+    scope: str = "api_key"  # api_key | user | channel: the metric label
 
 
 class RateLimiter:
@@ -101,6 +103,7 @@ class RateLimiter:
                             limit=limit,
                             window_ms=window * 1000,
                             what=f"{limit} per {label} per {'API key' if kind == 'key' else kind}",
+                            scope="api_key" if kind == "key" else kind,
                         )
                     )
         return out
@@ -134,6 +137,7 @@ class RateLimiter:
         if refused is not None:
             rule, wait = refused
             retry_after = max(1, math.ceil(wait))
+            metrics.RATE_LIMIT_REJECTIONS.labels(scope=rule.scope).inc()
             raise RateLimited(
                 f"rate limit reached ({rule.what}); retry in {retry_after} s",
                 details={"limit": rule.limit, "window_seconds": rule.window_ms // 1000},

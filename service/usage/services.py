@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.observability import metrics
 from service.settings import Settings, UsageSettings
 from service.usage.budgets import Budgets
 from service.usage.journal import Journal
@@ -38,6 +39,8 @@ class UsageServices:
             ("retention", self._retention),
             ("stale reservations", self.budgets.release_stale),
             ("reconciliation", self._reconcile),
+            ("budget gauge", self._publish_budgets),
+            ("revoked tokens", self._purge_revoked_tokens),
         ):
             try:
                 await step()
@@ -46,6 +49,15 @@ class UsageServices:
 
     async def _retention(self) -> None:
         await purge_message_text(self.sessions, retention_days=self.settings.message_retention_days)
+
+    async def _publish_budgets(self) -> None:
+        metrics.publish_budget_consumption(await self.budgets.consumption())
+
+    async def _purge_revoked_tokens(self) -> None:
+        from service.accounts.tokens import purge_expired
+
+        async with self.sessions.begin() as session:
+            await purge_expired(session)
 
     async def _reconcile(self) -> None:
         if self.budgets.needs_reconcile and self.recorder.pending == 0:

@@ -93,6 +93,16 @@ async def test_soft_limit_downgrades_then_hard_limit_leaves_only_the_free_engine
     listed = (await app.client.get("/api/v1/budgets", headers=app.headers)).json()["budgets"]
     assert listed[0]["status"] == "exhausted" and listed[0]["remaining"] == 0
 
+    # What the alerts watch: enforcement counters and the per-workspace consumption gauge.
+    await app.state.usage_services.maintain()
+    scrape = (await app.client.get("/metrics")).text
+    assert 'utp_budget_enforcements_total{action="downgrade"}' in scrape
+    assert 'utp_budget_enforcements_total{action="reject"}' in scrape
+    gauge = [
+        line for line in scrape.splitlines() if line.startswith("utp_budget_consumption_ratio{")
+    ]
+    assert len(gauge) == 1 and float(gauge[0].rsplit(" ", 1)[1]) == pytest.approx(1.0, abs=0.01)
+
 
 async def test_channel_budget_applies_to_that_channel_only(start: Starter) -> None:
     app = await start()

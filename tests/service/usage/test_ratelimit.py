@@ -48,9 +48,17 @@ async def test_replicas_share_the_limit_and_no_header_resets_it(
 
 
 async def test_in_process_limits_per_channel_and_per_key_without_redis(start: Starter) -> None:
+    from service.observability.metrics import REGISTRY
+
+    def rejections(scope: str) -> float:
+        name = "utp_rate_limit_rejections_total"
+        return REGISTRY.get_sample_value(name, {"scope": scope}) or 0.0
+
+    before = rejections("channel")
     app = await start(rate_limit_channel_per_minute=2, rate_limit_key_per_minute=5)
     general = [(await app.translate(f"G{i}", channel_id="GENERAL")).status_code for i in range(3)]
     assert general == [200, 200, 429]
+    assert rejections("channel") == before + 1
     assert (
         "per minute per channel"
         in (await app.translate("G", channel_id="GENERAL")).json()["error"]["message"]
