@@ -94,9 +94,8 @@ def rotate(dry_run: bool) -> None:
     keyring = _keyring(settings)
 
     async def go() -> tuple[int, int, list[str]]:
-        from service.db.session import create_engine, session_factory
-
         from service.accounts.workspaces import rotate_bot_tokens
+        from service.db.session import create_engine, session_factory
 
         engine = create_engine(settings.database_url)
         try:

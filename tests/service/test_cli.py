@@ -67,7 +67,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
 
 
 @needs_apertium
-def test_make_run_flow_prints_a_key_and_a_curl_that_translates(server: tuple[str, list[str]]) -> None:
+def test_make_run_flow_prints_a_key_and_a_curl_that_translates(
+    server: tuple[str, list[str]],
+) -> None:
     base, lines = server
     output = "".join(lines)
     key = re.search(r"utp_[a-z0-9]{12}_[A-Za-z0-9_-]+", output)
@@ -75,14 +77,18 @@ def test_make_run_flow_prints_a_key_and_a_curl_that_translates(server: tuple[str
     curl = output[output.index("curl -s") :].split("\n\n")[0]
     assert key.group(0) in curl
 
-    first = json.loads(subprocess.run(["bash", "-c", curl], capture_output=True, text=True, check=True).stdout)
+    first = json.loads(
+        subprocess.run(["bash", "-c", curl], capture_output=True, text=True, check=True).stdout
+    )
     assert first["provider"] == "apertium"
     assert first["source_lang"] == "en" and first["target_lang"] == "es"
     assert first["cached"] is False
     assert "proyecto" in first["translated_text"].lower()
     assert "*" not in first["translated_text"]
 
-    second = json.loads(subprocess.run(["bash", "-c", curl], capture_output=True, text=True, check=True).stdout)
+    second = json.loads(
+        subprocess.run(["bash", "-c", curl], capture_output=True, text=True, check=True).stdout
+    )
     assert second["cached"] is True
     assert second["translated_text"] == first["translated_text"]
 
@@ -96,7 +102,9 @@ def test_bootstrap_key_is_seeded_and_not_printed(tmp_path: Path) -> None:
     seeded = "automation-key-" + "x" * 20
     process = subprocess.Popen(
         [*UTP, "serve"],
-        env=env_for(tmp_path, UTP_PORT=str(port), UTP_BOOTSTRAP_API_KEY=seeded, UTP_APERTIUM_ENABLED="false"),
+        env=env_for(
+            tmp_path, UTP_PORT=str(port), UTP_BOOTSTRAP_API_KEY=seeded, UTP_APERTIUM_ENABLED="false"
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -110,9 +118,13 @@ def test_bootstrap_key_is_seeded_and_not_printed(tmp_path: Path) -> None:
             lines.append(line)
         printed = "".join(lines)
         assert "(from UTP_BOOTSTRAP_API_KEY)" in printed
-        response = httpx.get(f"http://127.0.0.1:{port}/api/v1/languages", headers={"X-API-Key": seeded})
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/languages", headers={"X-API-Key": seeded}
+        )
         assert response.status_code == 200
-        denied = httpx.get(f"http://127.0.0.1:{port}/api/v1/languages", headers={"X-API-Key": "nope"})
+        denied = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/languages", headers={"X-API-Key": "nope"}
+        )
         assert denied.status_code == 401
     finally:
         process.terminate()
@@ -135,9 +147,7 @@ def test_production_refuses_insecure_settings_naming_the_variable(tmp_path: Path
     result = utp(tmp_path, "db", "upgrade", UTP_ENVIRONMENT="production")
     assert result.returncode != 0
     assert "UTP_SECRET_KEY" in result.stderr
-    result = utp(
-        tmp_path, "db", "upgrade", UTP_ENVIRONMENT="production", UTP_SECRET_KEY="s" * 40
-    )
+    result = utp(tmp_path, "db", "upgrade", UTP_ENVIRONMENT="production", UTP_SECRET_KEY="s" * 40)
     assert result.returncode != 0
     assert "UTP_DATABASE_URL" in result.stderr
     bad = utp(tmp_path, "db", "upgrade", UTP_PORT="eighty")
