@@ -27,8 +27,10 @@ from service.api.glossaries import GlossariesController
 from service.api.health import live, prometheus, ready
 from service.api.libretranslate import router as libretranslate
 from service.api.middleware import request_context
+from service.api.openapi import document_errors
 from service.api.privacy import PrivacyController
 from service.api.providers import ProvidersController
+from service.api.rocketchat import chat_lifespan, outgoing, rocketchat_status
 from service.api.translate import TranslateController
 from service.api.usage import USAGE_ROUTES
 from service.db.session import create_engine, session_factory
@@ -155,13 +157,14 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             GlossariesController,
             *USAGE_ROUTES,
             PrivacyController,
+            rocketchat_status,
         ],
         guards=[require_api_key],
         security=[{"apiKey": []}, {"bearer": []}],
     )
     app = Litestar(
-        route_handlers=[api, libretranslate, live, ready, prometheus],
-        lifespan=[lifespan],
+        route_handlers=[api, libretranslate, outgoing, live, ready, prometheus],
+        lifespan=[lifespan, chat_lifespan],
         exception_handlers=HANDLERS,
         state=State({"settings": settings}),
         request_max_body_size=settings.limits.max_body_bytes,
@@ -186,4 +189,5 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
     # Outside Litestar's own middleware stack so that unmatched routes (404/405) get a request
     # id, an access log line and metrics too.
     app.asgi_handler = request_context(app.asgi_handler)
+    document_errors(app)
     return app

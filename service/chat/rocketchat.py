@@ -125,6 +125,101 @@ class RocketChatClient:
         roles = body.get("roles")
         return [r for r in roles if isinstance(r, dict)] if isinstance(roles, list) else []
 
+    async def room_members(
+        self, room_id: str, room_type: str, *, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Members of a channel ('c'), private group ('p') or direct room ('d'), paged."""
+        endpoint = {"c": "channels.members", "p": "groups.members", "d": "im.members"}.get(
+            room_type
+        )
+        if endpoint is None:
+            return []
+        members: list[dict[str, Any]] = []
+        page = 100
+        while len(members) < limit:
+            body = await self.get(
+                endpoint, {"roomId": room_id, "offset": str(len(members)), "count": str(page)}
+            )
+            batch = body.get("members")
+            got = [m for m in batch if isinstance(m, dict)] if isinstance(batch, list) else []
+            members.extend(got)
+            total = body.get("total")
+            if len(got) < page or (isinstance(total, int) and len(members) >= total):
+                break
+        return members[:limit]
+
+    async def room_history(
+        self, room_id: str, room_type: str, *, count: int = 20
+    ) -> list[dict[str, Any]]:
+        """The room's latest messages, newest first (`channels.history` / `groups.history`)."""
+        endpoint = {"c": "channels.history", "p": "groups.history", "d": "im.history"}.get(
+            room_type
+        )
+        if endpoint is None:
+            return []
+        body = await self.get(endpoint, {"roomId": room_id, "count": str(count)})
+        return _messages(body)
+
+    async def thread_messages(self, tmid: str, *, count: int = 20) -> list[dict[str, Any]]:
+        """Replies of a thread (`chat.getThreadMessages`), newest first."""
+        body = await self.get(
+            "chat.getThreadMessages", {"tmid": tmid, "count": str(count), "sort": '{"ts": -1}'}
+        )
+        return _messages(body)
+
+    async def get_message(self, msg_id: str) -> dict[str, Any]:
+        body = await self.get("chat.getMessage", {"msgId": msg_id})
+        return _object(body, "message")
+
+    async def post_message(
+        self,
+        *,
+        room_id: str | None = None,
+        channel: str | None = None,
+        text: str = "",
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """`chat.postMessage` into a room id, or a `#channel` / `@username` (a direct message)."""
+        body: dict[str, Any] = {"text": text}
+        if room_id is not None:
+            body["roomId"] = room_id
+        if channel is not None:
+            body["channel"] = channel
+        if attachments:
+            body["attachments"] = attachments
+        return _object(await self.post("chat.postMessage", body), "message")
+
+    async def send_message(
+        self,
+        room_id: str,
+        text: str = "",
+        *,
+        tmid: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        message_id: str | None = None,
+    ) -> dict[str, Any]:
+        """`chat.sendMessage`: the way to reply in a thread (`tmid`).
+
+        With `message_id` the message gets that id, so a caller that lost the answer can ask
+        `chat.getMessage` whether it arrived instead of sending it twice.
+        """
+        message: dict[str, Any] = {"rid": room_id, "msg": text}
+        if message_id is not None:
+            message["_id"] = message_id
+        if tmid is not None:
+            message["tmid"] = tmid
+        if attachments:
+            message["attachments"] = attachments
+        return _object(await self.post("chat.sendMessage", {"message": message}), "message")
+
+    async def update_message(self, room_id: str, msg_id: str, text: str) -> dict[str, Any]:
+        """`chat.update`: replaces the text only (the endpoint accepts no attachments)."""
+        body = await self.post("chat.update", {"roomId": room_id, "msgId": msg_id, "text": text})
+        return _object(body, "message")
+
+    async def delete_message(self, room_id: str, msg_id: str) -> None:
+        await self.post("chat.delete", {"roomId": room_id, "msgId": msg_id})
+
     # -- transport -----------------------------------------------------------------------------
 
     async def get(self, endpoint: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -247,6 +342,11 @@ def _result(endpoint: str, response: httpx.Response) -> dict[str, Any]:
             f"Rocket.Chat {endpoint}: {error or 'unsuccessful'}", status=status, error=error
         )
     return body
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = body.get("messages")
+    return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
 
 
 def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
