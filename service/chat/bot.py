@@ -42,8 +42,16 @@ from service.errors import Forbidden, RateLimited, ServiceError
 from service.glossary.loader import GlossaryLoader
 from service.settings import Settings
 from service.translation import languages
-from service.translation.engine import UNDETERMINED, Caller, Engine, Options, Outcome
+from service.translation.engine import (
+    UNDETERMINED,
+    Caller,
+    Engine,
+    Options,
+    Outcome,
+    SpendGuard,
+)
 from service.translation.providers.base import ContextMessage
+from service.usage.caps import MessageCostCap
 from service.usage.services import UsageServices
 
 log = logging.getLogger(__name__)
@@ -368,12 +376,15 @@ class ChatBot:
         caller = Caller(
             workspace_id=workspace_id, user_id=message.user_id, channel_id=message.channel_id
         )
-        spend = None
+        spend: SpendGuard | None = None
         strategy = routing.default_tier or deps.settings.providers.default_quality_tier
         if deps.usage is not None:
             if await deps.usage.budgets.downgrade(caller):
                 strategy = "economy"
             spend = deps.usage.budgets.guard(caller)
+        if channel.max_cost_per_message is not None:
+            # One cap for the whole message, across every language it goes into.
+            spend = MessageCostCap(channel.max_cost_per_message, spend)
         base = Options(
             target=targets[0],
             source=source,

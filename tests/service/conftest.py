@@ -41,14 +41,19 @@ def sqlite_settings(tmp_path: Path) -> Settings:
 
 
 async def start_api(
-    settings: Settings, provider: ScriptedProvider, detector=None
+    settings: Settings,
+    provider: ScriptedProvider,
+    detector=None,
+    *,
+    more_providers: tuple[ScriptedProvider, ...] = (),
 ) -> AsyncIterator[Api]:
     engine = create_engine(settings.database_url)
     issued = await ensure_default_workspace(session_factory(engine), None)
     await engine.dispose()
     assert issued is not None
     app = create_app(
-        settings, Overrides(providers=[provider], detector=detector or FixedDetector("en"))
+        settings,
+        Overrides(providers=[provider, *more_providers], detector=detector or FixedDetector("en")),
     )
     async with AsyncTestClient(app) as client:
         yield Api(client=client, key=issued.key, provider=provider, settings=settings)

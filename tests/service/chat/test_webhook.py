@@ -172,3 +172,34 @@ async def test_usage_is_recorded_per_user_and_channel(chat: Chat) -> None:
         ("Alice00001", "GENERAL", "es"),
         ("Alice00001", "GENERAL", "fr"),
     }
+
+
+async def test_max_cost_per_message_sends_the_rest_to_a_cheaper_engine(
+    sqlite_settings,
+    rc,
+    detector,  # type: ignore[no-untyped-def]
+) -> None:
+    from decimal import Decimal
+
+    from service.translation.providers.base import Tier
+    from tests.service.chat.conftest import Chat, chat_settings, configure
+    from tests.service.conftest import start_api
+    from tests.service.scripted import ScriptedProvider
+
+    paid = ScriptedProvider("paid", pairs=None)
+    free = ScriptedProvider(
+        "free", pairs=None, tier=Tier.ECONOMY, price_per_million_chars=Decimal(0)
+    )
+    async for api in start_api(
+        chat_settings(sqlite_settings), paid, detector, more_providers=(free,)
+    ):
+        chat = Chat(api=api, rc=rc, token=await configure(api, rc))
+        text = "Hello everyone, how are you?"  # 28 characters: USD 0.00056 at the paid price
+        await api.client.put(
+            "/api/v1/channels/GENERAL", json={"max_cost_per_message": 0.0008}, headers=api.headers
+        )
+        await chat.hook(chat.rc.say("GENERAL", "Alice00001", text))
+        [reply] = chat.replies()
+        # Two readers' languages: one fits under the cap with the paid engine, the other does not.
+        assert len(reply["attachments"]) == 2
+        assert len(paid.calls) == 1 and len(free.calls) == 1
