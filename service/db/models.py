@@ -82,6 +82,10 @@ class TranslationMemory(Base):
     __tablename__ = "translation_memory"
 
     cache_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    # Whose text this is: its retention follows that workspace's setting (migration 0005).
+    workspace_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), default=None, index=True
+    )
     source_lang: Mapped[str] = mapped_column(sa.String(16))
     target_lang: Mapped[str] = mapped_column(sa.String(16))
     provider: Mapped[str] = mapped_column(sa.String(32))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -171,11 +172,13 @@ class TranslationCache:
                 return value
         return None
 
-    async def set(self, key: str, value: CachedTranslation) -> None:
+    async def set(
+        self, key: str, value: CachedTranslation, *, workspace_id: uuid.UUID | None = None
+    ) -> None:
         self.memory.set(key, value)
         await self._set_redis(key, value)
         if self._sessions is not None:
-            await self._set_db(key, value)
+            await self._set_db(key, value, workspace_id)
 
     async def _set_redis(self, key: str, value: CachedTranslation) -> None:
         redis = self._redis_usable()
@@ -210,10 +213,13 @@ class TranslationCache:
             pivot=tuple(meta.get("pivot", ())),
         )
 
-    async def _set_db(self, key: str, value: CachedTranslation) -> None:
+    async def _set_db(
+        self, key: str, value: CachedTranslation, workspace_id: uuid.UUID | None
+    ) -> None:
         assert self._sessions is not None
         row = {
             "cache_key": key,
+            "workspace_id": workspace_id,
             "source_lang": value.source,
             "target_lang": value.target,
             "provider": value.provider,

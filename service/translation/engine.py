@@ -132,6 +132,7 @@ class _Pending:
     substituted: markup.Protected
     source: str
     key: str
+    workspace_id: uuid.UUID | None = None
     outcome: Outcome | None = None
 
     def variant(self, provider: Provider) -> markup.Protected:
@@ -286,7 +287,9 @@ class Engine:
                 glossary=glossary.tag if glossary else "",
                 scope=str(caller.workspace_id),
             )
-            pending.append(_Pending(i, text, protected, substituted, source, key))
+            pending.append(
+                _Pending(i, text, protected, substituted, source, key, caller.workspace_id)
+            )
             pending[-1].outcome = Outcome(
                 text=text, source=source, target=options.target, detected_confidence=confidence
             )
@@ -374,7 +377,7 @@ class Engine:
                 _untranslated(item)
             else:
                 _apply(item, flight, cached=False)
-                stores.append(self.cache.set(item.key, flight))
+                stores.append(self.cache.set(item.key, flight, workspace_id=item.workspace_id))
             self._flights.resolve(item.key, flight)
         await asyncio.gather(*stores)
 

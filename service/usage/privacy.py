@@ -22,12 +22,14 @@ from service.db.models import (
     AuditEntry,
     Budget,
     BudgetPeriod,
+    ChatDelivery,
     TranslationMemory,
     UsageDaily,
     UsageEvent,
     User,
     UserErasure,
     UserPreferences,
+    WorkspaceSettings,
 )
 from service.errors import NotFound
 from service.usage import rollup
@@ -193,13 +195,37 @@ async def erase_user(
 async def purge_message_text(
     sessions: async_sessionmaker[AsyncSession], *, retention_days: int
 ) -> int:
-    """Delete stored translations (message text) older than the retention; returns how many."""
-    cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+    """Delete stored translations (message text) past their retention; returns how many.
+
+    A workspace's own `message_retention_days` applies to its rows; `retention_days` (the
+    server's `UTP_MESSAGE_RETENTION_DAYS`) to the rest. The bot's delivery records (ids only,
+    no text) follow the same clock, since an edit older than that has nothing to replace.
+    """
+    now = datetime.now(UTC)
+    purged = 0
     async with sessions.begin() as session:
-        result = await session.execute(
-            sa.delete(TranslationMemory).where(TranslationMemory.created_at < cutoff)
-        )
-    purged = int(getattr(result, "rowcount", 0) or 0)
+        own = (
+            await session.execute(
+                sa.select(WorkspaceSettings.workspace_id, WorkspaceSettings.message_retention_days)
+            )
+        ).tuples()
+        configured = dict(own.all())
+        for workspace_id, days in configured.items():
+            cutoff = now - timedelta(days=days)
+            for model in (TranslationMemory, ChatDelivery):
+                result = await session.execute(
+                    sa.delete(model).where(
+                        model.workspace_id == workspace_id, model.created_at < cutoff
+                    )
+                )
+                purged += int(getattr(result, "rowcount", 0) or 0)
+        cutoff = now - timedelta(days=retention_days)
+        for model in (TranslationMemory, ChatDelivery):
+            others = model.workspace_id.is_(None) | model.workspace_id.not_in(list(configured))
+            result = await session.execute(
+                sa.delete(model).where(model.created_at < cutoff, others)
+            )
+            purged += int(getattr(result, "rowcount", 0) or 0)
     if purged:
         log.info("retention: purged %d stored translation(s) of %d+ days", purged, retention_days)
     return purged
