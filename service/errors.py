@@ -79,3 +79,10 @@ class TranslationUnavailable(ServiceError):
 
     status_code = 503
     code = "translation_unavailable"
+
+
+class ServiceUnavailable(ServiceError):
+    """Something the request cannot do without (the database) is unreachable: retry later."""
+
+    status_code = 503
+    code = "service_unavailable"

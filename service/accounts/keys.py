@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.models import ApiKey, Workspace
-from service.errors import Unauthorized
+from service.errors import ServiceUnavailable, Unauthorized
 
 SCOPES = frozenset({"translate", "admin", "read:usage", "operator"})
 # What a workspace admin may grant through the API; `operator` (every workspace) is minted only
@@ -162,8 +163,18 @@ class KeyVerifier:
             principal, _, expires_at = cached
             if expires_at is None or expires_at > datetime.now(UTC):
                 return principal
-        async with self._sessions() as session:
-            row = await session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix_of(key)))
+        try:
+            async with self._sessions() as session:
+                row = await session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix_of(key)))
+        except (SQLAlchemyError, OSError, TimeoutError):
+            # Database down: a key verified earlier keeps working (translation goes on; its
+            # revocation could not be read now anyway); a key never seen cannot be checked.
+            if cached is not None and (cached[2] is None or cached[2] > datetime.now(UTC)):
+                return cached[0]
+            raise ServiceUnavailable(
+                "the database is unreachable: this API key cannot be checked right now",
+                headers={"Retry-After": "5"},
+            ) from None
         if row is None or not hmac.compare_digest(row.secret_hash, hashed):
             raise Unauthorized("invalid API key", code="invalid_api_key")
         if row.revoked_at is not None:

@@ -67,17 +67,15 @@ class LanguagePriors:
                 codes = {c for c in (normalize(x) for x in configured) if c}
                 return frozenset(codes) if len(codes) >= 2 else None
             since = datetime.now(UTC) - TRAFFIC_WINDOW
-            rows = (
-                await session.execute(
-                    sa.select(UsageEvent.source_lang, sa.func.count())
-                    .where(
-                        UsageEvent.workspace_id == workspace_id,
-                        UsageEvent.created_at >= since,
-                        UsageEvent.source_lang.is_not(None),
-                    )
-                    .group_by(UsageEvent.source_lang)
+            rows = await session.execute(
+                sa.select(UsageEvent.source_lang, sa.func.count())
+                .where(
+                    UsageEvent.workspace_id == workspace_id,
+                    UsageEvent.created_at >= since,
+                    UsageEvent.source_lang.is_not(None),
                 )
-            ).tuples()
+                .group_by(UsageEvent.source_lang)
+            )
             counts = {lang: n for lang, n in rows if lang and lang != "und"}
         total = sum(counts.values())
         seen = {lang for lang, n in counts.items() if total and n / total >= MIN_SHARE}

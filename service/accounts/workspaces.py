@@ -404,13 +404,11 @@ async def rotate_bot_tokens(
     """Re-seal every bot token not sealed with the current key; (re-sealed, failures)."""
     rotated, failed = 0, []
     async with sessions.begin() as session:
-        rows = (
-            await session.execute(
-                sa.select(WorkspaceSettings.workspace_id, WorkspaceSettings.rocketchat_bot_token)
-                .where(WorkspaceSettings.rocketchat_bot_token.is_not(None))
-                .with_for_update()
-            )
-        ).tuples()
+        rows = await session.execute(
+            sa.select(WorkspaceSettings.workspace_id, WorkspaceSettings.rocketchat_bot_token)
+            .where(WorkspaceSettings.rocketchat_bot_token.is_not(None))
+            .with_for_update()
+        )
         for workspace_id, sealed in rows:
             assert sealed is not None
             try:

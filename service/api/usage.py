@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, put
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from service.accounts import audit
 from service.api.auth import principal_of
@@ -260,9 +260,11 @@ def _figures(f: analytics.Figures) -> Figures:
 )
 async def usage_report(
     request: AnyRequest,
-    from_: Annotated[date | None, Parameter(query="from")] = None,
-    to: date | None = None,
-    group_by: Literal["day", "user", "channel", "provider", "language_pair"] | None = None,
+    from_: Annotated[date | None, QueryParameter(name="from")] = None,
+    to: FromQuery[date | None] = None,
+    group_by: FromQuery[
+        Literal["day", "user", "channel", "provider", "language_pair"] | None
+    ] = None,
 ) -> Response[Any]:
     today = datetime.now(UTC).date()
     end = to or today

@@ -111,13 +111,11 @@ class Audience:
         self, workspace_id: uuid.UUID, user_ids: list[str]
     ) -> dict[str, tuple[User, UserPreferences | None]]:
         async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    sa.select(User, UserPreferences)
-                    .outerjoin(UserPreferences, UserPreferences.user_id == User.id)
-                    .where(User.workspace_id == workspace_id, User.external_id.in_(user_ids))
-                )
-            ).tuples()
+            rows = await session.execute(
+                sa.select(User, UserPreferences)
+                .outerjoin(UserPreferences, UserPreferences.user_id == User.id)
+                .where(User.workspace_id == workspace_id, User.external_id.in_(user_ids))
+            )
             return {user.external_id: (user, prefs) for user, prefs in rows}
 
     async def _ask_profiles(

@@ -251,7 +251,7 @@ class Budgets:
                         .where(BudgetReservation.hold_id == hold.hold_id)
                         .returning(BudgetReservation.budget_id, BudgetReservation.amount_nanos)
                     )
-                    held = dict(released.tuples().all())
+                    held = dict(released.all())
                 else:
                     ensured = await self._ensure_periods(session, hold.budget_ids, hold.period)
                 for budget_id in hold.budget_ids:
@@ -385,16 +385,14 @@ class Budgets:
         """This month's spend over limit of every workspace-wide budget (for the gauge)."""
         period = month_of(datetime.now(UTC))
         async with self.sessions() as session:
-            rows = (
-                await session.execute(
-                    sa.select(Budget.workspace_id, Budget.limit_nanos, BudgetPeriod.spent_nanos)
-                    .outerjoin(
-                        BudgetPeriod,
-                        sa.and_(BudgetPeriod.budget_id == Budget.id, BudgetPeriod.period == period),
-                    )
-                    .where(Budget.scope == "workspace")
+            rows = await session.execute(
+                sa.select(Budget.workspace_id, Budget.limit_nanos, BudgetPeriod.spent_nanos)
+                .outerjoin(
+                    BudgetPeriod,
+                    sa.and_(BudgetPeriod.budget_id == Budget.id, BudgetPeriod.period == period),
                 )
-            ).tuples()
+                .where(Budget.scope == "workspace")
+            )
             return {
                 str(workspace_id): (spent or 0) / limit if limit > 0 else 0.0
                 for workspace_id, limit, spent in rows

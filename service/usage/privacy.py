@@ -204,11 +204,9 @@ async def purge_message_text(
     now = datetime.now(UTC)
     purged = 0
     async with sessions.begin() as session:
-        own = (
-            await session.execute(
-                sa.select(WorkspaceSettings.workspace_id, WorkspaceSettings.message_retention_days)
-            )
-        ).tuples()
+        own = await session.execute(
+            sa.select(WorkspaceSettings.workspace_id, WorkspaceSettings.message_retention_days)
+        )
         configured = dict(own.all())
         for workspace_id, days in configured.items():
             cutoff = now - timedelta(days=days)

@@ -154,7 +154,7 @@ def _parse_utp(args: list[str]) -> None:
     command: click.Command = main
     ctx = command.make_context("utp", args)
     while isinstance(command, click.Group):
-        name, sub, rest = command.resolve_command(ctx, [*ctx.protected_args, *ctx.args])
+        name, sub, rest = command.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
         assert sub is not None and name is not None
         command, ctx = sub, sub.make_context(name, rest, parent=ctx)
 
