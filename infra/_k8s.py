@@ -16,6 +16,24 @@ CHARTS: dict[str, tuple[str, str, str]] = {
     ),
     "loki": ("loki", "6.40.0", "https://grafana.github.io/helm-charts"),
     "promtail": ("promtail", "6.17.0", "https://grafana.github.io/helm-charts"),
+    # Exporters behind the alert rules (docs/metrics.md); each pins its exporter image through
+    # the chart's appVersion: postgres_exporter v0.20.1, redis_exporter v1.89.0,
+    # cloudwatch_exporter 0.16.0.
+    "prometheus-postgres-exporter": (
+        "prometheus-postgres-exporter",
+        "8.2.0",
+        "https://prometheus-community.github.io/helm-charts",
+    ),
+    "prometheus-redis-exporter": (
+        "prometheus-redis-exporter",
+        "6.29.0",
+        "https://prometheus-community.github.io/helm-charts",
+    ),
+    "prometheus-cloudwatch-exporter": (
+        "prometheus-cloudwatch-exporter",
+        "0.28.1",
+        "https://prometheus-community.github.io/helm-charts",
+    ),
     "external-secrets": ("external-secrets", "0.20.1", "https://charts.external-secrets.io"),
 }
 

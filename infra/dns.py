@@ -57,6 +57,7 @@ class FailoverDns(pulumi.ComponentResource):
     """
 
     primary_health_check: aws.route53.HealthCheck
+    secondary_health_check: aws.route53.HealthCheck
 
     def __init__(
         self, name: str, args: FailoverDnsArgs, opts: pulumi.ResourceOptions | None = None
@@ -102,6 +103,7 @@ class FailoverDns(pulumi.ComponentResource):
                 opts=child,
             )
         self.primary_health_check = checks["primary"]
+        self.secondary_health_check = checks["secondary"]
         aws.cloudwatch.MetricAlarm(
             f"{name}-primary-unhealthy",
             alarm_description=f"{args.hostname}: primary region failing {args.health_path}",

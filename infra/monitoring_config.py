@@ -133,3 +133,12 @@ def alertmanager_config(receivers: AlertReceivers) -> dict[str, Any]:
 def alertmanager_yaml(receivers: AlertReceivers) -> str:
     """The same configuration as YAML text, for a Secret's `alertmanager.yaml` key."""
     return yaml.safe_dump(alertmanager_config(receivers), sort_keys=False)
+
+
+def silent_alertmanager_config() -> dict[str, Any]:
+    """The configuration for a stack without receivers: every alert goes to the null receiver
+    (visible in Alertmanager and Grafana, never sent), grouped and inhibited the same way."""
+    config = alertmanager_config(AlertReceivers(slack_webhook_url="https://unused.invalid"))
+    config["route"] = {key: value for key, value in config["route"].items() if key != "routes"}
+    config["receivers"] = [{"name": NULL_RECEIVER}]
+    return config

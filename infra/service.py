@@ -14,6 +14,21 @@ from infra._k8s import RESTRICTED_CONTAINER, namespace
 from infra._util import irsa_trust_policy, policy_document
 
 PORT = 8000
+BACKUP_METRICS_PORT = 9108
+BACKUP_METRICS_PATH = "/metrics.txt"
+BACKUP_METRICS_SA = "utp-backup-metrics"
+# `utp health-check --format prometheus` every minute into a shared emptyDir, replacing the
+# file only when the output is complete (degraded/down exit non-zero but still report).
+# `sleep & wait` lets the TERM trap run at once instead of after the sleep.
+_CHECK_LOOP = f"""trap 'exit 0' TERM INT
+out=/metrics{BACKUP_METRICS_PATH}
+while true; do
+  utp health-check --format prometheus --retries 1 --timeout 10 > /metrics/.next
+  if grep -q '^utp_health_status ' /metrics/.next; then mv -f /metrics/.next "$out"; fi
+  sleep 60 & wait $!
+done"""
+# Fresh within 5 minutes: the loop is alive and its checks finish.
+_CHECK_FRESH = f'test -n "$(find /metrics{BACKUP_METRICS_PATH} -mmin -5 2>/dev/null)"'
 PROVIDERS: tuple[str, ...] = ("deepl", "google", "openai", "anthropic")
 
 
@@ -88,7 +103,10 @@ class TranslatorService(pulumi.ComponentResource):
     that assembles the database URL (from the RDS-managed secret), Redis URL, signing key and
     provider keys, a ConfigMap, a migration Job (`utp db upgrade`) the Deployment waits for,
     the hardened Deployment with probes, Service, ServiceMonitor, TLS Ingress, HPA (CPU and
-    memory), PDB (minAvailable 1) and, with a backup bucket, a backup CronJob.
+    memory), PDB (minAvailable 1) and, with a backup bucket, a backup CronJob plus the
+    backup-metrics Deployment (Service, ServiceMonitor, PDB, NetworkPolicies, an IRSA role that
+    may only list the bucket) exporting `utp_backup_last_success_timestamp_seconds` read from
+    the bucket.
     """
 
     def __init__(
@@ -138,6 +156,7 @@ class TranslatorService(pulumi.ComponentResource):
         self._create_exposure()
         if args.backup_bucket is not None and args.backup_role_arn is not None:
             self._create_backup_cronjob(args.backup_bucket, args.backup_role_arn, [config, secret])
+            self._create_backup_metrics(args.backup_bucket)
         self.register_outputs({"namespace": ns_name, "image": self.image})
 
     # -- pod shape -------------------------------------------------------------------------
@@ -645,4 +664,191 @@ class TranslatorService(pulumi.ComponentResource):
                 },
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ns, *after]),
+        )
+
+    def _create_backup_metrics(self, bucket: pulumi.Input[str]) -> None:
+        """The backup CronJob cannot reach node-exporter's textfile directory (a hostPath,
+        refused by restricted Pod Security), so Prometheus scrapes the bucket's own view:
+        `utp health-check --format prometheus` (newest manifest.json in the bucket, plus the
+        service's live/ready/breaker state) written every minute and served as a file."""
+        a, name, ns = self._args, self._name, self._args.namespace
+        labels = {**self.labels, "app.kubernetes.io/component": "backup-metrics"}
+        role = aws.iam.Role(
+            f"{name}-backup-metrics-role",
+            assume_role_policy=irsa_trust_policy(
+                a.oidc_provider_arn, a.oidc_issuer, ns, BACKUP_METRICS_SA
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Listing is all the check needs: the manifests' LastModified, never their content.
+        aws.iam.RolePolicy(
+            f"{name}-backup-metrics-policy",
+            role=role.id,
+            policy=policy_document(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:ListBucket",
+                        "Resource": pulumi.Output.concat("arn:aws:s3:::", bucket),
+                    }
+                ]
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-backup-metrics-sa",
+            metadata={
+                "name": BACKUP_METRICS_SA,
+                "namespace": ns,
+                "annotations": {"eks.amazonaws.com/role-arn": role.arn},
+            },
+            opts=self._child,
+        )
+        volume = {"name": "metrics", "mountPath": "/metrics"}
+        fresh = {"exec": {"command": ["sh", "-c", _CHECK_FRESH]}, "periodSeconds": 60}
+        check: dict[str, Any] = {
+            "name": "check",
+            "image": self.image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["sh", "-c", _CHECK_LOOP],
+            # Only what the check reads: no database, Redis or provider secrets.
+            "env": [
+                {"name": "UTP_HEALTH_CHECK_URL", "value": f"http://utp.{ns}.svc.cluster.local"},
+                {"name": "UTP_BACKUP_BUCKET", "value": bucket},
+                {"name": "UTP_BACKUP_S3_REGION", "value": a.region},
+                {"name": "AWS_REGION", "value": a.region},
+                {"name": "UTP_DATA_DIR", "value": "/var/lib/utp"},
+            ],
+            "securityContext": RESTRICTED_CONTAINER,
+            "resources": {
+                "requests": {"cpu": "20m", "memory": "128Mi"},
+                "limits": {"cpu": "500m", "memory": "256Mi"},
+            },
+            "volumeMounts": [
+                {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir
+                {"name": "data", "mountPath": "/var/lib/utp"},
+                volume,
+            ],
+            "startupProbe": {**fresh, "periodSeconds": 10, "failureThreshold": 30},
+            "livenessProbe": {**fresh, "failureThreshold": 3},
+            "readinessProbe": fresh,
+        }
+        http = {"httpGet": {"path": BACKUP_METRICS_PATH, "port": "metrics"}, "periodSeconds": 30}
+        serve: dict[str, Any] = {
+            "name": "serve",
+            "image": self.image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": [
+                "python",
+                "-m",
+                "http.server",
+                str(BACKUP_METRICS_PORT),
+                "--directory",
+                "/metrics",
+            ],
+            "ports": [{"name": "metrics", "containerPort": BACKUP_METRICS_PORT, "protocol": "TCP"}],
+            "securityContext": RESTRICTED_CONTAINER,
+            "resources": {
+                "requests": {"cpu": "10m", "memory": "48Mi"},
+                "limits": {"cpu": "200m", "memory": "128Mi"},
+            },
+            "volumeMounts": [{**volume, "readOnly": True}],
+            "livenessProbe": {"tcpSocket": {"port": "metrics"}, "periodSeconds": 30},
+            "readinessProbe": http,
+        }
+        spec = self._pod_spec([check, serve], BACKUP_METRICS_SA, terminationGracePeriodSeconds=10)
+        spec["volumes"] = [*spec["volumes"], {"name": "metrics", "emptyDir": {"sizeLimit": "8Mi"}}]
+        k8s.apps.v1.Deployment(
+            f"{name}-backup-metrics",
+            metadata={"name": "utp-backup-metrics", "namespace": ns, "labels": labels},
+            spec={
+                # One copy is enough: a gap of a few minutes is far below the 26 h threshold.
+                "replicas": 1,
+                "revisionHistoryLimit": 3,
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": spec},
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ns, account]),
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-backup-metrics-pdb",
+            metadata={"name": "utp-backup-metrics", "namespace": ns},
+            # A single replica must stay evictable, or it would block every node drain.
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": labels}},
+            opts=self._child,
+        )
+        k8s.core.v1.Service(
+            f"{name}-backup-metrics-svc",
+            metadata={"name": "utp-backup-metrics", "namespace": ns, "labels": labels},
+            spec={
+                "type": "ClusterIP",
+                "selector": labels,
+                "ports": [
+                    {
+                        "name": "metrics",
+                        "port": BACKUP_METRICS_PORT,
+                        "targetPort": "metrics",
+                        "protocol": "TCP",
+                    }
+                ],
+            },
+            opts=self._child,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-backup-metrics-servicemonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata={"name": "utp-backup-metrics", "namespace": ns},
+            spec={
+                "selector": {"matchLabels": labels},
+                # http.server names a .txt file text/plain; Prometheus 3 needs a declared
+                # format for anything else, so say which one it is.
+                "fallbackScrapeProtocol": "PrometheusText0.0.4",
+                "endpoints": [{"port": "metrics", "path": BACKUP_METRICS_PATH, "interval": "60s"}],
+            },
+            opts=self._child,
+        )
+        self._allow_backup_metrics_traffic(labels)
+
+    def _allow_backup_metrics_traffic(self, labels: Mapping[str, str]) -> None:
+        """Prometheus in to the exporter; the exporter out to, and into, the API pods."""
+        name, ns = self._name, self._args.namespace
+        monitoring = {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+        }
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol-backup-metrics",
+            metadata={"name": "allow-backup-metrics", "namespace": ns},
+            spec={
+                "podSelector": {"matchLabels": dict(labels)},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [
+                    {
+                        "from": [monitoring],
+                        "ports": [{"protocol": "TCP", "port": BACKUP_METRICS_PORT}],
+                    }
+                ],
+                "egress": [
+                    {
+                        "to": [{"podSelector": {"matchLabels": self.labels}}],
+                        "ports": [{"protocol": "TCP", "port": PORT}],
+                    }
+                ],
+            },
+            opts=self._child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol-health-check",
+            metadata={"name": "allow-ingress-health-check", "namespace": ns},
+            spec={
+                "podSelector": {"matchLabels": self.labels},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"podSelector": {"matchLabels": dict(labels)}}],
+                        "ports": [{"protocol": "TCP", "port": PORT}],
+                    }
+                ],
+            },
+            opts=self._child,
         )

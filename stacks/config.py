@@ -122,6 +122,26 @@ class ProviderKeys:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AlertingConfig:
+    """Alertmanager receivers. Without `slackWebhookUrl` every alert goes to the null receiver
+    (shown in Alertmanager and Grafana, never sent); the URL and the routing key are secrets."""
+
+    slack_webhook_url: SecretValue | None = None
+    pagerduty_routing_key: SecretValue | None = None
+    warning_channel: str = "#utp-alerts"
+    critical_channel: str = "#utp-incidents"
+    # Prefix for the rules' relative runbook links (docs/operations.md#...).
+    runbook_base_url: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return self.slack_webhook_url is not None
+
+
+ALERTING_SECRETS = ("slackWebhookUrl", "pagerdutyRoutingKey")
+
+
+@dataclass(frozen=True, kw_only=True)
 class StackConfig:
     environment: Literal["staging", "production"]
     primary_region: str = "us-east-1"
@@ -134,6 +154,7 @@ class StackConfig:
     dns: DnsConfig
     budget: BudgetConfig
     provider_keys: ProviderKeys = field(default_factory=ProviderKeys)
+    alerting: AlertingConfig = field(default_factory=AlertingConfig)
     log_retention_days: int = 30
 
     @property
@@ -288,6 +309,7 @@ def _validate(cfg: StackConfig) -> None:
         problems.append("utp:budget.emails: at least one email address")
     if cfg.budget.monthly_usd <= 0:
         problems.append("utp:budget.monthlyUsd: must be positive")
+    problems.extend(_alerting_problems(cfg.alerting))
     if cfg.production:
         if cfg.database.backup_retention_days < 30:
             problems.append("utp:database.backupRetentionDays: production keeps >= 30 days")
@@ -295,6 +317,33 @@ def _validate(cfg: StackConfig) -> None:
             problems.append("utp:network.natGateways: production needs one NAT per AZ")
     if problems:
         raise ConfigError("; ".join(problems))
+
+
+def _alerting_problems(alerting: AlertingConfig) -> list[str]:
+    problems: list[str] = []
+    url = alerting.slack_webhook_url
+    if url is not None and not url.offline and not url.value.startswith("https://"):
+        problems.append(
+            "utp:alerting.slackWebhookUrl: must be an https:// Slack incoming-webhook URL"
+        )
+    if alerting.pagerduty_routing_key is not None and url is None:
+        problems.append(
+            "utp:alerting.pagerdutyRoutingKey: also set utp:alerting.slackWebhookUrl (critical"
+            " alerts go to Slack and the pager; warnings only to Slack)"
+        )
+    base = alerting.runbook_base_url
+    if base and not base.startswith("https://"):
+        problems.append(
+            f"utp:alerting.runbookBaseUrl: {base!r} must be an https:// URL (the repository's"
+            " blob URL on the default branch)"
+        )
+    for key, channel in (
+        ("warningChannel", alerting.warning_channel),
+        ("criticalChannel", alerting.critical_channel),
+    ):
+        if not channel.startswith("#") or len(channel) < 2:
+            problems.append(f"utp:alerting.{key}: {channel!r} must be a Slack channel (#name)")
+    return problems
 
 
 def parse_config(raw: Mapping[str, Any]) -> StackConfig:
@@ -340,11 +389,21 @@ def load_engine_config() -> StackConfig:
         k for k in raw if runtime_config.is_config_secret(k)
     }
     provider_prefix = f"{PROJECT}:providerKeys"
+    alerting_prefix = f"{PROJECT}:alerting"
     for key in list(raw):
         if key == provider_prefix and isinstance(raw[key], str):
             # The whole object is secret when any of its values is.
             keys = json.loads(raw[key])
             raw[key] = {k: SecretValue(value=str(v)) for k, v in keys.items()}
+        elif key == alerting_prefix and key in secret_keys and isinstance(raw[key], str):
+            # Secret as a whole too; only its URL and key are secrets, the rest is plain.
+            values = _json(raw[key], key)
+            if not isinstance(values, dict):
+                raise ConfigError(f"{key}: expected a mapping")
+            raw[key] = {
+                k: SecretValue(value=str(v)) if k in ALERTING_SECRETS and v is not None else v
+                for k, v in values.items()
+            }
         elif key in secret_keys:
-            raise ConfigError(f"{key}: only utp:providerKeys may hold secrets")
+            raise ConfigError(f"{key}: only utp:providerKeys and utp:alerting may hold secrets")
     return parse_config(raw)

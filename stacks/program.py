@@ -16,7 +16,15 @@ from infra.dns import FailoverDns, FailoverDnsArgs, HostedZone, HostedZoneArgs, 
 from infra.eks import EksCluster, EksClusterArgs
 from infra.ingress import Ingress, IngressArgs
 from infra.kms import Kms, KmsArgs
-from infra.monitoring import Monitoring, MonitoringArgs
+from infra.monitoring import (
+    ROUTE53_METRICS_REGION,
+    AlertingArgs,
+    CloudWatchTargets,
+    Monitoring,
+    MonitoringArgs,
+    PostgresTarget,
+    RedisTarget,
+)
 from infra.network import Network, NetworkArgs
 from infra.registry import (
     AppSecrets,
@@ -28,7 +36,7 @@ from infra.registry import (
 )
 from infra.secrets_operator import SecretsOperator, SecretsOperatorArgs
 from infra.service import TranslatorService, TranslatorServiceArgs
-from stacks.config import PROJECT, StackConfig
+from stacks.config import PROJECT, SecretValue, StackConfig
 
 ENV_CODES = {"staging": "stg", "production": "prd"}
 
@@ -297,6 +305,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
 
     regional_hosts: dict[str, str] = {}
     ingresses: dict[str, Ingress] = {}
+    operators: dict[str, SecretsOperator] = {}
     for s in (primary, dr):
         k8s_provider = clusters[s.role].k8s_provider
         k8s_opts = pulumi.ResourceOptions(
@@ -315,14 +324,10 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             ),
             opts=k8s_opts,
         )
-        Monitoring(
-            f"{s.prefix}-monitoring",
-            MonitoringArgs(cluster_name=f"{s.prefix}-eks", log_retention_days=30),
-            opts=k8s_opts,
-        )
         operator = SecretsOperator(
             f"{s.prefix}-external-secrets", SecretsOperatorArgs(), opts=k8s_opts
         )
+        operators[s.role] = operator
         is_primary = s.role == "primary"
         svc = cfg.service
         TranslatorService(
@@ -397,6 +402,60 @@ def program(cfg: StackConfig, *, stack: str) -> None:
         opts=primary.opts(),
     )
 
+    # After the failover records: cloudwatch-exporter watches their health checks.
+    alerting = _alerting(cfg)
+    health_checks = [dns.primary_health_check.id, dns.secondary_health_check.id]
+    for s in (primary, dr):
+        Monitoring(
+            f"{s.prefix}-monitoring",
+            MonitoringArgs(
+                cluster_name=f"{s.prefix}-eks",
+                region=s.region,
+                alerting=alerting,
+                oidc_provider_arn=clusters[s.role].oidc_provider_arn,
+                oidc_issuer=clusters[s.role].oidc_issuer,
+                # Each cluster watches its own region's database: the primary, or the replica
+                # with the primary's credentials (physical replication keeps the same roles).
+                postgres=PostgresTarget(
+                    instance_id=databases[s.role].instance.identifier,
+                    host=databases[s.role].instance.address,
+                    database=d.name,
+                    credentials_secret_arn=databases["primary"].master_secret_arn or "",
+                    credentials_region=primary.region,
+                ),
+                redis=RedisTarget(
+                    replication_group_id=caches[s.role].replication_group.replication_group_id,
+                    host=caches[s.role].replication_group.primary_endpoint_address,
+                    auth_secret_arn=caches[s.role].auth_secret.arn,
+                ),
+                cloudwatch=CloudWatchTargets(
+                    rds_instance_ids=[databases[s.role].instance.identifier],
+                    route53_health_check_ids=health_checks
+                    if s.region == ROUTE53_METRICS_REGION
+                    else [],
+                ),
+                secrets_kms_key_arns=[
+                    kms[s.role].arn("secrets"),
+                    kms["primary"].arn("rds"),
+                ],
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=s.component,
+                providers=[s.provider, s.random_provider, clusters[s.role].k8s_provider],
+                depends_on=[operators[s.role]],
+            ),
+        )
+    if ROUTE53_METRICS_REGION not in cfg.regions:
+        pulumi.log.warn(
+            f"Route 53 health-check metrics exist only in {ROUTE53_METRICS_REGION}, which is"
+            " neither region: Route53HealthCheckFailing cannot fire."
+        )
+    if alerting is None and cfg.production:
+        pulumi.log.warn(
+            "utp:alerting.slackWebhookUrl is not set: alerts go to the null receiver (visible in"
+            " Alertmanager and Grafana only; nobody is notified)."
+        )
+
     pulumi.export("primaryRegion", cfg.primary_region)
     pulumi.export("drRegion", cfg.dr_region)
     pulumi.export("apiHostname", cfg.dns.api_hostname)
@@ -415,6 +474,31 @@ def program(cfg: StackConfig, *, stack: str) -> None:
     pulumi.export("repositoryUrl", registry.repository.repository_url)
     pulumi.export("primaryHealthCheckId", dns.primary_health_check.id)
     pulumi.export("drRunbook", dr_runbook(cfg, dr.prefix))
+
+
+# Offline (`utp-infra plan`, tests) a `secure:` value is only a placeholder; these stand in
+# for it with the right shape, so the routing tree is built as it would be for real.
+OFFLINE_SLACK_WEBHOOK = "https://hooks.slack.com/services/OFFLINE/PLACEHOLDER"
+OFFLINE_ROUTING_KEY = "offline-placeholder-routing-key"
+
+
+def _secret(value: SecretValue, offline: str) -> pulumi.Output[str]:
+    return pulumi.Output.secret(offline if value.offline else value.value)
+
+
+def _alerting(cfg: StackConfig) -> AlertingArgs | None:
+    a = cfg.alerting
+    if a.slack_webhook_url is None:
+        return None
+    return AlertingArgs(
+        slack_webhook_url=_secret(a.slack_webhook_url, OFFLINE_SLACK_WEBHOOK),
+        pagerduty_routing_key=_secret(a.pagerduty_routing_key, OFFLINE_ROUTING_KEY)
+        if a.pagerduty_routing_key is not None
+        else None,
+        warning_channel=a.warning_channel,
+        critical_channel=a.critical_channel,
+        runbook_base_url=a.runbook_base_url,
+    )
 
 
 def dr_runbook(cfg: StackConfig, dr_prefix: str) -> str:

@@ -71,9 +71,13 @@ def _service(backups: bool = True, migrations: bool = True) -> None:
     )
 
 
+def _named(g, typ, name):
+    return [r for r in g.of_type(typ) if r.inputs["metadata"]["name"] == name]
+
+
 def test_deployment_env_and_hardening(build):
     g = build(_service)
-    (dep,) = g.of_type("kubernetes:apps/v1:Deployment")
+    (dep,) = _named(g, "kubernetes:apps/v1:Deployment", "utp")
     pod = dep.inputs["spec"]["template"]["spec"]
     (c,) = pod["containers"]
     assert {e["name"] for e in c["env"]} == set(ENV_VARS)
@@ -105,7 +109,7 @@ def test_autoscaling_disruption_and_isolation(build):
     (hpa,) = g.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
     assert (hpa.inputs["spec"]["minReplicas"], hpa.inputs["spec"]["maxReplicas"]) == (2, 10)
     assert {m["resource"]["name"] for m in hpa.inputs["spec"]["metrics"]} == {"cpu", "memory"}
-    (pdb,) = g.of_type("kubernetes:policy/v1:PodDisruptionBudget")
+    (pdb,) = _named(g, "kubernetes:policy/v1:PodDisruptionBudget", "utp")
     assert pdb.inputs["spec"]["minAvailable"] == 1 and "maxUnavailable" not in pdb.inputs["spec"]
     policies = {
         p.inputs["metadata"]["name"]: p.inputs["spec"]
@@ -163,3 +167,106 @@ def test_dr_copy_has_no_migrations_or_backups(build):
     g = build(lambda: _service(backups=False, migrations=False))
     assert not g.of_type("kubernetes:batch/v1:Job")
     assert not g.of_type("kubernetes:batch/v1:CronJob")
+
+
+def test_backup_metrics_are_scraped_from_the_bucket_listing(build):
+    """Restricted Pod Security rules out node-exporter's textfile directory (a hostPath), so a
+    small Deployment serves `utp health-check --format prometheus` for Prometheus."""
+    import json
+    import shlex
+
+    from infra.service import _CHECK_LOOP
+
+    g = build(_service)
+    (dep,) = _named(g, "kubernetes:apps/v1:Deployment", "utp-backup-metrics")
+    pod = dep.inputs["spec"]["template"]["spec"]
+    assert dep.inputs["spec"]["replicas"] == 1
+    assert pod["serviceAccountName"] == "utp-backup-metrics"
+    containers = {c["name"]: c for c in pod["containers"]}
+    assert set(containers) == {"check", "serve"}
+    for c in containers.values():
+        assert c["livenessProbe"] and c["readinessProbe"]
+        assert c["securityContext"]["readOnlyRootFilesystem"] and c["resources"]["limits"]
+        assert c["image"].endswith(":1.2.3")
+    check = containers["check"]
+    env = {e["name"]: e for e in check["env"]}
+    assert env["UTP_BACKUP_BUCKET"]["value"] == "utp-backups"
+    assert env["UTP_HEALTH_CHECK_URL"]["value"] == "http://utp.utp.svc.cluster.local"
+    assert not any("valueFrom" in e for e in check["env"])  # no service secrets in this pod
+    # The command in the loop is one the service's CLI accepts.
+    (line,) = [line for line in _CHECK_LOOP.splitlines() if "utp health-check" in line]
+    words = shlex.split(line.split(">")[0])
+    assert words[:3] == ["utp", "health-check", "--format"] and words[3] == "prometheus"
+    _parse_utp(words[1:])
+
+    (monitor,) = [
+        m
+        for m in g.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+        if m.inputs["metadata"]["name"] == "utp-backup-metrics"
+    ]
+    (endpoint,) = monitor.inputs["spec"]["endpoints"]
+    (svc,) = _named(g, "kubernetes:core/v1:Service", "utp-backup-metrics")
+    assert endpoint["port"] == svc.inputs["spec"]["ports"][0]["name"]
+    serve = containers["serve"]
+    assert endpoint["path"] == serve["readinessProbe"]["httpGet"]["path"] == "/metrics.txt"
+    assert serve["ports"][0]["containerPort"] == svc.inputs["spec"]["ports"][0]["port"]
+    assert monitor.inputs["spec"]["selector"]["matchLabels"] == svc.inputs["spec"]["selector"]
+
+    (pdb,) = _named(g, "kubernetes:policy/v1:PodDisruptionBudget", "utp-backup-metrics")
+    assert pdb.inputs["spec"]["maxUnavailable"] == 1  # a single replica stays evictable
+
+    (policy,) = [
+        p for p in g.of_type("aws:iam/rolePolicy:RolePolicy") if "backup-metrics" in p.name
+    ]
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement == {
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": "arn:aws:s3:::utp-backups",
+    }
+
+    policies = {
+        p.inputs["metadata"]["name"]: p.inputs["spec"]
+        for p in g.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    }
+    own = policies["allow-backup-metrics"]
+    assert own["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9108}]
+    assert own["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "monitoring"
+    }
+    assert own["egress"][0]["ports"] == [{"protocol": "TCP", "port": 8000}]
+    api_in = policies["allow-ingress-health-check"]
+    assert api_in["podSelector"] == own["egress"][0]["to"][0]["podSelector"]
+    assert api_in["ingress"][0]["from"][0]["podSelector"] == own["podSelector"]
+
+
+def test_health_check_output_carries_the_metric_the_backup_alert_reads():
+    """BackupStale reads utp_backup_last_success_timestamp_seconds{type=~"database|full|"}:
+    the health check's copy has no `type`, which that matcher accepts."""
+    from datetime import UTC, datetime
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from service.ops.healthcheck import Component, HealthReport, render_prometheus
+
+    done = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    report = HealthReport(
+        url="http://utp",
+        checked_at=done,
+        components=[Component("live", "ok")],
+        duration_ms=1.0,
+        backup_completed_at=done,
+    )
+    samples = {
+        s.name: s
+        for family in text_string_to_metric_families(render_prometheus(report))
+        for s in family.samples
+    }
+    sample = samples["utp_backup_last_success_timestamp_seconds"]
+    assert sample.labels == {} and sample.value == done.timestamp()
+    assert "utp_health_status" in samples  # what the loop checks before publishing
+
+
+def test_no_backup_metrics_without_backups(build):
+    g = build(lambda: _service(backups=False, migrations=False))
+    assert not _named(g, "kubernetes:apps/v1:Deployment", "utp-backup-metrics")

@@ -89,3 +89,63 @@ def test_engine_json_strings_and_secure_values():
 def test_missing_stack_file(tmp_path):
     with pytest.raises(ConfigError, match="no such stack file"):
         load_stack_config("staging", root=tmp_path)
+
+
+def test_alerting_receivers_are_optional_secrets():
+    raw = _raw("staging")
+    assert not parse_config(raw).alerting.configured  # the stack files set none: null receiver
+    cfg = parse_config(
+        {
+            **raw,
+            "utp:alerting": {
+                "slackWebhookUrl": {"secure": "v1:abc"},
+                "pagerdutyRoutingKey": {"secure": "v1:def"},
+                "runbookBaseUrl": "https://github.com/example/utp/blob/main",
+            },
+        }
+    )
+    assert cfg.alerting.configured
+    assert isinstance(cfg.alerting.pagerduty_routing_key, SecretValue)
+    assert "abc" not in repr(cfg.alerting)
+
+
+@pytest.mark.parametrize(
+    ("alerting", "message"),
+    [
+        ({"slackWebhookUrl": "https://hooks.slack.com/x"}, r"slackWebhookUrl: must be a secret"),
+        ({"pagerdutyRoutingKey": {"secure": "v1:x"}}, r"also set utp:alerting\.slackWebhookUrl"),
+        ({"runbookBaseUrl": "github.com/x"}, r"runbookBaseUrl.*https://"),
+        ({"warningChannel": "alerts"}, r"warningChannel.*#name"),
+        ({"slackWebhok": {"secure": "v1:x"}}, r"did you mean 'slackWebhookUrl'"),
+    ],
+)
+def test_alerting_mistakes_fail_clearly(alerting, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config({**_raw("staging"), "utp:alerting": alerting})
+
+
+def test_engine_alerting_secrets_stay_secret(monkeypatch):
+    """`pulumi config set --secret --path utp:alerting.slackWebhookUrl` makes the whole object
+    secret for the engine; only the URL and key become SecretValues, the rest stays plain."""
+    import json
+
+    from stacks.config import load_engine_config
+
+    raw = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in _raw("staging").items()}
+    alerting = {
+        "slackWebhookUrl": "https://hooks.slack.com/services/T/B/real",
+        "runbookBaseUrl": "https://github.com/example/utp/blob/main",
+    }
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({**raw, "utp:alerting": json.dumps(alerting)}))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["utp:alerting"]))
+    cfg = load_engine_config()
+    url = cfg.alerting.slack_webhook_url
+    assert isinstance(url, SecretValue) and not url.offline
+    assert url.value == alerting["slackWebhookUrl"]
+    assert cfg.alerting.runbook_base_url == alerting["runbookBaseUrl"]
+    monkeypatch.setenv(
+        "PULUMI_CONFIG",
+        json.dumps({**raw, "utp:alerting": json.dumps({"slackWebhookUrl": "http://plain"})}),
+    )
+    with pytest.raises(ConfigError, match="https://"):
+        load_engine_config()
