@@ -1,0 +1,158 @@
+"""The API Deployment and what exposes, scrapes, scales and protects it."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.service.env import PORT
+from infra.service.pods import container, pod_spec
+from infra.service.scope import Scope
+
+
+def create_service_account(scope: Scope) -> k8s.core.v1.ServiceAccount:
+    return k8s.core.v1.ServiceAccount(
+        f"{scope.name}-sa",
+        metadata={"name": "utp", "namespace": scope.args.namespace},
+        automount_service_account_token=False,
+        opts=scope.child,
+    )
+
+
+def create_deployment(scope: Scope, after: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
+    a = scope.args
+    api = container(scope, "api")
+    api["ports"] = [{"name": "http", "containerPort": PORT, "protocol": "TCP"}]
+    probe = {"httpGet": {"port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3}
+    api["livenessProbe"] = {
+        **probe,
+        "httpGet": {"path": "/health/live", "port": "http"},
+        "failureThreshold": 3,
+    }
+    api["readinessProbe"] = {
+        **probe,
+        "httpGet": {"path": "/health/ready", "port": "http"},
+        "failureThreshold": 2,
+    }
+    api["startupProbe"] = {
+        **probe,
+        "httpGet": {"path": "/health/live", "port": "http"},
+        "failureThreshold": 30,
+    }
+    return k8s.apps.v1.Deployment(
+        f"{scope.name}-deployment",
+        metadata={"name": "utp", "namespace": a.namespace, "labels": scope.labels},
+        spec={
+            # No replicas field: the HPA owns the count (min 2).
+            "revisionHistoryLimit": 10,
+            "selector": {"matchLabels": scope.labels},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"},
+            },
+            "template": {
+                "metadata": {"labels": scope.labels},
+                "spec": pod_spec(
+                    [api],
+                    "utp",
+                    terminationGracePeriodSeconds=30,
+                    topologySpreadConstraints=[
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": key,
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": scope.labels},
+                        }
+                        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+                    ],
+                ),
+            },
+        },
+        opts=pulumi.ResourceOptions(parent=scope.parent, depends_on=[scope.ns, *after]),
+    )
+
+
+def create_exposure(scope: Scope, deployment: k8s.apps.v1.Deployment) -> None:
+    a, name, ns, labels = scope.args, scope.name, scope.args.namespace, scope.labels
+    k8s.core.v1.Service(
+        f"{name}-svc",
+        metadata={"name": "utp", "namespace": ns, "labels": labels},
+        spec={
+            "type": "ClusterIP",
+            "selector": labels,
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+        opts=scope.child,
+    )
+    k8s.apiextensions.CustomResource(
+        f"{name}-servicemonitor",
+        api_version="monitoring.coreos.com/v1",
+        kind="ServiceMonitor",
+        metadata={"name": "utp", "namespace": ns},
+        spec={
+            "selector": {"matchLabels": labels},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
+        },
+        opts=scope.child,
+    )
+    hosts = [a.hostname, a.regional_hostname]
+    k8s.networking.v1.Ingress(
+        f"{name}-ingress",
+        metadata={
+            "name": "utp",
+            "namespace": ns,
+            "annotations": {
+                "cert-manager.io/cluster-issuer": a.cluster_issuer,
+                "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
+                "traefik.ingress.kubernetes.io/router.tls": "true",
+            },
+        },
+        spec={
+            "ingressClassName": "traefik",
+            "tls": [{"hosts": hosts, "secretName": "utp-tls"}],
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "utp", "port": {"name": "http"}}},
+                            }
+                        ]
+                    },
+                }
+                for host in hosts
+            ],
+        },
+        opts=scope.child,
+    )
+    k8s.autoscaling.v2.HorizontalPodAutoscaler(
+        f"{name}-hpa",
+        metadata={"name": "utp", "namespace": ns},
+        spec={
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "utp"},
+            "minReplicas": a.min_replicas,
+            "maxReplicas": a.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": resource,
+                        "target": {"type": "Utilization", "averageUtilization": target},
+                    },
+                }
+                for resource, target in (("cpu", 70), ("memory", 80))
+            ],
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+        },
+        opts=pulumi.ResourceOptions(parent=scope.parent, depends_on=[deployment]),
+    )
+    k8s.policy.v1.PodDisruptionBudget(
+        f"{name}-pdb",
+        metadata={"name": "utp", "namespace": ns},
+        # minAvailable, never maxUnavailable 0: node drains must stay possible.
+        spec={"minAvailable": 1, "selector": {"matchLabels": labels}},
+        opts=scope.child,
+    )

@@ -1,0 +1,46 @@
+"""What one region's TranslatorService is built from: image, hosts, secret sources, sizing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranslatorServiceArgs:
+    region: str
+    image_repository: pulumi.Input[str]
+    image_tag: str
+    hostname: str
+    regional_hostname: str
+    cluster_issuer: str
+    vpc_cidr: str
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    # Secrets Manager sources (ARNs), all readable in `region` unless said otherwise.
+    database_secret_arn: pulumi.Input[str]
+    database_secret_region: str
+    database_host: pulumi.Input[str]
+    database_name: str
+    redis_host: pulumi.Input[str]
+    redis_secret_arn: pulumi.Input[str]
+    secret_key_arn: pulumi.Input[str]
+    encryption_key_arn: pulumi.Input[str]
+    provider_key_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    kms_key_arns: Sequence[pulumi.Input[str]] = ()
+    min_replicas: int = 2
+    max_replicas: int = 10
+    cpu_request: str = "250m"
+    cpu_limit: str = "1"
+    memory_request: str = "512Mi"
+    memory_limit: str = "1Gi"
+    log_level: str = "INFO"
+    # The primary runs migrations before each rollout; a replica-backed DR copy cannot.
+    run_migrations: bool = True
+    backup_bucket: pulumi.Input[str] | None = None
+    backup_role_arn: pulumi.Input[str] | None = None
+    backup_schedule: str = "0 */6 * * *"
+    namespace: str = "utp"
+    backup_service_account: str = "utp-backup"

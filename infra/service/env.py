@@ -1,0 +1,69 @@
+"""The service's environment: where each variable comes from, and the ConfigMap half of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi_kubernetes as k8s
+
+from infra.service.scope import Scope
+
+PORT = 8000
+PROVIDERS: tuple[str, ...] = ("deepl", "google", "openai", "anthropic")
+
+
+@dataclass(frozen=True)
+class EnvSource:
+    """Where one environment variable comes from: the ConfigMap or the synced Secret."""
+
+    kind: Literal["config", "secret"]
+    optional: bool = False
+
+
+# The one mapping of the service's environment (names are `service.settings` variables).
+ENV_VARS: dict[str, EnvSource] = {
+    "UTP_ENVIRONMENT": EnvSource("config"),
+    "UTP_HOST": EnvSource("config"),
+    "UTP_PORT": EnvSource("config"),
+    "UTP_WORKERS": EnvSource("config"),
+    "UTP_LOG_LEVEL": EnvSource("config"),
+    "UTP_DATA_DIR": EnvSource("config"),
+    "UTP_DATABASE_POOL_SIZE": EnvSource("config"),
+    "UTP_DATABASE_URL": EnvSource("secret"),
+    "UTP_REDIS_URL": EnvSource("secret"),
+    "UTP_SECRET_KEY": EnvSource("secret"),
+    "UTP_ENCRYPTION_KEY": EnvSource("secret"),
+    # Provider keys are optional: a provider without a key is simply not offered.
+    **{f"UTP_{p.upper()}_API_KEY": EnvSource("secret", optional=True) for p in PROVIDERS},
+}
+
+
+def env_refs() -> list[dict[str, Any]]:
+    """`ENV_VARS` as container `env` entries referencing `utp-config` and `utp-env`."""
+    out: list[dict[str, Any]] = []
+    for var, source in ENV_VARS.items():
+        ref: dict[str, Any]
+        if source.kind == "config":
+            ref = {"configMapKeyRef": {"name": "utp-config", "key": var}}
+        else:
+            ref = {"secretKeyRef": {"name": "utp-env", "key": var, "optional": source.optional}}
+        out.append({"name": var, "valueFrom": ref})
+    return out
+
+
+def create_config_map(scope: Scope) -> k8s.core.v1.ConfigMap:
+    return k8s.core.v1.ConfigMap(
+        f"{scope.name}-config",
+        metadata={"name": "utp-config", "namespace": scope.args.namespace},
+        data={
+            "UTP_ENVIRONMENT": "production",
+            "UTP_HOST": "0.0.0.0",  # noqa: S104 - inside the pod; NetworkPolicies gate it
+            "UTP_PORT": str(PORT),
+            "UTP_WORKERS": "1",
+            "UTP_LOG_LEVEL": scope.args.log_level,
+            "UTP_DATA_DIR": "/var/lib/utp",
+            "UTP_DATABASE_POOL_SIZE": "10",
+        },
+        opts=scope.child,
+    )

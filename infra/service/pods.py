@@ -1,0 +1,53 @@
+"""Hardened pod shapes shared by the API, migration and backup pods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra._k8s import RESTRICTED_CONTAINER
+from infra.service.env import env_refs
+from infra.service.scope import Scope
+
+
+def container(scope: Scope, name: str, command: list[str] | None = None) -> dict[str, Any]:
+    """A restricted container of the service image with the full environment."""
+    a = scope.args
+    out: dict[str, Any] = {
+        "name": name,
+        "image": scope.image,
+        "imagePullPolicy": "IfNotPresent",
+        "env": env_refs(),
+        "securityContext": RESTRICTED_CONTAINER,
+        "resources": {
+            "requests": {"cpu": a.cpu_request, "memory": a.memory_request},
+            "limits": {"cpu": a.cpu_limit, "memory": a.memory_limit},
+        },
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir
+            {"name": "data", "mountPath": "/var/lib/utp"},
+        ],
+    }
+    if command:
+        out["command"] = command
+    return out
+
+
+def pod_spec(containers: list[dict[str, Any]], sa: str, **extra: Any) -> dict[str, Any]:
+    """A non-root pod with private scratch volumes; the API's own `utp` account gets no token."""
+    return {
+        "serviceAccountName": sa,
+        "automountServiceAccountToken": sa != "utp",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "runAsGroup": 10001,
+            "fsGroup": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": containers,
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+            {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}},
+        ],
+        **extra,
+    }
