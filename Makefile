@@ -47,6 +47,7 @@ format: $(VENV)/.all-deps
 	$(BIN)/ruff check --fix .
 
 bench: $(VENV)/.all-deps
+	@scripts/ensure-system-packages.sh bench
 	$(BIN)/python -m bench
 
 clean:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages a target needs when they are missing and apt-get can be used.
-# `run` needs Apertium (the offline engine); `test` also needs PostgreSQL, Redis and promtool.
+# `run` needs Apertium (the offline engine); `test` also PostgreSQL, Redis, promtool and amtool;
+# `bench` also wrk and Apertium's own server (APy), its baselines.
 set -euo pipefail
 
 target="${1:-run}"
@@ -13,7 +14,11 @@ have_pair eng-spa || missing+=(apertium-eng-spa)
 have_pair eng-cat || missing+=(apertium-eng-cat)
 have_pair fr-es || missing+=(apertium-fr-es)
 have_pair es-pt || missing+=(apertium-es-pt)
-if [ "$target" = test ]; then
+if [ "$target" = bench ]; then
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  command -v apertium-apy >/dev/null 2>&1 || missing+=(apertium-apy)
+fi
+if [ "$target" = test ] || [ "$target" = bench ]; then
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
     || missing+=(postgresql)

@@ -317,6 +317,10 @@ class Engine:
         leaders: list[_Pending] = []
         followers: list[tuple[_Pending, asyncio.Future[_Flight]]] = []
         for item, hit in zip(pending, found, strict=True):
+            # A leader may have finished while this lookup awaited Redis or the database: its
+            # result is in memory before its flight ends (see `_lead`), and nothing awaits
+            # between this check and the claim, so the same text is never translated twice.
+            hit = hit or self.cache.memory.get(item.key)
             if hit is not None:
                 _apply(item, hit, cached=True)
                 continue
@@ -377,6 +381,7 @@ class Engine:
                 _untranslated(item)
             else:
                 _apply(item, flight, cached=False)
+                self.cache.memory.set(item.key, flight)
                 stores.append(self.cache.set(item.key, flight, workspace_id=item.workspace_id))
             self._flights.resolve(item.key, flight)
         await asyncio.gather(*stores)

@@ -251,11 +251,11 @@ class UsageRecorder:
             events = await self._anonymise(session, events)
             rows = [_row(e) for e in events]
             inserted = set(
-                (await session.scalars(rollup.insert_ignoring_duplicates(session, rows))).all()
+                (await session.scalars(rollup.insert_ignoring_duplicates(session), rows)).all()
             )
             fresh = [r for r in rows if r["id"] in inserted]
             if fresh:
-                await session.execute(rollup.upsert(session, rollup.aggregate(fresh)))
+                await session.execute(rollup.upsert(session), rollup.aggregate(fresh))
 
     async def _anonymise(self, session: AsyncSession, events: list[Event]) -> list[Event]:
         """Events of users erased meanwhile (recorded before the erasure) lose their user."""

@@ -1,0 +1,1 @@
+"""Benchmarks of Universal Translator Pro against baselines measured in the same run."""

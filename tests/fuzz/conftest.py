@@ -1,0 +1,91 @@
+"""A live service (uvicorn in a background thread, free loopback port) for schemathesis."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from service.accounts.keys import ensure_default_workspace
+from service.app import Overrides, create_app
+from service.db.migrate import upgrade
+from service.db.session import create_engine, session_factory
+from service.settings import DatabaseSettings, ServerSettings, Settings
+from tests.servers import free_port
+from tests.service.scripted import FixedDetector, ScriptedProvider
+
+
+@dataclass(frozen=True)
+class LiveService:
+    url: str
+    key: str
+
+
+async def _bootstrap(settings: Settings) -> str:
+    engine = create_engine(settings.database_url)
+    try:
+        issued = await ensure_default_workspace(session_factory(engine), None)
+    finally:
+        await engine.dispose()
+    assert issued is not None
+    return issued.key
+
+
+@pytest.fixture(scope="session")
+def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    data_dir: Path = tmp_path_factory.mktemp("fuzz")
+    settings = Settings(
+        server=ServerSettings(environment="test", data_dir=data_dir),
+        database=DatabaseSettings(database_url=f"sqlite+aiosqlite:///{data_dir / 'utp.db'}"),
+    )
+    upgrade(settings.database_url)
+    key = asyncio.run(_bootstrap(settings))
+    app = create_app(
+        settings,
+        Overrides(providers=[ScriptedProvider("scripted", pairs=None)], detector=FixedDetector()),
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the service did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveService(url=f"http://127.0.0.1:{port}", key=key)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def operations() -> list[tuple[str, bool]]:
+    """`METHOD /path` of every operation and whether it takes any input (parameters or a
+    body), from the app's schema (building the app opens nothing)."""
+    import tempfile
+
+    settings = Settings(server=ServerSettings(data_dir=Path(tempfile.gettempdir())))
+    spec = create_app(settings).openapi_schema.to_schema()
+    methods = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+    return [
+        (f"{method.upper()} {path}", bool(op.get("parameters") or op.get("requestBody")))
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in methods
+    ]
