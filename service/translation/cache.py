@@ -3,10 +3,16 @@
 Every tier is optional to the request: a Redis or database failure makes the cache miss, it
 never fails a translation. After a Redis error the cache stops asking Redis for a few seconds
 instead of paying a timeout on every request.
+
+The database tier (the translation memory) is read only when Redis is not configured or is
+down: with Redis it would add a round trip to every miss for entries Redis already holds.
+Writes to it happen in the background, after the reply: the memory and Redis tiers already
+serve the next request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -129,6 +135,7 @@ class TranslationCache:
         self._ttl = ttl_seconds
         self._redis_retry = redis_retry_seconds
         self._redis_down_until = 0.0
+        self._writes: set[asyncio.Task[None]] = set()
 
     @property
     def redis_enabled(self) -> bool:
@@ -163,7 +170,7 @@ class TranslationCache:
                     self.memory.set(key, value)
                     return value
                 metrics.CACHE_LOOKUPS.labels(tier="redis", result="miss").inc()
-        if self._sessions is not None:
+        if self._sessions is not None and redis is None:
             value = await self._get_db(key)
             metrics.CACHE_LOOKUPS.labels(tier="database", result="hit" if value else "miss").inc()
             if value is not None:
@@ -178,7 +185,14 @@ class TranslationCache:
         self.memory.set(key, value)
         await self._set_redis(key, value)
         if self._sessions is not None:
-            await self._set_db(key, value, workspace_id)
+            task = asyncio.create_task(self._set_db(key, value, workspace_id))
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+
+    async def drain(self) -> None:
+        """Wait for background writes to the translation memory (at shutdown, in tests)."""
+        while self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
 
     async def _set_redis(self, key: str, value: CachedTranslation) -> None:
         redis = self._redis_usable()

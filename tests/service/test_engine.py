@@ -217,3 +217,30 @@ async def test_cache_is_not_shared_between_workspaces() -> None:
     assert other.cached is False
     assert again.cached is True
     assert len(provider.calls) == 2
+
+
+async def test_without_redis_the_database_tier_survives_a_restart(sqlite_settings) -> None:  # type: ignore[no-untyped-def]
+    from service.db.models import Workspace
+    from service.db.session import create_engine, session_factory
+
+    db = create_engine(sqlite_settings.database_url)
+    sessions = session_factory(db)
+    async with sessions.begin() as session:
+        session.add(Workspace(id=CALLER.workspace_id, name="restart"))
+    try:
+        provider = ScriptedProvider()
+        before = make_engine(
+            provider, cache=TranslationCache(memory=MemoryLRU(100, 60), sessions=sessions)
+        )
+        await before.translate(["Kept across restarts"], Options(target="es"), CALLER)
+        await before.cache.drain()
+        # A new process: empty memory, no Redis; the translation memory answers.
+        after = make_engine(
+            provider, cache=TranslationCache(memory=MemoryLRU(100, 60), sessions=sessions)
+        )
+        [again] = await after.translate(["Kept across restarts"], Options(target="es"), CALLER)
+    finally:
+        await db.dispose()
+    assert again.cached is True
+    assert again.text == "[es] Kept across restarts"
+    assert len(provider.calls) == 1
