@@ -6,13 +6,15 @@ instead of paying a timeout on every request.
 
 The database tier (the translation memory) is read only when Redis is not configured or is
 down: with Redis it would add a round trip to every miss for entries Redis already holds.
-Writes to it happen in the background, after the reply: the memory and Redis tiers already
-serve the next request.
+Writes to it are queued and flushed in batches in the background, after the reply: the memory
+and Redis tiers already serve the next request, and one multi-row INSERT costs far less than
+one transaction per translation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -22,9 +24,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-import sqlalchemy as sa
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +35,9 @@ from service.observability import metrics
 
 log = logging.getLogger(__name__)
 KEY_VERSION = "v1"
+MEMORY_FLUSH_SECONDS = 0.5
+MEMORY_BATCH = 500
+MEMORY_QUEUE_LIMIT = 20_000
 
 
 class CachedTranslation(msgspec.Struct, frozen=True):
@@ -135,7 +140,9 @@ class TranslationCache:
         self._ttl = ttl_seconds
         self._redis_retry = redis_retry_seconds
         self._redis_down_until = 0.0
-        self._writes: set[asyncio.Task[None]] = set()
+        # Translation memory rows waiting to be written, by key; flushed in batches.
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._flusher: asyncio.Task[None] | None = None
 
     @property
     def redis_enabled(self) -> bool:
@@ -185,14 +192,17 @@ class TranslationCache:
         self.memory.set(key, value)
         await self._set_redis(key, value)
         if self._sessions is not None:
-            task = asyncio.create_task(self._set_db(key, value, workspace_id))
-            self._writes.add(task)
-            task.add_done_callback(self._writes.discard)
+            self._queue_db(key, value, workspace_id)
 
     async def drain(self) -> None:
-        """Wait for background writes to the translation memory (at shutdown, in tests)."""
-        while self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        """Write what is queued for the translation memory (at shutdown, in tests)."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        while self._rows:
+            await self._flush_rows()
 
     async def _set_redis(self, key: str, value: CachedTranslation) -> None:
         redis = self._redis_usable()
@@ -227,11 +237,10 @@ class TranslationCache:
             pivot=tuple(meta.get("pivot", ())),
         )
 
-    async def _set_db(
-        self, key: str, value: CachedTranslation, workspace_id: uuid.UUID | None
-    ) -> None:
-        assert self._sessions is not None
-        row = {
+    def _queue_db(self, key: str, value: CachedTranslation, workspace_id: uuid.UUID | None) -> None:
+        if len(self._rows) >= MEMORY_QUEUE_LIMIT:
+            return  # the database is far behind: this is a cache, the faster tiers have it
+        self._rows[key] = {
             "cache_key": key,
             "workspace_id": workspace_id,
             "source_lang": value.source,
@@ -247,14 +256,32 @@ class TranslationCache:
                 "pivot": list(value.pivot),
             },
         }
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop(), name="translation-memory")
+
+    async def _flush_loop(self) -> None:
+        while self._rows:
+            await asyncio.sleep(MEMORY_FLUSH_SECONDS)
+            await self._flush_rows()
+
+    async def _flush_rows(self) -> None:
+        """Write one batch in one statement; keys stored meanwhile by another replica win."""
+        assert self._sessions is not None
+        keys = list(self._rows)[:MEMORY_BATCH]
+        rows = [self._rows.pop(k) for k in keys]
+        if not rows:
+            return
         try:
             async with self._sessions.begin() as session:
-                if await session.get(TranslationMemory, key) is None:
-                    session.add(TranslationMemory(**row))
+                dialect = session.get_bind().dialect.name
+                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+                statement = insert(TranslationMemory).on_conflict_do_nothing(
+                    index_elements=["cache_key"]
+                )
+                await session.execute(statement, rows)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            # A concurrent writer stored the same key first, or the database is away: the
-            # translation is still served and kept in the faster tiers.
-            log.debug("translation memory not written: %s", exc)
+            # The database is away: the translations are still served from the faster tiers.
+            log.warning("translation memory: %d entries not written: %s", len(rows), exc)
 
     async def ping_redis(self) -> bool:
         if self._redis is None:
@@ -266,10 +293,3 @@ class TranslationCache:
 
     async def clear_memory(self) -> None:
         self.memory.clear()
-
-
-async def purge(sessions: async_sessionmaker[AsyncSession], keys: list[str]) -> None:
-    async with sessions.begin() as session:
-        await session.execute(
-            sa.delete(TranslationMemory).where(TranslationMemory.cache_key.in_(keys))
-        )
