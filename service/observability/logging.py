@@ -16,7 +16,12 @@ workspace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "workspace_id", default=None
 )
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# uvicorn adds `color_message` (the message with terminal colour codes): noise in JSON.
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
