@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -40,12 +41,15 @@ class JsonFormatter(logging.Formatter):
         workspace_id = workspace_id_var.get()
         if workspace_id:
             entry["workspace_id"] = workspace_id
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
-                entry[key] = value
+        for key in record.__dict__.keys() - _RESERVED:
+            if not key.startswith("_") and key not in entry:
+                entry[key] = record.__dict__[key]
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _encode(entry).decode()
+
+
+_encode = msgspec.json.Encoder(enc_hook=str).encode
 
 
 def configure(level: str = "INFO") -> None:
