@@ -52,7 +52,7 @@ async def authenticate(
         task = asyncio.create_task(verifier.touch(principal.api_key_id))
         _background.add(task)
         task.add_done_callback(_background.discard)
-    connection.state.principal = principal
+    _scope_state(connection)["principal"] = principal
     workspace_id_var.set(str(principal.workspace_id))
     return principal
 
@@ -65,8 +65,9 @@ async def authenticate_any(connection: ASGIConnection[Any, Any, Any, Any]) -> Pr
     if connection.headers.get("x-api-key") or not looks_like_jwt(credential):
         return await authenticate(connection, credential)
     principal: Principal = await connection.app.state.identity.authenticate_token(credential)
-    connection.state.principal = principal
-    connection.state.bearer_token = credential
+    state = _scope_state(connection)
+    state["principal"] = principal
+    state["bearer_token"] = credential
     workspace_id_var.set(str(principal.workspace_id))
     return principal
 
@@ -83,5 +84,17 @@ async def require_api_key(
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    principal: Principal = connection.state.principal
+    principal: Principal = _scope_state(connection)["principal"]
     return principal
+
+
+def bearer_token_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    token: str | None = _scope_state(connection).get("bearer_token")
+    return token
+
+
+def _scope_state(connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
+    # The scope's dict itself: `connection.state` builds a new State (and a lock) on every
+    # access, a few per request on the hot path.
+    state: dict[str, Any] = connection.scope.setdefault("state", {})
+    return state

@@ -11,7 +11,7 @@ from litestar.params import JSONBody
 
 from service.accounts import roles
 from service.accounts.identity import Identity
-from service.api.auth import principal_of
+from service.api.auth import bearer_token_of, principal_of
 from service.errors import Forbidden, NotFound, ValidationFailed
 
 AnyRequest = Request[Any, Any, Any]
@@ -78,7 +78,7 @@ class AuthController(Controller):
     async def revoke(self, request: AnyRequest, data: JSONBody[RevokeRequest]) -> Revoked:
         principal = principal_of(request)
         identity: Identity = request.app.state.identity
-        token = data.token or getattr(request.state, "bearer_token", None)
+        token = data.token or bearer_token_of(request)
         if not token:
             raise ValidationFailed("token: give the token to revoke", details={"field": "token"})
         claims = identity.codec.decode(token)
