@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-import httpx
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -36,6 +35,7 @@ from service.api.translate import TranslateController
 from service.api.usage import USAGE_ROUTES
 from service.db.session import create_engine, session_factory
 from service.observability import metrics
+from service.outbound import outbound_client
 from service.settings import Settings
 from service.translation.cache import MemoryLRU, TranslationCache
 from service.translation.engine import Detector, Engine
@@ -79,10 +79,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                 )
                 stack.push_async_callback(redis.aclose)
 
-            client = httpx.AsyncClient(
-                timeout=settings.providers.provider_timeout_seconds,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            )
+            client = outbound_client(settings.providers.provider_timeout_seconds)
             stack.push_async_callback(client.aclose)
 
             if overrides.providers is not None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import contextlib
 import uuid
 
-import httpx
-
 from service.errors import ValidationFailed
+from service.outbound import outbound_client
 from service.settings import Settings
 from service.translation import languages
 from service.translation.cache import MemoryLRU, TranslationCache
@@ -30,7 +29,9 @@ async def translate_once(
     if not text.strip():
         raise ValidationFailed("text must not be empty")
     async with contextlib.AsyncExitStack() as stack:
-        client = await stack.enter_async_context(httpx.AsyncClient())
+        client = await stack.enter_async_context(
+            outbound_client(settings.providers.provider_timeout_seconds)
+        )
         providers = build_providers(settings.providers, client)
         for p in providers:
             await p.start()

@@ -8,6 +8,8 @@ from typing import TypeVar
 import httpx
 import pytest
 
+from service.outbound import outbound_client
+
 from .fakes import AnthropicFake, DeepLFake, Fake, GoogleFake, LibreTranslateFake, OpenAIFake
 
 DEEPL_KEY = "0f1e2d3c-4b5a-6978-8899-aabbccddeeff:fx"
@@ -84,5 +86,5 @@ def libre_fake(_libre_server: LibreTranslateFake) -> LibreTranslateFake:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http_client:
+    async with outbound_client(10.0) as http_client:
         yield http_client
