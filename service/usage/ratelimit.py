@@ -9,10 +9,17 @@ limit across a window boundary; that is the usual price of one round trip per re
 The identities come from the verified principal (API key, JWT user) and the channel of the
 request; no header takes part, so none can reset or spread a budget. Without Redis, or while
 it is unreachable, the same windows are counted in process (per replica).
+
+Concurrent checks of one workspace share one script call: while a call is in flight, the checks
+that arrive queue up and go together in the next one, which handles them one after the other,
+each exactly as if it had been sent alone. A quiet service still makes one call per request; a
+busy one makes one per round trip, which took the rate limiter from a sixth of a cached
+request's CPU to a few per cent (bench/README.md, third round).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -28,28 +35,54 @@ from service.settings import UsageSettings
 
 log = logging.getLogger(__name__)
 
-# KEYS: window counters; ARGV: cost, then limit and window (ms) per key.
+# One call checks a batch of requests in order. ARGV per request: the number of its windows n,
+# its cost, then limit and window (ms) per window; KEYS: every request's windows, in order.
+# Returns, per request, the 1-based index of the window that refused it (0: admitted) and that
+# window's remaining time in ms.
 _SCRIPT = """
-local cost = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[2 * i])
-  local used = tonumber(redis.call('GET', key) or '0')
-  if used + cost > limit then
-    local ttl = redis.call('PTTL', key)
-    if ttl < 0 then
-      redis.call('PEXPIRE', key, tonumber(ARGV[2 * i + 1]))
-      ttl = tonumber(ARGV[2 * i + 1])
+local out = {}
+local k, a = 1, 1
+while a <= #ARGV do
+  local n, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local refused, ttl = 0, 0
+  for i = 0, n - 1 do
+    local limit = tonumber(ARGV[a + 2 + 2 * i])
+    local used = tonumber(redis.call('GET', KEYS[k + i]) or '0')
+    if used + cost > limit then
+      refused = i + 1
+      ttl = redis.call('PTTL', KEYS[k + i])
+      if ttl < 0 then
+        ttl = tonumber(ARGV[a + 3 + 2 * i])
+        redis.call('PEXPIRE', KEYS[k + i], ttl)
+      end
+      break
     end
-    return {i, ttl}
   end
-end
-for i, key in ipairs(KEYS) do
-  if redis.call('INCRBY', key, cost) == cost then
-    redis.call('PEXPIRE', key, tonumber(ARGV[2 * i + 1]))
+  if refused == 0 then
+    for i = 0, n - 1 do
+      if redis.call('INCRBY', KEYS[k + i], cost) == cost then
+        redis.call('PEXPIRE', KEYS[k + i], tonumber(ARGV[a + 3 + 2 * i]))
+      end
+    end
   end
+  out[#out + 1] = refused
+  out[#out + 1] = ttl
+  k = k + n
+  a = a + 2 + 2 * n
 end
-return {0, 0}
+return out
 """
+# At most this many requests per script call (the rest wait for the next one).
+_MAX_BATCH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """One request's windows, waiting for a script call."""
+
+    rules: list[Rule]
+    cost: int
+    outcome: asyncio.Future[tuple[Rule, float] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +108,10 @@ class RateLimiter:
         self._retry_seconds = retry_seconds
         self._redis_down_until = 0.0
         self._local: dict[str, tuple[int, float]] = {}
+        # Checks waiting for a script call, per workspace (one Redis Cluster slot each), and
+        # the tasks that send them.
+        self._queued: dict[uuid.UUID, list[_Check]] = {}
+        self._senders: dict[uuid.UUID, asyncio.Task[None]] = {}
 
     def rules(
         self,
@@ -126,7 +163,7 @@ class RateLimiter:
         refused: tuple[Rule, float] | None
         if self._script is not None and time.monotonic() >= self._redis_down_until:
             try:
-                refused = await self._redis_hit(rules, cost)
+                refused = await self._redis_hit(workspace_id, rules, cost)
             except (RedisError, OSError, TimeoutError) as exc:
                 if time.monotonic() >= self._redis_down_until:
                     log.warning("rate limits counted in process: Redis failed (%s)", exc)
@@ -144,15 +181,61 @@ class RateLimiter:
                 headers={"Retry-After": str(retry_after)},
             )
 
-    async def _redis_hit(self, rules: list[Rule], cost: int) -> tuple[Rule, float] | None:
+    async def _redis_hit(
+        self, workspace_id: uuid.UUID, rules: list[Rule], cost: int
+    ) -> tuple[Rule, float] | None:
+        check = _Check(rules, cost, asyncio.get_running_loop().create_future())
+        self._queued.setdefault(workspace_id, []).append(check)
+        if workspace_id not in self._senders:
+            # Started now, it runs after the current callbacks: checks arriving in the same
+            # loop iteration already share its first call.
+            self._senders[workspace_id] = asyncio.create_task(self._send(workspace_id))
+        return await check.outcome
+
+    async def _send(self, workspace_id: uuid.UUID) -> None:
+        """Send the workspace's queued checks, a batch per call, until none is left."""
+        try:
+            while queued := self._queued.pop(workspace_id, None):
+                batch, rest = queued[:_MAX_BATCH], queued[_MAX_BATCH:]
+                if rest:
+                    self._queued[workspace_id] = rest
+                try:
+                    answers = await self._call(batch)
+                except BaseException as exc:
+                    failure = exc if isinstance(exc, Exception) else RedisError("cancelled")
+                    for check in batch:
+                        if not check.outcome.done():
+                            check.outcome.set_exception(failure)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for check, answer in zip(batch, answers, strict=True):
+                    if not check.outcome.done():
+                        check.outcome.set_result(answer)
+        finally:
+            del self._senders[workspace_id]
+            # Cancelled at shutdown: nobody will send what is still queued.
+            for check in self._queued.pop(workspace_id, []):
+                if not check.outcome.done():
+                    check.outcome.set_exception(RedisError("rate limiter stopped"))
+
+    async def _call(self, batch: list[_Check]) -> list[tuple[Rule, float] | None]:
         assert self._script is not None
-        args: list[int] = [cost]
-        for rule in rules:
-            args += [rule.limit, rule.window_ms]
-        index, ttl_ms = await self._script(keys=[r.key for r in rules], args=args)
-        if int(index) == 0:
-            return None
-        return rules[int(index) - 1], int(ttl_ms) / 1000
+        keys: list[str] = []
+        args: list[int] = []
+        for check in batch:
+            keys += [r.key for r in check.rules]
+            args += [len(check.rules), check.cost]
+            for rule in check.rules:
+                args += [rule.limit, rule.window_ms]
+        flat = await self._script(keys=keys, args=args)
+        if len(flat) != 2 * len(batch):
+            raise RedisError(f"rate limit script answered {len(flat)} values for {len(batch)}")
+        answers: list[tuple[Rule, float] | None] = []
+        for i, check in enumerate(batch):
+            index, ttl_ms = int(flat[2 * i]), int(flat[2 * i + 1])
+            answers.append(None if index == 0 else (check.rules[index - 1], ttl_ms / 1000))
+        return answers
 
     def _local_hit(self, rules: list[Rule], cost: int) -> tuple[Rule, float] | None:
         now = time.monotonic()

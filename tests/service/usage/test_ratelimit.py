@@ -94,3 +94,45 @@ async def test_redis_down_falls_back_to_in_process_limits(
     finally:
         redis_server.start()
     assert codes == [200, 200, 200, 429]
+
+
+@pytest.mark.redis
+async def test_concurrent_checks_share_calls_and_stay_exact(redis_url: str) -> None:
+    """Checks arriving together go to Redis in shared script calls, each counted in order:
+    a limit of 10 admits exactly 10 of 25 concurrent requests, a refused request uses nothing
+    up (a cheap one after it still fits), and workspaces do not share windows."""
+    import asyncio
+    import dataclasses
+    import uuid
+
+    from redis.asyncio import Redis
+
+    from service.errors import RateLimited
+    from service.settings import UsageSettings
+    from service.usage.ratelimit import RateLimiter
+
+    redis = Redis.from_url(redis_url)
+    await redis.config_resetstat()
+    settings = dataclasses.replace(
+        UsageSettings(), rate_limit_key_per_minute=10, rate_limit_key_per_hour=0
+    )
+    limiter = RateLimiter(settings, redis)
+    one, two, key = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    async def hit(workspace: uuid.UUID, cost: int = 1) -> bool:
+        try:
+            await limiter.hit(workspace, api_key_id=key, cost=cost)
+        except RateLimited:
+            return False
+        return True
+
+    first = await asyncio.gather(*(hit(one) for _ in range(25)), *(hit(two) for _ in range(4)))
+    assert first[:25].count(True) == 10 and first[25:] == [True] * 4
+    # Workspace two has 6 left: a request costing 7 is refused, the 6 after it in the same
+    # batch still fit.
+    second = await asyncio.gather(hit(two, cost=7), *(hit(two) for _ in range(6)), hit(two))
+    assert second == [False] + [True] * 6 + [False]
+    stats = await redis.info("commandstats")
+    calls = sum(v["calls"] for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+    assert 0 < calls < 10  # 37 checks in a handful of round trips
+    await redis.aclose()
