@@ -300,6 +300,8 @@ class Engine:
 
         final = [o for o in outcomes if o is not None]
         self._account(final, caller, time.perf_counter() - started)
+        if self.usage is not None:
+            await self.usage.recorded()  # the events are on disk before anyone sees a result
         return final
 
     async def _resolve(

@@ -1,9 +1,10 @@
 """The durable outbox: an append-only SQLite journal of usage events in the data directory.
 
-Appends run on the request path, before the response: one autocommit INSERT in WAL mode with
-`synchronous=NORMAL` is a write(2) into the page cache (about 10 µs), so a killed process loses
-nothing. A background thread checkpoints (fsyncs) the journal every `sync_interval` seconds, so
-a machine crash loses at most that much. Checkpoints never run on the event loop: automatic
+Appends run on the request path, before the response: one transaction in WAL mode with
+`synchronous=NORMAL` is a write(2) into the page cache (about 10 µs, plus ~1.5 µs per row
+when several requests' events go in together), so a killed process loses nothing. A background
+thread checkpoints (fsyncs) the journal every `sync_interval` seconds, so a machine crash loses
+at most that much. Checkpoints never run on the event loop: automatic
 checkpoints are off, and a PASSIVE checkpoint neither blocks nor waits for the writer.
 
 Each process claims one journal file with an exclusive `flock`, so replicas sharing a data
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _SLOTS = 64
 _SCHEMA = "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)"
+_INSERT = "INSERT INTO outbox (body) VALUES (?)"
 
 
 class Journal:
@@ -74,12 +76,19 @@ class Journal:
             )
             self._syncer.start()
 
-    def append(self, body: bytes) -> int:
-        cursor = self._conn.execute("INSERT INTO outbox (body) VALUES (?)", (body,))
+    def append(self, bodies: list[bytes]) -> list[int]:
+        """Append `bodies` in one transaction; their sequence numbers, in order."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            seqs = [conn.execute(_INSERT, (body,)).lastrowid for body in bodies]
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
         self._dirty.set()
-        seq = cursor.lastrowid
-        assert seq is not None
-        return seq
+        return [seq for seq in seqs if seq is not None]
 
     def read(self, after: int, limit: int) -> list[tuple[int, bytes]]:
         rows = self._conn.execute(
@@ -139,7 +148,7 @@ class Journal:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    # Autocommit: each INSERT is its own transaction, durable against a process crash on return.
+    # Autocommit outside explicit transactions; a committed append survives a process crash.
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")

@@ -1,7 +1,10 @@
 """Usage events: one per translated text (cache hits too), through a durable outbox.
 
-`record()` runs on the request path: it appends the event to the on-disk journal (see
-`journal.py`; about 10 µs) and keeps a copy in memory. A background task writes events to the
+`record()` runs on the request path and `recorded()` is awaited before the response: the
+events recorded during one event-loop iteration (by every request in it) are appended to the
+on-disk journal in one transaction at the end of that iteration (see `journal.py`), and a copy
+is kept in memory. One write for many requests instead of one each: a few per cent of a cached
+translation's CPU (bench/README.md, third round). A background task writes events to the
 database in journal order, in batches, with the daily rollups in the same transaction, and only
 then deletes them from the journal. The insert skips ids already stored and the rollups count
 only the rows it inserted, so a batch written again after a crash between the commit and the
@@ -146,31 +149,68 @@ class UsageRecorder:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.failing = False
+        # Events recorded in this event-loop iteration, and the future their commit resolves.
+        self._queued: list[Event] = []
+        self._committed: asyncio.Future[None] | None = None
 
     def record(self, event: Event) -> None:
+        """Queue `event` for the journal; `await recorded()` before answering the request."""
+        self._queued.append(event)
+        if len(self._queued) > 1:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (tools): no one else to share the write with
+            self._commit()
+            return
+        self._committed = loop.create_future()
+        loop.call_soon(self._commit)
+
+    async def recorded(self) -> None:
+        """Return once every event recorded so far is in the journal (or the memory buffer)."""
+        if self._committed is not None and not self._committed.done():
+            # Shielded: one cancelled request must not cancel the wait of the others.
+            await asyncio.shield(self._committed)
+
+    def _commit(self) -> None:
+        events, self._queued = self._queued, []
+        committed, self._committed = self._committed, None
+        try:
+            if events:
+                self._store(events)
+        finally:
+            if committed is not None and not committed.done():
+                committed.set_result(None)
+
+    def _store(self, events: list[Event]) -> None:
         own = self._own
-        durable = own.journal is not None
-        seq = 0
+        seqs: list[int] | None = None
         if own.journal is not None:
             try:
-                seq = own.journal.append(_ENCODER.encode(event))
+                seqs = own.journal.append([_ENCODER.encode(e) for e in events])
             except (sqlite3.Error, OSError) as exc:
                 # A full or broken disk must not fail the translation: keep it in memory.
-                log.error("usage outbox journal not writable (%s): event kept in memory", exc)
-                metrics.USAGE_WRITE_FAILURES.inc()
-                durable = False
-        if not durable:
-            # Negative: never mistaken for a journal row (see `_Source.done_through`).
-            self._seq -= 1
-            if len(own.memory) >= self._memory_limit:
-                log.error("usage buffer full (%d events): event dropped", len(own.memory))
-                metrics.USAGE_WRITE_FAILURES.inc()
-                return
-            own.memory.append((self._seq, event))
-        elif own.overflow or len(own.memory) >= self._memory_limit:
-            own.overflow = True  # it is in the journal; read back once memory has drained
-        else:
-            own.memory.append((seq, event))
+                log.error("usage outbox journal not writable (%s): events kept in memory", exc)
+                metrics.USAGE_WRITE_FAILURES.inc(len(events))
+        if seqs is None:
+            for event in events:
+                # Negative: never mistaken for a journal row (see `_Source.done_through`).
+                self._seq -= 1
+                if len(own.memory) >= self._memory_limit:
+                    log.error("usage buffer full (%d events): event dropped", len(own.memory))
+                    metrics.USAGE_WRITE_FAILURES.inc()
+                    continue
+                own.memory.append((self._seq, event))
+                self._count_pending()
+            return
+        for seq, event in zip(seqs, events, strict=True):
+            if own.overflow or len(own.memory) >= self._memory_limit:
+                own.overflow = True  # it is in the journal; read back once memory has drained
+            else:
+                own.memory.append((seq, event))
+            self._count_pending()
+
+    def _count_pending(self) -> None:
         self._pending += 1
         if self._oldest is None:
             self._oldest = time.monotonic()
@@ -186,6 +226,7 @@ class UsageRecorder:
     async def stop(self, grace: float = 10.0) -> None:
         """Stop the background task and write what is waiting (bounded; the journal keeps
         whatever could not be written, for the next start)."""
+        self._commit()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -201,6 +242,7 @@ class UsageRecorder:
 
     async def flush(self) -> int:
         """Write up to one batch; returns how many events were written (0: nothing waits)."""
+        self._commit()
         async with self._lock:
             for source in (self._own, *self._orphans):
                 batch = source.take(self._batch_size, self._memory_limit)

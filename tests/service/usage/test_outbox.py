@@ -155,6 +155,7 @@ async def test_a_batch_written_twice_counts_once(tmp_path: Path) -> None:
     recorder = UsageRecorder(sessions, journal=journal)
     for event in events:
         recorder.record(event)
+    await recorder.recorded()
     # The write commits, then the process "dies" before deleting from the journal.
     await recorder._write(events)
     journal.close()
@@ -207,6 +208,7 @@ async def test_another_replicas_abandoned_outbox_is_drained(tmp_path: Path) -> N
     gone = UsageRecorder(sessions, journal=second)
     for _ in range(4):
         gone.record(Event(workspace_id=workspace, target_lang="fr", outcome="translated"))
+    await gone.recorded()
     second.close()  # that replica went away for good
     survivor = UsageRecorder(sessions, journal=first, orphans=Journal.orphans(tmp_path))
     assert survivor.pending == 4
@@ -214,4 +216,30 @@ async def test_another_replicas_abandoned_outbox_is_drained(tmp_path: Path) -> N
     async with sessions() as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(UsageEvent)) == 4
     await survivor.stop()
+    await engine.dispose()
+
+
+async def test_concurrent_requests_share_journal_writes(tmp_path: Path) -> None:
+    """Events recorded by requests in the same loop iteration are journalled together; each
+    request's `recorded()` returns once its events are in, even if another waiter is cancelled."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'utp.db'}"
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    journal = Journal.claim(tmp_path / "outbox")
+    recorder = UsageRecorder(session_factory(engine), journal=journal)
+    workspace = uuid.uuid4()
+
+    async def request(i: int) -> int:
+        recorder.record(Event(workspace_id=workspace, target_lang="es", outcome="cached"))
+        await recorder.recorded()
+        return journal.count()
+
+    doomed = asyncio.create_task(request(-1))
+    others = [asyncio.create_task(request(i)) for i in range(20)]
+    await asyncio.sleep(0)
+    doomed.cancel()
+    seen = await asyncio.gather(*others)
+    assert seen == [21] * 20  # every waiter saw all 21 events on disk, written as one batch
+    assert recorder.pending == 21
+    await recorder.stop()
     await engine.dispose()
