@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
-import uuid
 from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.ids import random_hex
 from service.observability import metrics
 from service.observability.logging import request_id_var, workspace_id_var
 
 log = logging.getLogger("utp.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+@functools.lru_cache(maxsize=1024)
+def _series(route: str, method: str, status_class: int) -> tuple[Any, Any]:
+    """The metric children of one route/method/status class, looked up once, not per request.
+
+    Bounded: routes are templates (or "unmatched") and the server only parses known methods."""
+    return (
+        metrics.HTTP_REQUESTS.labels(route=route, method=method, status_class=f"{status_class}xx"),
+        metrics.HTTP_LATENCY.labels(route=route, method=method),
+    )
 
 
 def request_context(app: ASGIApp) -> ASGIApp:
@@ -30,7 +42,7 @@ def request_context(app: ASGIApp) -> ASGIApp:
                 incoming = value.decode("latin-1")
                 break
         # Clients may correlate with their own id; anything odd is replaced, not echoed.
-        request_id = incoming if incoming and _VALID_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _VALID_ID.match(incoming) else random_hex()
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         ws_token = workspace_id_var.set(None)
@@ -51,10 +63,9 @@ def request_context(app: ASGIApp) -> ASGIApp:
         finally:
             elapsed = time.perf_counter() - started
             route: Any = scope.get("path_template") or "unmatched"
-            metrics.HTTP_REQUESTS.labels(
-                route=route, method=method, status_class=f"{status // 100}xx"
-            ).inc()
-            metrics.HTTP_LATENCY.labels(route=route, method=method).observe(elapsed)
+            count, latency = _series(route, method, status // 100)
+            count.inc()
+            latency.observe(elapsed)
             if route not in ("/metrics", "/health/live", "/health/ready"):
                 log.info(
                     "request",

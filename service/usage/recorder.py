@@ -36,6 +36,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.models import UsageEvent, UserErasure
+from service.ids import random_uuid
 from service.observability import metrics
 from service.usage import rollup
 from service.usage.journal import Journal
@@ -62,7 +63,7 @@ class Event:
     cost: Decimal = Decimal(0)
     latency_ms: float = 0.0
     cache_hit: bool = False
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    id: uuid.UUID = field(default_factory=random_uuid)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

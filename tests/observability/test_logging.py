@@ -124,3 +124,48 @@ def test_grafana_links_request_ids_found_in_real_log_lines() -> None:
     assert field["datasourceUid"] == pipeline()["grafana"]["datasource"]["uid"]
     # The line's own timestamp format is what the Promtail stage parses (RFC 3339).
     datetime.fromisoformat(json.loads(line)["timestamp"])
+
+
+class _CountingStream:
+    def __init__(self) -> None:
+        self.buffer = ""
+        self.delivered: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.buffer += text
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.delivered.append(self.buffer)
+            self.buffer = ""
+
+
+async def test_stdout_lines_of_one_loop_iteration_leave_together() -> None:
+    import asyncio
+
+    from service.observability.logging import IterationFlushHandler
+
+    stream = _CountingStream()
+    handler = IterationFlushHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("utp.test.flush")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        for i in range(3):
+            logger.info("request %d", i)
+        assert stream.delivered == []  # written, waiting for the end of the iteration
+        await asyncio.sleep(0)
+        assert len(stream.delivered) == 1
+        assert [json.loads(x)["message"] for x in stream.delivered[0].splitlines()] == [
+            "request 0",
+            "request 1",
+            "request 2",
+        ]
+        logger.warning("disk almost full")  # warnings do not wait
+        assert json.loads(stream.delivered[-1])["message"] == "disk almost full"
+        await asyncio.to_thread(logger.info, "from a worker thread")  # no loop there: at once
+        assert json.loads(stream.delivered[-1])["message"] == "from a worker thread"
+    finally:
+        logger.removeHandler(handler)
