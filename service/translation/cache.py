@@ -6,9 +6,12 @@ instead of paying a timeout on every request.
 
 The database tier (the translation memory) is read only when Redis is not configured or is
 down: with Redis it would add a round trip to every miss for entries Redis already holds.
-Writes to it are queued and flushed in batches in the background, after the reply: the memory
-and Redis tiers already serve the next request, and one multi-row INSERT costs far less than
-one transaction per translation.
+
+Writes go to memory at once and to the slower tiers after the reply: Redis gets what the
+requests of one event-loop iteration stored in one pipeline (sent while the replies go out,
+so no request waits for it, and concurrent misses share a round trip); the translation memory
+gets batched multi-row INSERTs every half second. The memory tier serves the next request of
+this process meanwhile; another replica may miss for the millisecond until Redis has it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ KEY_VERSION = "v1"
 MEMORY_FLUSH_SECONDS = 0.5
 MEMORY_BATCH = 500
 MEMORY_QUEUE_LIMIT = 20_000
+REDIS_QUEUE_LIMIT = 20_000
 
 
 class CachedTranslation(msgspec.Struct, frozen=True):
@@ -143,6 +147,9 @@ class TranslationCache:
         # Translation memory rows waiting to be written, by key; flushed in batches.
         self._rows: dict[str, dict[str, Any]] = {}
         self._flusher: asyncio.Task[None] | None = None
+        # Entries waiting for the Redis pipeline, by key, and the task that sends them.
+        self._redis_rows: dict[str, CachedTranslation] = {}
+        self._redis_writer: asyncio.Task[None] | None = None
 
     @property
     def redis_enabled(self) -> bool:
@@ -182,20 +189,24 @@ class TranslationCache:
             metrics.CACHE_LOOKUPS.labels(tier="database", result="hit" if value else "miss").inc()
             if value is not None:
                 self.memory.set(key, value)
-                await self._set_redis(key, value)
+                self._queue_redis(key, value)
                 return value
         return None
 
-    async def set(
+    def set(
         self, key: str, value: CachedTranslation, *, workspace_id: uuid.UUID | None = None
     ) -> None:
+        """Store in memory now; Redis and the translation memory follow after the reply."""
         self.memory.set(key, value)
-        await self._set_redis(key, value)
+        self._queue_redis(key, value)
         if self._sessions is not None:
             self._queue_db(key, value, workspace_id)
 
     async def drain(self) -> None:
-        """Write what is queued for the translation memory (at shutdown, in tests)."""
+        """Write what is queued for Redis and the translation memory (at shutdown, in tests)."""
+        if self._redis_writer is not None:
+            await self._redis_writer
+            self._redis_writer = None
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -204,14 +215,28 @@ class TranslationCache:
         while self._rows:
             await self._flush_rows()
 
-    async def _set_redis(self, key: str, value: CachedTranslation) -> None:
-        redis = self._redis_usable()
-        if redis is None:
-            return
-        try:
-            await redis.set("utp:tr:" + key, _encode(value), ex=self._ttl)
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._redis_failed(exc)
+    def _queue_redis(self, key: str, value: CachedTranslation) -> None:
+        if self._redis_usable() is None or len(self._redis_rows) >= REDIS_QUEUE_LIMIT:
+            return  # Redis is away or far behind: this is a cache, memory has it
+        self._redis_rows[key] = value
+        if self._redis_writer is None or self._redis_writer.done():
+            # Runs after the current callbacks: what this loop iteration stores goes together.
+            self._redis_writer = asyncio.create_task(self._write_redis(), name="cache-redis")
+
+    async def _write_redis(self) -> None:
+        """Send the queued entries, one pipeline per batch, until none is left."""
+        while self._redis_rows:
+            redis = self._redis_usable()
+            rows, self._redis_rows = self._redis_rows, {}
+            if redis is None:
+                continue  # dropped: Redis went away while they waited
+            try:
+                async with redis.pipeline(transaction=False) as pipe:
+                    for key, value in rows.items():
+                        pipe.set("utp:tr:" + key, _encode(value), ex=self._ttl)
+                    await pipe.execute()
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._redis_failed(exc)
 
     async def _get_db(self, key: str) -> CachedTranslation | None:
         assert self._sessions is not None

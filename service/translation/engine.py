@@ -376,17 +376,15 @@ class Engine:
             for item in group:
                 self._flights.fail(item.key, exc)
             raise
-        stores = []
         for item in group:
             flight = results.get(item.index)
             if flight is None:
                 _untranslated(item)
             else:
                 _apply(item, flight, cached=False)
-                self.cache.memory.set(item.key, flight)
-                stores.append(self.cache.set(item.key, flight, workspace_id=item.workspace_id))
+                # In memory before the flight ends: a lookup that missed while it flew finds it.
+                self.cache.set(item.key, flight, workspace_id=item.workspace_id)
             self._flights.resolve(item.key, flight)
-        await asyncio.gather(*stores)
 
     async def _call_providers(
         self,

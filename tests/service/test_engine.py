@@ -185,6 +185,7 @@ async def test_redis_tier_serves_a_fresh_process_and_outage_is_survived(
             provider, cache=TranslationCache(memory=MemoryLRU(100, 60), redis=client)
         )
         await first.translate(["Welcome aboard"], Options(target="es"), CALLER)
+        await first.cache.drain()  # Redis is written right after the reply
         # Another replica (empty memory) finds it in Redis.
         second = make_engine(
             provider, cache=TranslationCache(memory=MemoryLRU(100, 60), redis=client)
