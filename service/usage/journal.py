@@ -4,8 +4,11 @@ Appends run on the request path, before the response: one transaction in WAL mod
 `synchronous=NORMAL` is a write(2) into the page cache (about 10 µs, plus ~1.5 µs per row
 when several requests' events go in together), so a killed process loses nothing. A background
 thread checkpoints (fsyncs) the journal every `sync_interval` seconds, so a machine crash loses
-at most that much. Checkpoints never run on the event loop: automatic
-checkpoints are off, and a PASSIVE checkpoint neither blocks nor waits for the writer.
+at most that much. Checkpoints never run on the event loop: automatic checkpoints are off, and a
+PASSIVE checkpoint neither blocks nor waits for the writer. Under steady load a PASSIVE
+checkpoint never catches up with the writer, so the WAL would never restart and would grow
+without bound (36 MB after a minute of the benchmark): past `wal_limit` bytes the thread
+truncates it, which holds the writer for the few milliseconds it takes.
 
 Each process claims one journal file with an exclusive `flock`, so replicas sharing a data
 directory never flush each other's events; a restarted process reclaims (and drains) the file
@@ -26,6 +29,7 @@ from typing import IO
 log = logging.getLogger(__name__)
 
 _SLOTS = 64
+WAL_LIMIT = 16 * 2**20
 _SCHEMA = "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)"
 _INSERT = "INSERT INTO outbox (body) VALUES (?)"
 
@@ -33,10 +37,18 @@ _INSERT = "INSERT INTO outbox (body) VALUES (?)"
 class Journal:
     """One journal file, owned by this process while it is open."""
 
-    def __init__(self, path: Path, lock: IO[bytes], *, sync_interval: float = 0.2) -> None:
+    def __init__(
+        self,
+        path: Path,
+        lock: IO[bytes],
+        *,
+        sync_interval: float = 0.2,
+        wal_limit: int = WAL_LIMIT,
+    ) -> None:
         self.path = path
         self._lock_file = lock
         self._sync_interval = sync_interval
+        self._wal_limit = wal_limit
         self._conn = _connect(path)
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._conn.execute(_SCHEMA)
@@ -110,6 +122,10 @@ class Journal:
         conn = conn or _connect(self.path)
         try:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            with contextlib.suppress(FileNotFoundError):
+                if os.path.getsize(f"{self.path}-wal") > self._wal_limit:
+                    # What PASSIVE just copied leaves little to do while the writer waits.
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             # PASSIVE may stop short while the writer is busy: fsync the WAL itself too.
             with contextlib.suppress(FileNotFoundError):
                 fd = os.open(f"{self.path}-wal", os.O_RDONLY)

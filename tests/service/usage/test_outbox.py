@@ -243,3 +243,19 @@ async def test_concurrent_requests_share_journal_writes(tmp_path: Path) -> None:
     assert recorder.pending == 21
     await recorder.stop()
     await engine.dispose()
+
+
+def test_journal_wal_stays_bounded(tmp_path: Path) -> None:
+    """The outbox's WAL does not keep the disk it grew to: past its limit a sync truncates it,
+    and every appended event is still there."""
+    journal = Journal.claim(tmp_path, sync_interval=0)
+    journal._wal_limit = 256 * 1024
+    wal = Path(f"{journal.path}-wal")
+    for i in range(400):
+        journal.append([f"event {i} ".encode() * 40])
+    assert wal.stat().st_size > 256 * 1024
+    journal.sync()
+    assert wal.stat().st_size <= 256 * 1024
+    assert journal.count() == 400
+    assert journal.read(0, 1) == [(1, b"event 0 " * 40)]
+    journal.close()
