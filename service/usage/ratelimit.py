@@ -10,11 +10,11 @@ The identities come from the verified principal (API key, JWT user) and the chan
 request; no header takes part, so none can reset or spread a budget. Without Redis, or while
 it is unreachable, the same windows are counted in process (per replica).
 
-Concurrent checks of one workspace share one script call: while a call is in flight, the checks
-that arrive queue up and go together in the next one, which handles them one after the other,
-each exactly as if it had been sent alone. A quiet service still makes one call per request; a
-busy one makes one per round trip, which took the rate limiter from a sixth of a cached
-request's CPU to a few per cent (bench/README.md, third round).
+Concurrent checks of one workspace share one script call: the checks made during one event-loop
+iteration go together at its end, and the script handles them one after the other, each exactly
+as if it had been sent alone. A quiet service still makes one call per request; a busy one
+makes one per loop iteration, which took the rate limiter from a sixth of a cached request's
+CPU to a few per cent (bench/README.md, third round). Calls do not wait for each other.
 """
 
 from __future__ import annotations
@@ -108,10 +108,10 @@ class RateLimiter:
         self._retry_seconds = retry_seconds
         self._redis_down_until = 0.0
         self._local: dict[str, tuple[int, float]] = {}
-        # Checks waiting for a script call, per workspace (one Redis Cluster slot each), and
-        # the tasks that send them.
+        # Checks of this loop iteration waiting for their script call, per workspace (one
+        # Redis Cluster slot each), and the calls in flight.
         self._queued: dict[uuid.UUID, list[_Check]] = {}
-        self._senders: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._sending: set[asyncio.Task[None]] = set()
 
     def rules(
         self,
@@ -185,39 +185,34 @@ class RateLimiter:
         self, workspace_id: uuid.UUID, rules: list[Rule], cost: int
     ) -> tuple[Rule, float] | None:
         check = _Check(rules, cost, asyncio.get_running_loop().create_future())
-        self._queued.setdefault(workspace_id, []).append(check)
-        if workspace_id not in self._senders:
-            # Started now, it runs after the current callbacks: checks arriving in the same
-            # loop iteration already share its first call.
-            self._senders[workspace_id] = asyncio.create_task(self._send(workspace_id))
+        queued = self._queued.setdefault(workspace_id, [])
+        queued.append(check)
+        if len(queued) == 1:
+            # At the end of this loop iteration: the checks that arrive meanwhile go along.
+            asyncio.get_running_loop().call_soon(self._dispatch, workspace_id)
         return await check.outcome
 
-    async def _send(self, workspace_id: uuid.UUID) -> None:
-        """Send the workspace's queued checks, a batch per call, until none is left."""
+    def _dispatch(self, workspace_id: uuid.UUID) -> None:
+        queued = self._queued.pop(workspace_id, [])
+        for start in range(0, len(queued), _MAX_BATCH):
+            task = asyncio.create_task(self._send(queued[start : start + _MAX_BATCH]))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[_Check]) -> None:
         try:
-            while queued := self._queued.pop(workspace_id, None):
-                batch, rest = queued[:_MAX_BATCH], queued[_MAX_BATCH:]
-                if rest:
-                    self._queued[workspace_id] = rest
-                try:
-                    answers = await self._call(batch)
-                except BaseException as exc:
-                    failure = exc if isinstance(exc, Exception) else RedisError("cancelled")
-                    for check in batch:
-                        if not check.outcome.done():
-                            check.outcome.set_exception(failure)
-                    if not isinstance(exc, Exception):
-                        raise
-                    continue
-                for check, answer in zip(batch, answers, strict=True):
-                    if not check.outcome.done():
-                        check.outcome.set_result(answer)
-        finally:
-            del self._senders[workspace_id]
-            # Cancelled at shutdown: nobody will send what is still queued.
-            for check in self._queued.pop(workspace_id, []):
+            answers = await self._call(batch)
+        except BaseException as exc:
+            failure = exc if isinstance(exc, Exception) else RedisError("rate limiter stopped")
+            for check in batch:
                 if not check.outcome.done():
-                    check.outcome.set_exception(RedisError("rate limiter stopped"))
+                    check.outcome.set_exception(failure)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for check, answer in zip(batch, answers, strict=True):
+            if not check.outcome.done():
+                check.outcome.set_result(answer)
 
     async def _call(self, batch: list[_Check]) -> list[tuple[Rule, float] | None]:
         assert self._script is not None
