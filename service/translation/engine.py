@@ -314,8 +314,14 @@ class Engine:
     ) -> None:
         if not pending:
             return
-        # Cache lookups run concurrently: with Redis each one is a network round trip.
-        found = await asyncio.gather(*(self.cache.get(p.key) for p in pending))
+        # Memory first, without a task per lookup (the hot path of repeated messages); the
+        # rest run concurrently: with Redis each one is a network round trip.
+        found: list[CachedTranslation | None] = [self.cache.peek(p.key) for p in pending]
+        slow = [i for i, hit in enumerate(found) if hit is None]
+        if slow:
+            looked_up = await asyncio.gather(*(self.cache.get(pending[i].key) for i in slow))
+            for i, hit in zip(slow, looked_up, strict=True):
+                found[i] = hit
         leaders: list[_Pending] = []
         followers: list[tuple[_Pending, asyncio.Future[_Flight]]] = []
         for item, hit in zip(pending, found, strict=True):
