@@ -13,6 +13,7 @@ flight anywhere in the process are computed once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import unicodedata
@@ -21,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from service.errors import (
     BudgetExceeded,
@@ -533,9 +534,7 @@ class Engine:
                 if o.provider is None
                 else "translated"
             )
-            metrics.TRANSLATIONS.labels(
-                provider=o.provider or "none", outcome=outcome, source=o.source, target=o.target
-            ).inc()
+            _translations(o.provider or "none", outcome, o.source, o.target).inc()
             if o.provider is not None and not o.cached and o.error is None:
                 metrics.TRANSLATION_COST.labels(provider=o.provider).inc(float(o.cost))
                 metrics.TRANSLATION_CHARACTERS.labels(provider=o.provider).inc(o.characters)
@@ -560,6 +559,15 @@ class Engine:
                     outcome=outcome,
                 )
             )
+
+
+@functools.lru_cache(maxsize=4096)
+def _translations(provider: str, outcome: str, source: str, target: str) -> Any:
+    """The counter child of one label set, looked up once (bounded: enabled providers and
+    supported languages)."""
+    return metrics.TRANSLATIONS.labels(
+        provider=provider, outcome=outcome, source=source, target=target
+    )
 
 
 def _apply(item: _Pending, flight: CachedTranslation, *, cached: bool) -> None:

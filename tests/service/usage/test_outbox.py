@@ -246,16 +246,17 @@ async def test_concurrent_requests_share_journal_writes(tmp_path: Path) -> None:
 
 
 def test_journal_wal_stays_bounded(tmp_path: Path) -> None:
-    """The outbox's WAL does not keep the disk it grew to: past its limit a sync truncates it,
-    and every appended event is still there."""
-    journal = Journal.claim(tmp_path, sync_interval=0)
-    journal._wal_limit = 256 * 1024
+    """The outbox's WAL does not keep the disk it grew to: once a sync has copied it into the
+    journal, the next append restarts it and cuts the file back to its limit; every appended
+    event is still there."""
+    journal = Journal.claim(tmp_path, sync_interval=0, wal_limit=256 * 1024)
     wal = Path(f"{journal.path}-wal")
     for i in range(400):
         journal.append([f"event {i} ".encode() * 40])
     assert wal.stat().st_size > 256 * 1024
     journal.sync()
+    journal.append([b"one more"])
     assert wal.stat().st_size <= 256 * 1024
-    assert journal.count() == 400
+    assert journal.count() == 401
     assert journal.read(0, 1) == [(1, b"event 0 " * 40)]
     journal.close()
