@@ -242,6 +242,10 @@ class TranslationCache:
             if redis is None:
                 continue  # dropped: Redis went away while they waited
             try:
+                if len(rows) == 1:  # a quiet moment: a plain SET costs less than a pipeline
+                    [(key, value)] = rows.items()
+                    await redis.set("utp:tr:" + key, _encode(value), ex=self._ttl)
+                    continue
                 async with redis.pipeline(transaction=False) as pipe:
                     for key, value in rows.items():
                         pipe.set("utp:tr:" + key, _encode(value), ex=self._ttl)

@@ -188,16 +188,22 @@ class RateLimiter:
         queued = self._queued.setdefault(workspace_id, [])
         queued.append(check)
         if len(queued) == 1:
-            # At the end of this loop iteration: the checks that arrive meanwhile go along.
-            asyncio.get_running_loop().call_soon(self._dispatch, workspace_id)
+            # Its first step runs after the current callbacks: the checks that arrive
+            # meanwhile go along.
+            self._track(asyncio.create_task(self._dispatch(workspace_id)))
         return await check.outcome
 
-    def _dispatch(self, workspace_id: uuid.UUID) -> None:
+    async def _dispatch(self, workspace_id: uuid.UUID) -> None:
         queued = self._queued.pop(workspace_id, [])
-        for start in range(0, len(queued), _MAX_BATCH):
-            task = asyncio.create_task(self._send(queued[start : start + _MAX_BATCH]))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+        batches = [queued[i : i + _MAX_BATCH] for i in range(0, len(queued), _MAX_BATCH)]
+        for extra in batches[1:]:
+            self._track(asyncio.create_task(self._send(extra)))
+        if batches:
+            await self._send(batches[0])
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     async def _send(self, batch: list[_Check]) -> None:
         try:
