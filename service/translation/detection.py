@@ -16,6 +16,12 @@ in high-accuracy mode, ~40 MB in low-accuracy mode): call `await detector.aload(
 start-up so that no request pays for it and the event loop never waits on it. After that a
 detection takes well under a millisecond for chat-sized text (input is capped at
 `MAX_DETECT_CHARS`), so `detect()` is called inline from async code.
+
+Text of at least `TRIGRAMS_FROM_CHARS` characters is scored with trigrams alone (lingua's low
+accuracy mode, sharing the high-accuracy mode's trigram models): 1- to 5-grams only pay off on
+short text. On the labelled chat corpus the answers did not change for a single line of 40
+characters or more (188 of 384 lines), while such a detection costs a third: lingua's lookups
+were the largest single cost of a cache miss (bench/README.md, third round).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
 
 UNDETERMINED: Final = "und"  # BCP 47 "undetermined": nothing to detect from
 MAX_DETECT_CHARS: Final = 1000  # more text adds cost, not accuracy
+TRIGRAMS_FROM_CHARS: Final = 60  # from here on, trigrams alone (see above)
 DEFAULT_AUTHOR_ODDS: Final = 5.0
 MAX_ALTERNATIVES: Final = 4
 
@@ -125,6 +132,7 @@ class LanguageDetector:
         self._author_odds = author_odds
         self._low_accuracy = low_accuracy
         self._detector: LinguaDetector | None = None
+        self._trigrams: LinguaDetector | None = None  # for text of TRIGRAMS_FROM_CHARS or more
         self._lock = threading.Lock()
 
     @classmethod
@@ -148,11 +156,21 @@ class LanguageDetector:
         with self._lock:
             if self._detector is not None:
                 return
-            builder = LanguageDetectorBuilder.from_languages(*self._by_lingua)
-            builder = builder.with_preloaded_language_models()
-            if self._low_accuracy:
-                builder = builder.with_low_accuracy_mode()
-            self._detector = builder.build()
+            # Two builders: lingua's builder methods change the builder they are called on.
+            trigrams = (
+                LanguageDetectorBuilder.from_languages(*self._by_lingua)
+                .with_preloaded_language_models()
+                .with_low_accuracy_mode()
+                .build()
+            )
+            self._trigrams = trigrams
+            self._detector = (
+                trigrams
+                if self._low_accuracy
+                else LanguageDetectorBuilder.from_languages(*self._by_lingua)
+                .with_preloaded_language_models()
+                .build()
+            )
 
     async def aload(self) -> None:
         """`load()` in a worker thread, for application start-up."""
@@ -199,9 +217,10 @@ class LanguageDetector:
     def _scores(self, text: str, allowed: frozenset[str]) -> dict[str, float]:
         if self._detector is None:
             self.load()
-        assert self._detector is not None
+        assert self._detector is not None and self._trigrams is not None
+        detector = self._trigrams if len(text) >= TRIGRAMS_FROM_CHARS else self._detector
         scores: dict[str, float] = {}
-        for value in self._detector.compute_language_confidence_values(text):
+        for value in detector.compute_language_confidence_values(text):
             codes = self._by_lingua.get(value.language, [])
             if len(codes) > 1:
                 codes = [_chinese_script(text, [c for c in codes if c in allowed] or codes)]
