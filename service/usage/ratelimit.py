@@ -72,6 +72,10 @@ while a <= #ARGV do
 end
 return out
 """
+# workspace, API key, user, channel
+_Identity = tuple[uuid.UUID, uuid.UUID | None, str | None, str | None]
+# Identities whose windows are kept built (cleared when full).
+_RULES_CACHED = 10_000
 # At most this many requests per script call (the rest wait for the next one).
 _MAX_BATCH = 256
 
@@ -108,6 +112,10 @@ class RateLimiter:
         self._retry_seconds = retry_seconds
         self._redis_down_until = 0.0
         self._local: dict[str, tuple[int, float]] = {}
+        # The windows of each identity, built once (the settings do not change).
+        self._rules: dict[
+            tuple[uuid.UUID, uuid.UUID | None, str | None, str | None], list[Rule]
+        ] = {}
         # Checks of this loop iteration waiting for their script call, per workspace (one
         # Redis Cluster slot each), and the calls in flight.
         self._queued: dict[uuid.UUID, list[_Check]] = {}
@@ -155,9 +163,15 @@ class RateLimiter:
         cost: int = 1,
     ) -> None:
         """Count `cost` requests against every window that applies, or raise `RateLimited`."""
-        rules = self.rules(
-            workspace_id, api_key_id=api_key_id, user_id=user_id, channel_id=channel_id
-        )
+        identity = (workspace_id, api_key_id, user_id, channel_id)
+        rules = self._rules.get(identity)
+        if rules is None:
+            rules = self.rules(
+                workspace_id, api_key_id=api_key_id, user_id=user_id, channel_id=channel_id
+            )
+            if len(self._rules) >= _RULES_CACHED:
+                self._rules.clear()
+            self._rules[identity] = rules
         if not rules:
             return
         refused: tuple[Rule, float] | None

@@ -150,9 +150,9 @@ class UsageRecorder:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.failing = False
-        # Events recorded in this event-loop iteration, and the future their commit resolves.
+        # Events recorded in this event-loop iteration, and the requests waiting for them.
         self._queued: list[Event] = []
-        self._committed: asyncio.Future[None] | None = None
+        self._waiting: list[asyncio.Future[None]] = []
 
     def record(self, event: Event) -> None:
         """Queue `event` for the journal; `await recorded()` before answering the request."""
@@ -164,24 +164,26 @@ class UsageRecorder:
         except RuntimeError:  # no event loop (tools): no one else to share the write with
             self._commit()
             return
-        self._committed = loop.create_future()
         loop.call_soon(self._commit)
 
     async def recorded(self) -> None:
         """Return once every event recorded so far is in the journal (or the memory buffer)."""
-        if self._committed is not None and not self._committed.done():
-            # Shielded: one cancelled request must not cancel the wait of the others.
-            await asyncio.shield(self._committed)
+        if self._queued:
+            # A future of its own: a cancelled request must not cancel the others' wait.
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            await waiter
 
     def _commit(self) -> None:
         events, self._queued = self._queued, []
-        committed, self._committed = self._committed, None
+        waiting, self._waiting = self._waiting, []
         try:
             if events:
                 self._store(events)
         finally:
-            if committed is not None and not committed.done():
-                committed.set_result(None)
+            for waiter in waiting:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def _store(self, events: list[Event]) -> None:
         own = self._own
