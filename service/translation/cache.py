@@ -154,6 +154,9 @@ class TranslationCache:
         # Entries waiting for the Redis pipeline, by key, and the task that sends them.
         self._redis_rows: dict[str, CachedTranslation] = {}
         self._redis_writer: asyncio.Task[None] | None = None
+        # Lookups of this loop iteration waiting for their MGET, and the MGETs in flight.
+        self._fetches: list[tuple[str, asyncio.Future[bytes | str | None]]] = []
+        self._fetchers: set[asyncio.Task[None]] = set()
 
     @property
     def redis_enabled(self) -> bool:
@@ -185,7 +188,7 @@ class TranslationCache:
         redis = self._redis_usable()
         if redis is not None:
             try:
-                raw = await redis.get("utp:tr:" + key)
+                raw = await self._fetch(redis, key)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._redis_failed(exc)
             else:
@@ -203,6 +206,33 @@ class TranslationCache:
                 self._queue_redis(key, value)
                 return value
         return None
+
+    async def _fetch(self, redis: Redis, key: str) -> bytes | str | None:
+        """GET through one MGET per event-loop iteration: the lookups of a fan-out (one per
+        target language) or of concurrent misses share a round trip."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bytes | str | None] = loop.create_future()
+        self._fetches.append((key, waiter))
+        if len(self._fetches) == 1:
+            self._fetchers.add(task := asyncio.create_task(self._fetch_queued(redis)))
+            task.add_done_callback(self._fetchers.discard)
+        return await waiter
+
+    async def _fetch_queued(self, redis: Redis) -> None:
+        queued, self._fetches = self._fetches, []
+        try:
+            found = await redis.mget(["utp:tr:" + key for key, _ in queued])
+        except BaseException as exc:
+            failure = exc if isinstance(exc, Exception) else RedisError("cancelled")
+            for _, waiter in queued:
+                if not waiter.done():
+                    waiter.set_exception(failure)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, waiter), raw in zip(queued, found, strict=True):
+            if not waiter.done():
+                waiter.set_result(raw)
 
     def set(
         self, key: str, value: CachedTranslation, *, workspace_id: uuid.UUID | None = None

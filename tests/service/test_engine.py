@@ -245,3 +245,32 @@ async def test_without_redis_the_database_tier_survives_a_restart(sqlite_setting
     assert again.cached is True
     assert again.text == "[es] Kept across restarts"
     assert len(provider.calls) == 1
+
+
+@pytest.mark.redis
+async def test_concurrent_redis_lookups_share_one_round_trip(redis_url: str) -> None:
+    """A fan-out's lookups (one per target language) reach Redis as one MGET, and each still
+    gets its own answer: hits for what another replica stored, misses for the rest."""
+    from redis.asyncio import Redis
+
+    from service.translation.cache import CachedTranslation
+
+    client = Redis.from_url(redis_url)
+    try:
+        writer = TranslationCache(memory=MemoryLRU(100, 60), redis=client)
+        for target in ("es", "fr"):
+            writer.set(
+                f"k-{target}",
+                CachedTranslation(text=f"[{target}]", source="en", target=target, provider="p"),
+            )
+        await writer.drain()
+        await client.config_resetstat()
+        reader = TranslationCache(memory=MemoryLRU(100, 60), redis=client)
+        targets = ["es", "fr", "de", "it", "pt"]
+        found = await asyncio.gather(*(reader.get(f"k-{t}") for t in targets))
+        assert [f.text if f else None for f in found] == ["[es]", "[fr]", None, None, None]
+        stats = await client.info("commandstats")
+        assert stats["cmdstat_mget"]["calls"] == 1
+        assert "cmdstat_get" not in stats
+    finally:
+        await client.aclose()
