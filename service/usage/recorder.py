@@ -295,9 +295,7 @@ class UsageRecorder:
         async with self._sessions.begin() as session:
             events = await self._anonymise(session, events)
             rows = [_row(e) for e in events]
-            inserted = set(
-                (await session.scalars(rollup.insert_ignoring_duplicates(session), rows)).all()
-            )
+            inserted = await rollup.insert_ignoring_duplicates(session, rows)
             fresh = [r for r in rows if r["id"] in inserted]
             if fresh:
                 await session.execute(rollup.upsert(session), rollup.aggregate(fresh))

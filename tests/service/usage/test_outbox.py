@@ -140,7 +140,17 @@ async def test_killed_process_loses_nothing(postgres_url: str, tmp_path: Path) -
 
 async def test_a_batch_written_twice_counts_once(tmp_path: Path) -> None:
     """A crash between the database commit and the journal delete replays the batch."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'utp.db'}"
+    await _written_twice_counts_once(f"sqlite+aiosqlite:///{tmp_path / 'utp.db'}", tmp_path)
+
+
+async def test_a_batch_written_twice_counts_once_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The same on PostgreSQL, whose ledger insert takes another path (arrays and unnest)."""
+    await _written_twice_counts_once(postgres_url, tmp_path)
+
+
+async def _written_twice_counts_once(url: str, tmp_path: Path) -> None:
     await asyncio.to_thread(upgrade, url)
     engine = create_engine(url)
     sessions = session_factory(engine)
