@@ -8,6 +8,7 @@ invented a sentinel, so the engine can try another provider instead of shipping 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ def protect(text: str, terms: Mapping[str, str] | None = None) -> Protected:
     `terms` maps a term to what restores in its place: itself for a do-not-translate term, or
     the glossary's translation, so engines without glossaries still honour them.
     """
+    if not terms:
+        short = len(text) <= _REMEMBERED_CHARS
+        return _remembered_markup(text) if short else _protect_markup(text)
     tokens: list[str] = []
 
     def swap(match: re.Match[str]) -> str:
@@ -80,6 +84,23 @@ def protect(text: str, terms: Mapping[str, str] | None = None) -> Protected:
 
         protected = pattern.sub(swap_term, protected)
     return Protected(protected, tuple(tokens))
+
+
+def _protect_markup(text: str) -> Protected:
+    tokens: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        tokens.append(match.group(0))
+        return sentinel(len(tokens) - 1)
+
+    return Protected(_TOKEN_RE.sub(swap, text), tuple(tokens))
+
+
+# `protect` without terms is remembered for chat-sized text, so repeated messages (the cached
+# path, detection) are protected once; `Protected` is immutable, so sharing it is safe. Bounded:
+# at most 2 048 texts of at most 2 000 characters.
+_REMEMBERED_CHARS = 2000
+_remembered_markup = functools.lru_cache(maxsize=2048)(_protect_markup)
 
 
 def restore(translated: str, tokens: tuple[str, ...]) -> str | None:

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 TRANSIENT = (SQLAlchemyError, OSError, TimeoutError)
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """One usage event. A msgspec Struct: built on every request, and journalled as msgpack."""
+
     workspace_id: uuid.UUID
     target_lang: str
     outcome: str
@@ -63,8 +64,8 @@ class Event:
     cost: Decimal = Decimal(0)
     latency_ms: float = 0.0
     cache_hit: bool = False
-    id: uuid.UUID = field(default_factory=random_uuid)
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    id: uuid.UUID = msgspec.field(default_factory=random_uuid)
+    created_at: datetime = msgspec.field(default_factory=lambda: datetime.now(UTC))
 
 
 def erasure_digest(key: bytes, workspace_id: uuid.UUID, user_id: str) -> str:
@@ -321,7 +322,8 @@ class UsageRecorder:
         if not erased:
             return events
         return [
-            replace(e, user_id=None) if (e.workspace_id, e.user_id) in erased else e for e in events
+            msgspec.structs.replace(e, user_id=None) if (e.workspace_id, e.user_id) in erased else e
+            for e in events
         ]
 
     def _publish(self) -> None:
