@@ -49,6 +49,7 @@ def main() -> None:
         access_log=False,
         proxy_headers=True,
         server_header=False,
+        timeout_keep_alive=100,  # UTP_KEEPALIVE_SECONDS's default
     )
 
 

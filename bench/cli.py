@@ -344,6 +344,7 @@ def _capacity_step(run: Run, url: str, key: str, rate: int) -> dict[str, Any]:
         "ok": result["ok"],
         "sent": total,
         "errors": result["errors"],
+        "error_kinds": result["error_kinds"],
         "latency_ms": result["latency_ms"],
         "sustained": sustained,
     }

@@ -42,6 +42,8 @@ class Recorder:
         self.latencies: list[float] = []
         self.statuses: dict[str, int] = {}
         self.errors = 0
+        # Why requests failed, by kind: a connection error names its exception.
+        self.error_kinds: dict[str, int] = {}
         self.marker = marker.encode() if marker else None
         self.marked = 0
 
@@ -51,12 +53,17 @@ class Recorder:
         if self.marker is not None and self.marker in body:
             self.marked += 1
 
+    def fail(self, kind: str) -> None:
+        self.errors += 1
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+
     def result(self, seconds: float) -> dict[str, Any]:
         ok = sum(n for s, n in self.statuses.items() if s.startswith("2"))
         return {
             "count": len(self.latencies),
             "ok": ok,
             "errors": self.errors,
+            "error_kinds": self.error_kinds,
             "statuses": self.statuses,
             "marked": self.marked,
             "seconds": round(seconds, 3),
@@ -99,8 +106,8 @@ async def closed(job: dict[str, Any]) -> dict[str, Any]:
                 request = raw[index % len(raw)]
                 try:
                     status, body = await conn.send(request)
-                except (ConnectionError, asyncio.IncompleteReadError):
-                    recorder.errors += 1
+                except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                    recorder.fail(type(exc).__name__)
                     conn.close()
                     conn = await Connection.open(job["host"], job["port"])
                     continue
@@ -128,12 +135,13 @@ async def open_loop(job: dict[str, Any]) -> dict[str, Any]:
         nonlocal in_flight
         in_flight += 1
         conn = idle.pop() if idle else None
+        reused = conn is not None
         try:
             if conn is None:
                 conn = await Connection.open(job["host"], job["port"])
             status, body = await conn.send(raw[i % len(raw)])
-        except (ConnectionError, asyncio.IncompleteReadError, OSError):
-            recorder.errors += 1
+        except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
+            recorder.fail(f"{type(exc).__name__} ({'reused' if reused else 'new'} connection)")
             if conn is not None:
                 conn.close()
             return
@@ -149,14 +157,14 @@ async def open_loop(job: dict[str, Any]) -> dict[str, Any]:
         if delay > 0:
             await asyncio.sleep(delay)
         if in_flight >= limit:
-            recorder.errors += 1  # the client gives up: counts as a failure of the step
+            recorder.fail("client limit")  # the client gives up: a failure of the step
             continue
         tasks.append(asyncio.create_task(one(i, scheduled)))
     sent_seconds = time.perf_counter() - started
     _done, pending = await asyncio.wait(tasks, timeout=job.get("drain_seconds", 10.0))
     for task in pending:
         task.cancel()
-        recorder.errors += 1
+        recorder.fail("no answer in time")
     result = recorder.result(max(sent_seconds, time.perf_counter() - started))
     result["offered_rps"] = rate
     result["rps"] = round(result["ok"] / max(seconds, sent_seconds), 2)
@@ -178,8 +186,8 @@ async def burst(job: dict[str, Any]) -> dict[str, Any]:
         sent = time.perf_counter()
         try:
             status, body = await conn.send(request)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            recorder.errors += 1
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            recorder.fail(type(exc).__name__)
             return
         recorder.add(status, body, time.perf_counter() - sent)
 

@@ -53,6 +53,7 @@ def serve(host: str | None, port: int | None) -> None:
         access_log=False,
         proxy_headers=True,
         server_header=False,
+        timeout_keep_alive=settings.server.keepalive_seconds,
     )
 
 

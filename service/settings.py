@@ -64,6 +64,11 @@ class ServerSettings:
     data_dir: Path = Path("var")
     # Trust X-Request-ID from clients (they are echoed back and logged).
     request_id_header: str = "X-Request-ID"
+    # How long an idle keep-alive connection stays open. Longer than the idle timeout of any
+    # proxy in front (Traefik keeps idle backend connections 90 s, an AWS ALB 60 s): a server
+    # that closes first races the proxy's next request on that connection, which then fails
+    # (502). uvicorn's own default, 5 s, did exactly that in the capacity benchmark.
+    keepalive_seconds: int = 100
 
 
 @dataclass(frozen=True, kw_only=True)

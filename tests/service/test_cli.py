@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -167,3 +168,54 @@ def test_translate_command_uses_the_engine(tmp_path: Path) -> None:
     assert json.loads(pivot.stdout)["pivot"] == ["fr", "es", "en"]
     unknown = utp(tmp_path, "translate", "--to", "xx", "hello")
     assert unknown.returncode != 0 and "unknown language code" in unknown.stderr
+
+
+def test_idle_keep_alive_connections_last_as_configured(tmp_path: Path) -> None:
+    """`UTP_KEEPALIVE_SECONDS` reaches the server: an idle connection is closed after it (and
+    not after uvicorn's own 5 s, which races the proxies in front)."""
+    import socket
+
+    port = free_port()
+    process = subprocess.Popen(
+        [*UTP, "serve"],
+        env=env_for(tmp_path, UTP_PORT=str(port), UTP_KEEPALIVE_SECONDS="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    request = f"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "utp serve did not start"
+                time.sleep(0.2)
+        with conn:
+            conn.sendall(request)
+            assert _response(conn).startswith(b"HTTP/1.1 200")
+            time.sleep(0.3)  # well within the keep-alive: the connection serves another request
+            conn.sendall(request)
+            assert _response(conn).startswith(b"HTTP/1.1 200")
+            time.sleep(2.5)  # past it: the server has closed the connection
+            assert conn.recv(65536) == b""
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _response(conn: Any) -> bytes:
+    """One whole HTTP/1.1 response (headers, then Content-Length bytes of body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head + b"\r\n\r\n" + body
