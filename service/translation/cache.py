@@ -209,7 +209,9 @@ class TranslationCache:
 
     async def _fetch(self, redis: Redis, key: str) -> bytes | str | None:
         """GET through one MGET per event-loop iteration: the lookups of a fan-out (one per
-        target language) or of concurrent misses share a round trip."""
+        target language) or of concurrent misses share a round trip. (Keys of any workspace go
+        together: this needs Redis without cluster mode, as deployed (infra/cache.py), which the
+        plain `Redis` client needs anyway.)"""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bytes | str | None] = loop.create_future()
         self._fetches.append((key, waiter))
