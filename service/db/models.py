@@ -102,8 +102,9 @@ class UsageEvent(Base):
     __tablename__ = "usage_events"
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    # No index of its own: the composite indexes below begin with it (migration 0006).
     workspace_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE")
     )
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, default=None)
     user_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
