@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.coalesce import Coalescer
 from service.db.models import TranslationMemory
 from service.observability import metrics
 
@@ -154,9 +155,7 @@ class TranslationCache:
         # Entries waiting for the Redis pipeline, by key, and the task that sends them.
         self._redis_rows: dict[str, CachedTranslation] = {}
         self._redis_writer: asyncio.Task[None] | None = None
-        # Lookups of this loop iteration waiting for their MGET, and the MGETs in flight.
-        self._fetches: list[tuple[str, asyncio.Future[bytes | str | None]]] = []
-        self._fetchers: set[asyncio.Task[None]] = set()
+        self._lookups: Coalescer[Redis, str, bytes | str | None] = Coalescer(self._mget)
 
     @property
     def redis_enabled(self) -> bool:
@@ -180,61 +179,42 @@ class TranslationCache:
         return value
 
     async def get(self, key: str) -> CachedTranslation | None:
-        value = self.memory.get(key)
-        if value is not None:
-            _MEMORY_HITS.inc()
-            return value
+        """Every tier, fastest first."""
+        value = self.peek(key)
+        return value if value is not None else await self.lookup(key)
+
+    async def lookup(self, key: str) -> CachedTranslation | None:
+        """The tiers after memory, for a key `peek` did not find."""
         _MEMORY_MISSES.inc()
         redis = self._redis_usable()
         if redis is not None:
             try:
-                raw = await self._fetch(redis, key)
+                raw = await self._lookups.submit(redis, key)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._redis_failed(exc)
             else:
                 if raw is not None:
                     metrics.CACHE_LOOKUPS.labels(tier="redis", result="hit").inc()
-                    value = _decode(raw)
-                    self.memory.set(key, value)
-                    return value
+                    found = _decode(raw)
+                    self.memory.set(key, found)
+                    return found
                 metrics.CACHE_LOOKUPS.labels(tier="redis", result="miss").inc()
         if self._sessions is not None and redis is None:
-            value = await self._get_db(key)
-            metrics.CACHE_LOOKUPS.labels(tier="database", result="hit" if value else "miss").inc()
-            if value is not None:
-                self.memory.set(key, value)
-                self._queue_redis(key, value)
-                return value
+            stored = await self._get_db(key)
+            metrics.CACHE_LOOKUPS.labels(tier="database", result="hit" if stored else "miss").inc()
+            if stored is not None:
+                self.memory.set(key, stored)
+                self._queue_redis(key, stored)
+                return stored
         return None
 
-    async def _fetch(self, redis: Redis, key: str) -> bytes | str | None:
-        """GET through one MGET per event-loop iteration: the lookups of a fan-out (one per
-        target language) or of concurrent misses share a round trip. (Keys of any workspace go
-        together: this needs Redis without cluster mode, as deployed (infra/cache.py), which the
-        plain `Redis` client needs anyway.)"""
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[bytes | str | None] = loop.create_future()
-        self._fetches.append((key, waiter))
-        if len(self._fetches) == 1:
-            self._fetchers.add(task := asyncio.create_task(self._fetch_queued(redis)))
-            task.add_done_callback(self._fetchers.discard)
-        return await waiter
+    async def _mget(self, redis: Redis, keys: list[str]) -> list[bytes | str | None]:
+        """The lookups of one loop iteration (a fan-out's, concurrent misses') as one MGET.
 
-    async def _fetch_queued(self, redis: Redis) -> None:
-        queued, self._fetches = self._fetches, []
-        try:
-            found = await redis.mget(["utp:tr:" + key for key, _ in queued])
-        except BaseException as exc:
-            failure = exc if isinstance(exc, Exception) else RedisError("cancelled")
-            for _, waiter in queued:
-                if not waiter.done():
-                    waiter.set_exception(failure)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for (_, waiter), raw in zip(queued, found, strict=True):
-            if not waiter.done():
-                waiter.set_result(raw)
+        Keys of any workspace go together: this needs Redis without cluster mode, as deployed
+        (infra/cache.py), which the plain `Redis` client needs anyway."""
+        found: list[bytes | str | None] = await redis.mget(["utp:tr:" + key for key in keys])
+        return found
 
     def set(
         self, key: str, value: CachedTranslation, *, workspace_id: uuid.UUID | None = None
@@ -274,10 +254,6 @@ class TranslationCache:
             if redis is None:
                 continue  # dropped: Redis went away while they waited
             try:
-                if len(rows) == 1:  # a quiet moment: a plain SET costs less than a pipeline
-                    [(key, value)] = rows.items()
-                    await redis.set("utp:tr:" + key, _encode(value), ex=self._ttl)
-                    continue
                 async with redis.pipeline(transaction=False) as pipe:
                     for key, value in rows.items():
                         pipe.set("utp:tr:" + key, _encode(value), ex=self._ttl)

@@ -320,7 +320,7 @@ class Engine:
         found: list[CachedTranslation | None] = [self.cache.peek(p.key) for p in pending]
         slow = [i for i, hit in enumerate(found) if hit is None]
         if slow:
-            looked_up = await asyncio.gather(*(self.cache.get(pending[i].key) for i in slow))
+            looked_up = await asyncio.gather(*(self.cache.lookup(pending[i].key) for i in slow))
             for i, hit in zip(slow, looked_up, strict=True):
                 found[i] = hit
         leaders: list[_Pending] = []

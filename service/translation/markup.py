@@ -62,28 +62,20 @@ def protect(text: str, terms: Mapping[str, str] | None = None) -> Protected:
     `terms` maps a term to what restores in its place: itself for a do-not-translate term, or
     the glossary's translation, so engines without glossaries still honour them.
     """
+    markup = _remembered_markup(text) if len(text) <= _REMEMBERED_CHARS else _protect_markup(text)
     if not terms:
-        short = len(text) <= _REMEMBERED_CHARS
-        return _remembered_markup(text) if short else _protect_markup(text)
-    tokens: list[str] = []
+        return markup
+    tokens = list(markup.tokens)
+    lowered = {term.lower(): replacement for term, replacement in terms.items()}
+    # Longest first, so "New York City" wins over "New York".
+    alternatives = "|".join(re.escape(t) for t in sorted(lowered, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w⟦])(?:{alternatives})(?![\w⟧])", re.IGNORECASE)
 
-    def swap(match: re.Match[str]) -> str:
-        tokens.append(match.group(0))
+    def swap_term(match: re.Match[str]) -> str:
+        tokens.append(lowered[match.group(0).lower()])
         return sentinel(len(tokens) - 1)
 
-    protected = _TOKEN_RE.sub(swap, text)
-    if terms:
-        lowered = {term.lower(): replacement for term, replacement in terms.items()}
-        # Longest first, so "New York City" wins over "New York".
-        alternatives = "|".join(re.escape(t) for t in sorted(lowered, key=len, reverse=True))
-        pattern = re.compile(rf"(?<![\w⟦])(?:{alternatives})(?![\w⟧])", re.IGNORECASE)
-
-        def swap_term(match: re.Match[str]) -> str:
-            tokens.append(lowered[match.group(0).lower()])
-            return sentinel(len(tokens) - 1)
-
-        protected = pattern.sub(swap_term, protected)
-    return Protected(protected, tuple(tokens))
+    return Protected(pattern.sub(swap_term, markup.text), tuple(tokens))
 
 
 def _protect_markup(text: str) -> Protected:
@@ -96,9 +88,9 @@ def _protect_markup(text: str) -> Protected:
     return Protected(_TOKEN_RE.sub(swap, text), tuple(tokens))
 
 
-# `protect` without terms is remembered for chat-sized text, so repeated messages (the cached
-# path, detection) are protected once; `Protected` is immutable, so sharing it is safe. Bounded:
-# at most 2 048 texts of at most 2 000 characters.
+# The markup step is remembered for chat-sized text, so repeated messages (the cached path,
+# detection) go through the markup expressions once; `Protected` is immutable, so sharing it is
+# safe. Bounded: at most 2 048 texts of at most 2 000 characters.
 _REMEMBERED_CHARS = 2000
 _remembered_markup = functools.lru_cache(maxsize=2048)(_protect_markup)
 

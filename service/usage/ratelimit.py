@@ -19,7 +19,6 @@ CPU to a few per cent (bench/README.md, third round). Calls do not wait for each
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from service.coalesce import Coalescer
 from service.errors import RateLimited
 from service.observability import metrics
 from service.settings import UsageSettings
@@ -74,19 +74,12 @@ return out
 """
 # workspace, API key, user, channel
 _Identity = tuple[uuid.UUID, uuid.UUID | None, str | None, str | None]
+# The window that refused a check and the seconds left in it, or None: admitted.
+_Answer = tuple["Rule", float] | None
 # Identities whose windows are kept built (cleared when full).
 _RULES_CACHED = 10_000
 # At most this many requests per script call (the rest wait for the next one).
 _MAX_BATCH = 256
-
-
-@dataclass(frozen=True, slots=True)
-class _Check:
-    """One request's windows, waiting for a script call."""
-
-    rules: list[Rule]
-    cost: int
-    outcome: asyncio.Future[tuple[Rule, float] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +106,11 @@ class RateLimiter:
         self._redis_down_until = 0.0
         self._local: dict[str, tuple[int, float]] = {}
         # The windows of each identity, built once (the settings do not change).
-        self._rules: dict[
-            tuple[uuid.UUID, uuid.UUID | None, str | None, str | None], list[Rule]
-        ] = {}
-        # Checks of this loop iteration waiting for their script call, per workspace (one
-        # Redis Cluster slot each), and the calls in flight.
-        self._queued: dict[uuid.UUID, list[_Check]] = {}
-        self._sending: set[asyncio.Task[None]] = set()
+        self._rules: dict[_Identity, list[Rule]] = {}
+        # Checks share script calls per workspace (one Redis Cluster slot each).
+        self._checks: Coalescer[uuid.UUID, tuple[list[Rule], int], _Answer] = Coalescer(
+            self._call, max_batch=_MAX_BATCH
+        )
 
     def rules(
         self,
@@ -198,58 +189,26 @@ class RateLimiter:
     async def _redis_hit(
         self, workspace_id: uuid.UUID, rules: list[Rule], cost: int
     ) -> tuple[Rule, float] | None:
-        check = _Check(rules, cost, asyncio.get_running_loop().create_future())
-        queued = self._queued.setdefault(workspace_id, [])
-        queued.append(check)
-        if len(queued) == 1:
-            # Its first step runs after the current callbacks: the checks that arrive
-            # meanwhile go along.
-            self._track(asyncio.create_task(self._dispatch(workspace_id)))
-        return await check.outcome
+        return await self._checks.submit(workspace_id, (rules, cost))
 
-    async def _dispatch(self, workspace_id: uuid.UUID) -> None:
-        queued = self._queued.pop(workspace_id, [])
-        batches = [queued[i : i + _MAX_BATCH] for i in range(0, len(queued), _MAX_BATCH)]
-        for extra in batches[1:]:
-            self._track(asyncio.create_task(self._send(extra)))
-        if batches:
-            await self._send(batches[0])
-
-    def _track(self, task: asyncio.Task[None]) -> None:
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _send(self, batch: list[_Check]) -> None:
-        try:
-            answers = await self._call(batch)
-        except BaseException as exc:
-            failure = exc if isinstance(exc, Exception) else RedisError("rate limiter stopped")
-            for check in batch:
-                if not check.outcome.done():
-                    check.outcome.set_exception(failure)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for check, answer in zip(batch, answers, strict=True):
-            if not check.outcome.done():
-                check.outcome.set_result(answer)
-
-    async def _call(self, batch: list[_Check]) -> list[tuple[Rule, float] | None]:
+    async def _call(
+        self, _workspace_id: uuid.UUID, batch: list[tuple[list[Rule], int]]
+    ) -> list[_Answer]:
         assert self._script is not None
         keys: list[str] = []
         args: list[int] = []
-        for check in batch:
-            keys += [r.key for r in check.rules]
-            args += [len(check.rules), check.cost]
-            for rule in check.rules:
+        for rules, cost in batch:
+            keys += [r.key for r in rules]
+            args += [len(rules), cost]
+            for rule in rules:
                 args += [rule.limit, rule.window_ms]
         flat = await self._script(keys=keys, args=args)
         if len(flat) != 2 * len(batch):
             raise RedisError(f"rate limit script answered {len(flat)} values for {len(batch)}")
-        answers: list[tuple[Rule, float] | None] = []
-        for i, check in enumerate(batch):
+        answers: list[_Answer] = []
+        for i, (rules, _cost) in enumerate(batch):
             index, ttl_ms = int(flat[2 * i]), int(flat[2 * i + 1])
-            answers.append(None if index == 0 else (check.rules[index - 1], ttl_ms / 1000))
+            answers.append(None if index == 0 else (rules[index - 1], ttl_ms / 1000))
         return answers
 
     def _local_hit(self, rules: list[Rule], cost: int) -> tuple[Rule, float] | None:
