@@ -35,7 +35,7 @@ from service.api.translate import TranslateController
 from service.api.usage import USAGE_ROUTES
 from service.db.session import create_engine, session_factory
 from service.observability import metrics
-from service.outbound import outbound_client
+from service.outbound import OutboundClient
 from service.settings import Settings
 from service.translation.cache import MemoryLRU, TranslationCache
 from service.translation.engine import Detector, Engine
@@ -79,7 +79,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                 )
                 stack.push_async_callback(redis.aclose)
 
-            client = outbound_client(settings.providers.provider_timeout_seconds)
+            client = OutboundClient(settings.providers.provider_timeout_seconds)
             stack.push_async_callback(client.aclose)
 
             if overrides.providers is not None:

@@ -1,52 +1,150 @@
-"""The service's outbound HTTP client: httpx's API over aiohttp's connection pool.
+"""The service's outbound HTTP client: one small API over one aiohttp connection pool.
 
-Providers, the Rocket.Chat identity check and the rest of the service speak httpx (its request
-and response types, its exceptions, its redirect and proxy handling). Only the transport is
-aiohttp's, because httpcore's pool does not scale with connections in flight: every request
-start and end walks every pooled connection (`has_expired()` -> a `select` per socket) under
-one lock. Measured against a 50 ms loopback provider (bench/README.md, third round): 40
-concurrent calls on warm keep-alive connections took 74-140 ms with httpcore and 52-55 ms with
-this transport, and one call's client overhead fell from 1.3 to 0.7 ms.
+Everything the service calls over HTTP (translation providers, Rocket.Chat) goes through
+`OutboundClient.request`: it sends one request, never follows a redirect, reads the whole reply
+(decompressed) and returns it as an `OutboundResponse`. A request that gets no HTTP reply raises
+an `OutboundError`: `OutboundTimeout` when its deadline passed, `OutboundInvalidURL` when the URL
+can never work (a configuration problem, not worth retrying).
 
-The transport keeps httpx's contract: it never follows redirects (httpx does, when asked),
-leaves the body encoded (httpx decodes `Content-Encoding`), applies httpx's per-request
-timeouts, and raises httpx's exception types, so callers cannot tell the difference.
+Why not httpx: its client machinery (URL merging, cookie extraction, auth and redirect hooks,
+its models) cost more CPU than the connection itself, and httpcore's pool walks every pooled
+connection on every request. Measured in-process, one call against a zero-latency loopback fake
+costs 0.27 ms of CPU through httpx over aiohttp and 0.11 ms here (bench/README.md, fourth round).
+
+Proxies: `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` are read once when the client is created and
+resolved once per host (aiohttp's own `trust_env` re-reads them on every request, which
+tripled the cost of a call).
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import ssl
+import urllib.request
 from collections.abc import Mapping
-from typing import Final
+from dataclasses import dataclass
+from functools import lru_cache
+from types import TracebackType
+from typing import Any, Final
 
 import aiohttp
-import httpx
 from yarl import URL
 
-# Headers aiohttp would otherwise add on its own: the request carries httpx's (or none).
-_AUTO_HEADERS: Final = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
-# Framing is aiohttp's job: it sets Content-Length for the body it sends.
-_FRAMING: Final = frozenset({"content-length", "transfer-encoding"})
+USER_AGENT: Final = "universal-translator-pro"
+_JSON_HEADERS: Final = {"Content-Type": "application/json"}
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """An httpx transport that sends through one `aiohttp.ClientSession`.
+class OutboundError(Exception):
+    """A request that got no HTTP reply: refused, reset, cut short or malformed."""
 
-    The session is created on first use (it belongs to the running event loop) and closed
-    by `aclose()`, which `httpx.AsyncClient.aclose()` calls.
+
+class OutboundTimeout(OutboundError):
+    """No complete reply within the request's timeout."""
+
+
+class OutboundInvalidURL(OutboundError):
+    """A URL that can never work: unparsable, or not http/https."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundResponse:
+    """A complete HTTP reply; `headers` are case-insensitive."""
+
+    status_code: int
+    headers: Mapping[str, str]  # case-insensitive (aiohttp's CIMultiDictProxy)
+    content: bytes
+    charset: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.charset or "utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The decoded JSON body; `ValueError` when it is not JSON."""
+        return jsonlib.loads(self.content)
+
+
+class OutboundClient:
+    """A pool of keep-alive connections shared by every outbound call of the process.
+
+    The aiohttp session is created on first use (it belongs to the running event loop) and
+    closed by `aclose()`. `timeout` is each request's default deadline in seconds, covering
+    the wait for a pooled connection, connecting, sending and reading the whole reply.
     """
 
     def __init__(
         self,
+        timeout: float,
         *,
         max_connections: int = 200,
         keepalive_seconds: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
+        environ_proxies: Mapping[str, str] | None = None,
     ) -> None:
+        self._timeout = timeout
         self._max_connections = max_connections
         self._keepalive_seconds = keepalive_seconds
-        self._ssl = ssl_context if ssl_context is not None else httpx.create_ssl_context()
+        self._ssl = ssl_context if ssl_context is not None else ssl.create_default_context()
+        self._proxies = dict(
+            urllib.request.getproxies_environment() if environ_proxies is None else environ_proxies
+        )
+        self._proxy_for: dict[tuple[str, str], str | None] = {}
         self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> OutboundClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - aiohttp's deadline covers the pool wait
+    ) -> OutboundResponse:
+        """Send one request (a JSON body when `json` is not None) and read the whole reply."""
+        target = _parse(url)
+        if json is not None:
+            body: bytes | None = jsonlib.dumps(json, ensure_ascii=False).encode()
+            headers = _JSON_HEADERS if headers is None else {**_JSON_HEADERS, **headers}
+        else:
+            body = None
+        try:
+            async with self._session_now().request(
+                method,
+                target,
+                params=params,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                proxy=self._proxy(target),
+                timeout=_timeout(self._timeout if timeout is None else timeout),
+            ) as response:
+                content = await response.read()
+                return OutboundResponse(
+                    response.status, response.headers, content, response.charset
+                )
+        except TimeoutError as exc:  # aiohttp's timeouts subclass it
+            raise OutboundTimeout(_why(exc, "timed out")) from exc
+        except aiohttp.InvalidURL as exc:
+            raise OutboundInvalidURL(_why(exc, "invalid URL")) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise OutboundError(_why(exc, "connection failed")) from exc
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -57,82 +155,49 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                auto_decompress=False,
-                skip_auto_headers=_AUTO_HEADERS,
-                # httpx has already applied the environment's proxy settings.
-                trust_env=False,
+                headers={"User-Agent": USER_AGENT},
+                # No call of ours relies on cookies; skipping the jar skips its bookkeeping.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=aiohttp.ClientTimeout(total=None),
             )
         return self._session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(
-                f"unsupported URL scheme {request.url.scheme!r}: use http or https",
-                request=request,
-            )
-        body = await request.aread()
-        headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _FRAMING]
-        try:
-            async with self._session_now().request(
-                request.method,
-                # encoded=True: httpx has already percent-encoded the URL; do not do it twice.
-                URL(str(request.url), encoded=True),
-                data=body or None,
-                headers=headers,
-                allow_redirects=False,
-                timeout=_timeout(request.extensions.get("timeout", {})),
-            ) as response:
-                content = await response.read()
-                return httpx.Response(
-                    response.status,
-                    headers=list(response.raw_headers),
-                    stream=httpx.ByteStream(content),
-                    extensions={"http_version": _version(response.version)},
-                    request=request,
-                )
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise httpx.ConnectTimeout(_why(exc, "connect timed out"), request=request) from exc
-        except (TimeoutError, aiohttp.SocketTimeoutError) as exc:
-            raise httpx.ReadTimeout(_why(exc, "read timed out"), request=request) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(_why(exc, "connection failed"), request=request) from exc
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
-            raise httpx.RemoteProtocolError(_why(exc, "bad reply"), request=request) from exc
-        except aiohttp.ClientResponseError as exc:  # a malformed status line or headers
-            raise httpx.RemoteProtocolError(_why(exc, "bad reply"), request=request) from exc
-        except aiohttp.InvalidURL as exc:
-            raise httpx.UnsupportedProtocol(_why(exc, "invalid URL"), request=request) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise httpx.NetworkError(_why(exc, "network error"), request=request) from exc
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+    def _proxy(self, url: URL) -> str | None:
+        key = (url.scheme, url.host or "")
+        if key not in self._proxy_for:
+            proxy = self._proxies.get(url.scheme)
+            if proxy and _bypassed(key[1], self._proxies.get("no", "")):
+                proxy = None
+            self._proxy_for[key] = proxy or None
+        return self._proxy_for[key]
 
 
-def outbound_client(timeout: float, *, max_connections: int = 200) -> httpx.AsyncClient:
-    """The httpx client the service uses for every outbound call."""
-    return httpx.AsyncClient(
-        timeout=timeout, transport=AiohttpTransport(max_connections=max_connections)
-    )
+@lru_cache(maxsize=256)
+def _parse(url: str) -> URL:
+    """The parsed URL (providers call a handful of URLs, so parsing is remembered)."""
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError) as exc:
+        raise OutboundInvalidURL(f"invalid URL {url!r}: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise OutboundInvalidURL(f"unsupported URL {url!r}: use http:// or https:// and a host")
+    return parsed
 
 
-def _timeout(values: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
-    """httpx's four timeouts as aiohttp's: waiting for a pooled connection and connecting
-    share `connect`; `read` bounds each wait for data. (aiohttp has no write timeout.)"""
-    pool, connect = values.get("pool"), values.get("connect")
-    acquire = None if pool is None or connect is None else pool + connect
-    return aiohttp.ClientTimeout(
-        total=None, connect=acquire, sock_connect=connect, sock_read=values.get("read")
-    )
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """Whether `NO_PROXY` exempts `host`: `*`, the host itself, or a domain it is under
+    (`example.com` and `.example.com` both cover `api.example.com`), as curl reads it."""
+    host = host.lower().rstrip(".")
+    for entry in no_proxy.lower().replace(" ", "").split(","):
+        domain = entry.lstrip(".").rstrip(".")
+        if entry == "*" or (domain and (host == domain or host.endswith("." + domain))):
+            return True
+    return False
 
 
-def _version(version: aiohttp.HttpVersion | None) -> bytes:
-    if version is None:
-        return b"HTTP/1.1"
-    return f"HTTP/{version.major}.{version.minor}".encode()
+@lru_cache(maxsize=32)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 def _why(exc: BaseException, fallback: str) -> str:

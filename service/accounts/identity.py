@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts import preferences
@@ -28,6 +27,7 @@ from service.chat.rocketchat import (
 )
 from service.db.models import WorkspaceSettings
 from service.errors import Unauthorized, ValidationFailed
+from service.outbound import OutboundClient
 from service.settings import Settings
 
 USER_SCOPES = frozenset({"translate"})
@@ -59,7 +59,7 @@ class Identity:
         self,
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
-        http: httpx.AsyncClient,
+        http: OutboundClient,
         *,
         state: Any = None,
     ) -> None:
@@ -163,6 +163,6 @@ def _profile_language(user: dict[str, Any]) -> str | None:
     return language if isinstance(language, str) and language else None
 
 
-def install(state: Any, settings: Settings, sessions: Any, http: httpx.AsyncClient) -> None:
+def install(state: Any, settings: Settings, sessions: Any, http: OutboundClient) -> None:
     """Put the identity services on the app state (called from the app's lifespan)."""
     state.identity = Identity(settings, sessions, http, state=state)

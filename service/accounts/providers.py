@@ -7,7 +7,7 @@ The keyless offline engine (Apertium) is always available unless `enabled_provid
 
 `WorkspaceProviders.resolve()` gives the hot path a workspace's `Router`, built once and cached:
 its own keys become provider instances (a copy of the server's `ProviderSettings`) that share
-the server's httpx client; the server's instances join when allowed, sharing their circuit
+the server's outbound HTTP client; the server's instances join when allowed, sharing their circuit
 breakers with the server's router. A change invalidates the entry on this replica at once;
 other replicas reload within `ttl` seconds (they re-read the configuration and rebuild only
 when it changed, so breaker state survives).
@@ -28,13 +28,13 @@ from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.crypto import CryptoError, Keyring, credential_context
 from service.db.models import ProviderCredential, WorkspaceSettings
 from service.errors import NotFound, ValidationFailed
+from service.outbound import OutboundClient
 from service.settings import ProviderSettings, Secret, Settings
 from service.translation.providers.anthropic import AnthropicProvider
 from service.translation.providers.base import Provider
@@ -56,7 +56,7 @@ class Spec:
     """How a workspace configures one HTTP provider: which `ProviderSettings` fields it sets."""
 
     name: str
-    cls: Callable[[ProviderSettings, httpx.AsyncClient], Provider]
+    cls: Callable[[ProviderSettings, OutboundClient], Provider]
     key_field: str
     url_field: str
     model_field: str | None = None
@@ -349,7 +349,7 @@ class WorkspaceProviders:
         sessions: async_sessionmaker[AsyncSession],
         keyring: Keyring,
         settings: ProviderSettings,
-        client: httpx.AsyncClient,
+        client: OutboundClient,
         server: Router,
         ttl: float = 10.0,
         max_entries: int = 10_000,
@@ -517,7 +517,7 @@ async def install(
     state: Any,
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    client: httpx.AsyncClient,
+    client: OutboundClient,
     server: Router,
 ) -> None:
     """Put the keyring, the per-workspace routers and the glossary loader on the app state."""

@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Callable
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts import workspaces
@@ -31,6 +30,7 @@ from service.chat.rocketchat import (
     RocketChatUnauthorized,
 )
 from service.errors import Forbidden, NotFound, ServiceError
+from service.outbound import OutboundClient
 
 ROOM_ADMIN_ROLES = frozenset({"owner", "moderator"})
 
@@ -88,7 +88,7 @@ class RoleResolver:
         self,
         sessions: async_sessionmaker[AsyncSession],
         keyring: Callable[[], Keyring],
-        http: httpx.AsyncClient,
+        http: OutboundClient,
         *,
         cache_seconds: float = 60.0,
         timeout: float = 5.0,

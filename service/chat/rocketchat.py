@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
+from service.outbound import OutboundClient, OutboundError, OutboundResponse, OutboundTimeout
 
 
 class RocketChatError(Exception):
@@ -77,7 +77,7 @@ class RocketChatClient:
         self,
         base_url: str,
         credentials: Credentials,
-        http: httpx.AsyncClient,
+        http: OutboundClient,
         *,
         timeout: float = 5.0,
         max_retries: int = 2,
@@ -250,13 +250,13 @@ class RocketChatClient:
                     headers=self._credentials.headers(),
                     timeout=self._timeout,
                 )
-            except httpx.TimeoutException:
+            except OutboundTimeout:
                 if attempt < self._max_retries and idempotent:
                     attempt += 1
                     await asyncio.sleep(self._delay(attempt, None))
                     continue
                 raise RocketChatUnavailable(f"Rocket.Chat {endpoint}: timed out") from None
-            except httpx.TransportError as exc:
+            except OutboundError as exc:
                 if attempt < self._max_retries:
                     attempt += 1
                     await asyncio.sleep(self._delay(attempt, None))
@@ -274,7 +274,7 @@ class RocketChatClient:
                     continue
             return _result(endpoint, response)
 
-    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+    def _delay(self, attempt: int, response: OutboundResponse | None) -> float:
         hinted = _retry_after(response) if response is not None else None
         if hinted is not None:
             return hinted
@@ -282,7 +282,7 @@ class RocketChatClient:
         return float(self._backoff * 2 ** (attempt - 1) * jitter)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: OutboundResponse) -> float | None:
     value = response.headers.get("retry-after")
     if value:
         try:
@@ -301,7 +301,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     return None
 
 
-def _result(endpoint: str, response: httpx.Response) -> dict[str, Any]:
+def _result(endpoint: str, response: OutboundResponse) -> dict[str, Any]:
     status = response.status_code
     try:
         body = response.json()

@@ -6,7 +6,7 @@ import contextlib
 import uuid
 
 from service.errors import ValidationFailed
-from service.outbound import outbound_client
+from service.outbound import OutboundClient
 from service.settings import Settings
 from service.translation import languages
 from service.translation.cache import MemoryLRU, TranslationCache
@@ -30,7 +30,7 @@ async def translate_once(
         raise ValidationFailed("text must not be empty")
     async with contextlib.AsyncExitStack() as stack:
         client = await stack.enter_async_context(
-            outbound_client(settings.providers.provider_timeout_seconds)
+            OutboundClient(settings.providers.provider_timeout_seconds)
         )
         providers = build_providers(settings.providers, client)
         for p in providers:

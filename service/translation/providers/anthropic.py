@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
-import httpx
-
+from service.outbound import OutboundClient, OutboundResponse
 from service.settings import ProviderSettings
 from service.translation.providers import http
 from service.translation.providers.base import ProviderError, TerminalProviderError, Tier
@@ -40,7 +39,7 @@ class AnthropicProvider(LLMProvider):
     prices = PRICES
     default_price = DEFAULT_PRICE
 
-    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: ProviderSettings, client: OutboundClient) -> None:
         super().__init__("anthropic", settings.anthropic_model)
         self._key = settings.anthropic_api_key.get()
         self._client = client
@@ -92,7 +91,7 @@ class AnthropicProvider(LLMProvider):
             incomplete=str(stop) if stop in ("max_tokens", "refusal") else None,
         )
 
-    def _error(self, response: httpx.Response) -> ProviderError:
+    def _error(self, response: OutboundResponse) -> ProviderError:
         body = http.error_json(response)
         error = body.get("error") if isinstance(body, dict) else None
         error = error if isinstance(error, dict) else {}

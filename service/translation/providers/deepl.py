@@ -11,8 +11,7 @@ from decimal import Decimal
 from typing import Any, Final
 from xml.sax.saxutils import escape, unescape
 
-import httpx
-
+from service.outbound import OutboundClient, OutboundResponse
 from service.settings import ProviderSettings
 from service.translation.languages import base_language
 from service.translation.markup import from_pattern, to_tags
@@ -96,7 +95,7 @@ class DeepLProvider(Provider):
         ),
     )
 
-    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: ProviderSettings, client: OutboundClient) -> None:
         self._key = settings.deepl_api_key.get()
         self._client = client
         self._timeout = settings.provider_timeout_seconds
@@ -244,7 +243,7 @@ class DeepLProvider(Provider):
             raise http.malformed(self.name, "glossary without glossary_id")
         return glossary_id
 
-    def _error(self, response: httpx.Response) -> ProviderError:
+    def _error(self, response: OutboundResponse) -> ProviderError:
         body = http.error_json(response)
         detail = ""
         if isinstance(body, dict):

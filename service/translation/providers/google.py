@@ -7,8 +7,7 @@ import re
 from decimal import Decimal
 from typing import Any, Final
 
-import httpx
-
+from service.outbound import OutboundClient, OutboundResponse
 from service.settings import ProviderSettings
 from service.translation import languages as langs
 from service.translation.markup import from_pattern, to_tags
@@ -70,13 +69,11 @@ class GoogleProvider(Provider):
         ),
     )
 
-    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: ProviderSettings, client: OutboundClient) -> None:
         self._key = settings.google_api_key.get()
         self._client = client
         self._timeout = settings.provider_timeout_seconds
         self.base_url = f"{settings.google_base_url.rstrip('/')}/language/translate/v2"
-        # The key travels as a query parameter, which httpx logs at INFO level.
-        http.redact_httpx_logs()
 
     @classmethod
     def enabled(cls, settings: ProviderSettings) -> bool:
@@ -149,7 +146,7 @@ class GoogleProvider(Provider):
             raise http.malformed(self.name, "no data object")
         return inner
 
-    def _error(self, response: httpx.Response) -> ProviderError:
+    def _error(self, response: OutboundResponse) -> ProviderError:
         body = http.error_json(response)
         error = body.get("error") if isinstance(body, dict) else None
         error = error if isinstance(error, dict) else {}

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import email.utils
-import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
-import httpx
-
+from service.outbound import (
+    OutboundClient,
+    OutboundError,
+    OutboundInvalidURL,
+    OutboundResponse,
+    OutboundTimeout,
+)
 from service.translation.providers.base import (
     ProviderError,
     RequestRejected,
@@ -75,7 +79,7 @@ def _clamp(seconds: float) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def classify_status(provider: str, response: httpx.Response, message: str) -> ProviderError:
+def classify_status(provider: str, response: OutboundResponse, message: str) -> ProviderError:
     """The generic mapping of an error status; providers handle their special cases first."""
     status = response.status_code
     if status in (408, 425, 429, OVERLOADED) or status >= 500:
@@ -88,7 +92,7 @@ def classify_status(provider: str, response: httpx.Response, message: str) -> Pr
 
 
 async def send(
-    client: httpx.AsyncClient,
+    client: OutboundClient,
     provider: str,
     method: str,
     url: str,
@@ -98,27 +102,27 @@ async def send(
     json: Any = None,
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
-) -> httpx.Response:
-    """One HTTP attempt; transport failures become `TransientProviderError`, never httpx's own.
+) -> OutboundResponse:
+    """One HTTP attempt; a request without a reply becomes a `ProviderError`.
 
-    The httpx exception is not chained: its request carries the URL, which may hold a key.
+    The client's exception is not chained: its message or context may carry a URL with a key.
     """
     try:
         return await client.request(
             method, url, json=json, params=params, headers=headers, timeout=request_timeout
         )
-    except httpx.TimeoutException as exc:
-        message = f"timed out after {request_timeout:g}s ({type(exc).__name__})"
-        raise TransientProviderError(provider, message, timeout=True) from None
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+    except OutboundTimeout:
+        raise TransientProviderError(
+            provider, f"timed out after {request_timeout:g}s", timeout=True
+        ) from None
+    except OutboundInvalidURL as exc:
         message = f"misconfigured base URL: {redact(str(exc), secrets)}"
         raise TerminalProviderError(provider, message) from None
-    except httpx.HTTPError as exc:
-        message = f"{type(exc).__name__}: {redact(str(exc), secrets) or 'connection failed'}"
-        raise TransientProviderError(provider, message) from None
+    except OutboundError as exc:
+        raise TransientProviderError(provider, redact(str(exc), secrets)) from None
 
 
-def json_body(provider: str, response: httpx.Response) -> Any:
+def json_body(provider: str, response: OutboundResponse) -> Any:
     """The decoded JSON of a response; an undecodable body is a provider glitch (transient)."""
     try:
         return response.json()
@@ -130,7 +134,7 @@ def json_body(provider: str, response: httpx.Response) -> Any:
         ) from None
 
 
-def error_json(response: httpx.Response) -> Any:
+def error_json(response: OutboundResponse) -> Any:
     """The decoded body of an error response, or None when it is not JSON."""
     try:
         return response.json()
@@ -172,22 +176,3 @@ def chunks(
     if current:
         result.append(current)
     return result
-
-
-class _RedactUrlKeys(logging.Filter):
-    """Masks `key=` query parameters in httpx's request log lines (Google takes its key there)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any("key=" in str(a) for a in record.args):
-            record.args = tuple(redact(str(a)) if "key=" in str(a) else a for a in record.args)
-        return True
-
-
-_url_filter: Final = _RedactUrlKeys()
-
-
-def redact_httpx_logs() -> None:
-    """Install the key-masking filter on httpx's logger (idempotent)."""
-    logger = logging.getLogger("httpx")
-    if _url_filter not in logger.filters:
-        logger.addFilter(_url_filter)

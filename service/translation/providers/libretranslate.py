@@ -8,8 +8,7 @@ import re
 from decimal import Decimal
 from typing import Any, Final
 
-import httpx
-
+from service.outbound import OutboundClient, OutboundResponse
 from service.settings import ProviderSettings
 from service.translation import languages as langs
 from service.translation.markup import from_pattern, to_tags
@@ -59,7 +58,7 @@ class LibreTranslateProvider(Provider):
         capabilities=Capabilities(detect=True, max_batch=50, max_characters=20_000),
     )
 
-    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: ProviderSettings, client: OutboundClient) -> None:
         self._key = settings.libretranslate_api_key.get()
         self._client = client
         self._timeout = settings.provider_timeout_seconds
@@ -173,7 +172,7 @@ class LibreTranslateProvider(Provider):
             raise self._error(response)
         return http.json_body(self.name, response)
 
-    def _error(self, response: httpx.Response) -> ProviderError:
+    def _error(self, response: OutboundResponse) -> ProviderError:
         body = http.error_json(response)
         text = str(body.get("error") or "") if isinstance(body, dict) else ""
         message = http.redact(f"HTTP {response.status_code} {text}".strip(), [self._key])

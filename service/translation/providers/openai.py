@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
-import httpx
-
+from service.outbound import OutboundClient, OutboundResponse
 from service.settings import ProviderSettings
 from service.translation.providers import http
 from service.translation.providers.base import (
@@ -46,7 +45,7 @@ class OpenAIProvider(LLMProvider):
     prices = PRICES
     default_price = DEFAULT_PRICE
 
-    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: ProviderSettings, client: OutboundClient) -> None:
         super().__init__("openai", settings.openai_model)
         self._key = settings.openai_api_key.get()
         self._client = client
@@ -106,7 +105,7 @@ class OpenAIProvider(LLMProvider):
             incomplete=incomplete,
         )
 
-    def _error(self, response: httpx.Response) -> ProviderError:
+    def _error(self, response: OutboundResponse) -> ProviderError:
         body = http.error_json(response)
         error = body.get("error") if isinstance(body, dict) else None
         error = error if isinstance(error, dict) else {}

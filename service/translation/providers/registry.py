@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-import httpx
-
+from service.outbound import OutboundClient
 from service.settings import ProviderSettings
 from service.translation.providers.anthropic import AnthropicProvider
 from service.translation.providers.apertium import ApertiumProvider
@@ -26,7 +25,7 @@ HTTP_PROVIDERS = (
 )
 
 
-def build_providers(settings: ProviderSettings, client: httpx.AsyncClient) -> list[Provider]:
+def build_providers(settings: ProviderSettings, client: OutboundClient) -> list[Provider]:
     providers: list[Provider] = [
         cls(settings, client) for cls in HTTP_PROVIDERS if cls.enabled(settings)
     ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from service.chat.rocketchat import (
@@ -15,24 +14,23 @@ from service.chat.rocketchat import (
     RocketChatUnauthorized,
     RocketChatUnavailable,
 )
+from service.outbound import OutboundClient
 from tests.service.providers.fakes.base import Scripted
 
 from .fake_rocketchat import RocketChatFake
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+async def http() -> AsyncIterator[OutboundClient]:
+    async with OutboundClient(10.0) as client:
         yield client
 
 
-def _client(
-    rc: RocketChatFake, http: httpx.AsyncClient, user_id: str, token: str
-) -> RocketChatClient:
+def _client(rc: RocketChatFake, http: OutboundClient, user_id: str, token: str) -> RocketChatClient:
     return RocketChatClient(rc.url, Credentials(user_id, token), http, backoff=0.01)
 
 
-async def test_calls_and_shapes(rocketchat: RocketChatFake, http: httpx.AsyncClient) -> None:
+async def test_calls_and_shapes(rocketchat: RocketChatFake, http: OutboundClient) -> None:
     alice = rocketchat.add_user("Alice00001", language="de", roles=["user", "admin"])
     rocketchat.add_room("GENERAL", roles={alice.id: ["owner"]})
     client = _client(rocketchat, http, alice.id, alice.token)
@@ -52,9 +50,7 @@ async def test_calls_and_shapes(rocketchat: RocketChatFake, http: httpx.AsyncCli
     assert call.headers["x-user-id"] == alice.id and call.headers["x-auth-token"] == alice.token
 
 
-async def test_not_a_member_and_not_found(
-    rocketchat: RocketChatFake, http: httpx.AsyncClient
-) -> None:
+async def test_not_a_member_and_not_found(rocketchat: RocketChatFake, http: OutboundClient) -> None:
     bob = rocketchat.add_user("Bob0000001")
     rocketchat.add_room("GENERAL")
     client = _client(rocketchat, http, bob.id, bob.token)
@@ -66,7 +62,7 @@ async def test_not_a_member_and_not_found(
 
 
 async def test_401_is_clear_and_never_retried(
-    rocketchat: RocketChatFake, http: httpx.AsyncClient
+    rocketchat: RocketChatFake, http: OutboundClient
 ) -> None:
     rocketchat.add_user("Alice00001")
     secret = "definitely-wrong-token-123"
@@ -79,7 +75,7 @@ async def test_401_is_clear_and_never_retried(
 
 
 async def test_429_and_5xx_are_retried_honouring_retry_after(
-    rocketchat: RocketChatFake, http: httpx.AsyncClient
+    rocketchat: RocketChatFake, http: OutboundClient
 ) -> None:
     alice = rocketchat.add_user("Alice00001")
     client = _client(rocketchat, http, alice.id, alice.token)
@@ -105,7 +101,7 @@ async def test_429_and_5xx_are_retried_honouring_retry_after(
 
 
 async def test_retry_after_beyond_the_bound_is_not_waited_for(
-    rocketchat: RocketChatFake, http: httpx.AsyncClient
+    rocketchat: RocketChatFake, http: OutboundClient
 ) -> None:
     alice = rocketchat.add_user("Alice00001")
     client = _client(rocketchat, http, alice.id, alice.token)
@@ -118,7 +114,7 @@ async def test_retry_after_beyond_the_bound_is_not_waited_for(
     assert time.monotonic() - started < 5 and len(rocketchat.calls("me")) == 1
 
 
-async def test_unreachable_server(http: httpx.AsyncClient) -> None:
+async def test_unreachable_server(http: OutboundClient) -> None:
     from tests.servers import free_port
 
     client = RocketChatClient(

@@ -1,14 +1,13 @@
-"""Fake provider servers (one per API, started once per session) and an httpx client."""
+"""Fake provider servers (one per API, started once per session) and the outbound HTTP client."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from typing import TypeVar
 
-import httpx
 import pytest
 
-from service.outbound import outbound_client
+from service.outbound import OutboundClient
 
 from .fakes import AnthropicFake, DeepLFake, Fake, GoogleFake, LibreTranslateFake, OpenAIFake
 
@@ -85,6 +84,6 @@ def libre_fake(_libre_server: LibreTranslateFake) -> LibreTranslateFake:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with outbound_client(10.0) as http_client:
+async def client() -> AsyncIterator[OutboundClient]:
+    async with OutboundClient(10.0) as http_client:
         yield http_client

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-import httpx
 import pytest
 
+from service.outbound import OutboundClient
 from service.settings import ProviderSettings, Secret
 from service.translation.providers.base import (
     ContextMessage,
@@ -23,7 +23,7 @@ from .conftest import DEEPL_KEY
 from .fakes import DeepLFake, Scripted, deepl_error
 
 
-def make(fake: DeepLFake, client: httpx.AsyncClient, **overrides: object) -> DeepLProvider:
+def make(fake: DeepLFake, client: OutboundClient, **overrides: object) -> DeepLProvider:
     settings = ProviderSettings(
         deepl_api_key=Secret(DEEPL_KEY),
         deepl_base_url=fake.url,
@@ -33,7 +33,7 @@ def make(fake: DeepLFake, client: httpx.AsyncClient, **overrides: object) -> Dee
 
 
 async def test_batch_keeps_sentinels_and_reports_cost(
-    deepl_fake: DeepLFake, client: httpx.AsyncClient
+    deepl_fake: DeepLFake, client: OutboundClient
 ) -> None:
     provider = make(deepl_fake, client)
     request = TranslationRequest(
@@ -75,7 +75,7 @@ async def test_batch_keeps_sentinels_and_reports_cost(
     ],
 )
 async def test_target_codes(
-    deepl_fake: DeepLFake, client: httpx.AsyncClient, target: str, code: str
+    deepl_fake: DeepLFake, client: OutboundClient, target: str, code: str
 ) -> None:
     source = "de" if target == "en" else "en"
     result = await make(deepl_fake, client).translate(
@@ -85,7 +85,7 @@ async def test_target_codes(
     assert result.texts == (f"[{code}] X",)
 
 
-async def test_context_is_sent(deepl_fake: DeepLFake, client: httpx.AsyncClient) -> None:
+async def test_context_is_sent(deepl_fake: DeepLFake, client: OutboundClient) -> None:
     request = TranslationRequest(
         texts=("it's broken",),
         source="en",
@@ -97,7 +97,7 @@ async def test_context_is_sent(deepl_fake: DeepLFake, client: httpx.AsyncClient)
 
 
 async def test_glossary_created_once_and_used(
-    deepl_fake: DeepLFake, client: httpx.AsyncClient
+    deepl_fake: DeepLFake, client: OutboundClient
 ) -> None:
     provider = make(deepl_fake, client)
     request = TranslationRequest(
@@ -119,7 +119,7 @@ async def test_glossary_created_once_and_used(
 
 
 async def test_refused_glossary_degrades_to_plain_translation(
-    deepl_fake: DeepLFake, client: httpx.AsyncClient
+    deepl_fake: DeepLFake, client: OutboundClient
 ) -> None:
     deepl_fake.enqueue(deepl_error(400, "Unsupported glossary language pair"))
     request = TranslationRequest(
@@ -131,7 +131,7 @@ async def test_refused_glossary_degrades_to_plain_translation(
 
 
 async def test_large_batch_is_split_under_body_limit(
-    deepl_fake: DeepLFake, client: httpx.AsyncClient
+    deepl_fake: DeepLFake, client: OutboundClient
 ) -> None:
     texts = tuple(f"message {i} " + "x" * 5000 for i in range(60))  # ~300 KiB in all
     result = await make(deepl_fake, client).translate(
@@ -145,7 +145,7 @@ async def test_large_batch_is_split_under_body_limit(
 
 
 async def test_many_small_texts_split_at_fifty(
-    deepl_fake: DeepLFake, client: httpx.AsyncClient
+    deepl_fake: DeepLFake, client: OutboundClient
 ) -> None:
     texts = tuple(f"t{i}" for i in range(120))
     result = await make(deepl_fake, client).translate(
@@ -156,7 +156,7 @@ async def test_many_small_texts_split_at_fifty(
 
 
 async def test_single_text_over_limit_is_rejected_without_a_call(
-    deepl_fake: DeepLFake, client: httpx.AsyncClient
+    deepl_fake: DeepLFake, client: OutboundClient
 ) -> None:
     with pytest.raises(RequestRejected) as info:
         await make(deepl_fake, client).translate(
@@ -167,7 +167,7 @@ async def test_single_text_over_limit_is_rejected_without_a_call(
 
 
 def test_free_keys_use_the_free_host() -> None:
-    client = httpx.AsyncClient()
+    client = OutboundClient(10.0)
     free = DeepLProvider(ProviderSettings(deepl_api_key=Secret("abc:fx")), client)
     pro = DeepLProvider(ProviderSettings(deepl_api_key=Secret("abc")), client)
     custom = DeepLProvider(
@@ -184,7 +184,7 @@ def test_enabled_only_with_a_key() -> None:
 
 
 def test_languages_are_deepls() -> None:
-    provider = DeepLProvider(ProviderSettings(deepl_api_key=Secret("k")), httpx.AsyncClient())
+    provider = DeepLProvider(ProviderSettings(deepl_api_key=Secret("k")), OutboundClient(10.0))
     assert provider.supports("en", "pt-BR")
     assert provider.supports("ja", "zh-Hant")
     assert not provider.supports("en", "ca")  # DeepL has no Catalan
@@ -192,7 +192,7 @@ def test_languages_are_deepls() -> None:
     assert "ca" not in provider.languages()
 
 
-async def test_wrong_key_is_terminal(deepl_fake: DeepLFake, client: httpx.AsyncClient) -> None:
+async def test_wrong_key_is_terminal(deepl_fake: DeepLFake, client: OutboundClient) -> None:
     settings = ProviderSettings(deepl_api_key=Secret("wrong-key:fx"), deepl_base_url=deepl_fake.url)
     with pytest.raises(TerminalProviderError) as info:
         await DeepLProvider(settings, client).translate(
@@ -220,7 +220,7 @@ async def test_wrong_key_is_terminal(deepl_fake: DeepLFake, client: httpx.AsyncC
 )
 async def test_error_classes(
     deepl_fake: DeepLFake,
-    client: httpx.AsyncClient,
+    client: OutboundClient,
     reply: Scripted,
     error: type[Exception],
     retry_after: float | None,
@@ -240,7 +240,7 @@ async def test_error_classes(
         assert info.value.unavailable_for >= 3600
 
 
-async def test_timeout_is_transient(deepl_fake: DeepLFake, client: httpx.AsyncClient) -> None:
+async def test_timeout_is_transient(deepl_fake: DeepLFake, client: OutboundClient) -> None:
     deepl_fake.enqueue(Scripted(delay=1.0))
     provider = make(deepl_fake, client, provider_timeout_seconds=0.2)
     with pytest.raises(TransientProviderError) as info:
@@ -248,9 +248,7 @@ async def test_timeout_is_transient(deepl_fake: DeepLFake, client: httpx.AsyncCl
     assert info.value.timeout
 
 
-async def test_body_is_json_with_text_array(
-    deepl_fake: DeepLFake, client: httpx.AsyncClient
-) -> None:
+async def test_body_is_json_with_text_array(deepl_fake: DeepLFake, client: OutboundClient) -> None:
     await make(deepl_fake, client).translate(
         TranslationRequest(texts=("ein", "zwei"), source="de", target="en")
     )

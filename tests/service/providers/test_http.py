@@ -5,9 +5,9 @@ from __future__ import annotations
 import email.utils
 import socket
 
-import httpx
 import pytest
 
+from service.outbound import OutboundClient
 from service.settings import ProviderSettings, Secret
 from service.translation.providers import http
 from service.translation.providers.base import TransientProviderError, TranslationRequest
@@ -51,7 +51,7 @@ async def test_connection_refused_is_transient() -> None:
     settings = ProviderSettings(
         deepl_api_key=Secret("k:fx"), deepl_base_url=f"http://127.0.0.1:{port}"
     )
-    async with httpx.AsyncClient() as client:
+    async with OutboundClient(10.0) as client:
         with pytest.raises(TransientProviderError) as info:
             await DeepLProvider(settings, client).translate(
                 TranslationRequest(texts=("hi",), source="en", target="de")

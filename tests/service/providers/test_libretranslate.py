@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
+from service.outbound import OutboundClient
 from service.settings import ProviderSettings, Secret
 from service.translation.providers.base import (
     RequestRejected,
@@ -19,7 +19,7 @@ from .fakes import LibreTranslateFake, Scripted, libre_error
 
 
 def make(
-    fake: LibreTranslateFake, client: httpx.AsyncClient, key: str = LIBRE_KEY, **kw: object
+    fake: LibreTranslateFake, client: OutboundClient, key: str = LIBRE_KEY, **kw: object
 ) -> LibreTranslateProvider:
     settings = ProviderSettings(
         libretranslate_url=fake.url,
@@ -30,7 +30,7 @@ def make(
 
 
 async def test_batch_in_html_keeps_sentinels(
-    libre_fake: LibreTranslateFake, client: httpx.AsyncClient
+    libre_fake: LibreTranslateFake, client: OutboundClient
 ) -> None:
     result = await make(libre_fake, client).translate(
         TranslationRequest(texts=("hi ⟦0⟧ & bye", "one\ntwo"), source="en", target="es")
@@ -46,7 +46,7 @@ async def test_batch_in_html_keeps_sentinels(
 
 
 async def test_start_learns_the_servers_languages_and_spellings(
-    libre_fake: LibreTranslateFake, client: httpx.AsyncClient
+    libre_fake: LibreTranslateFake, client: OutboundClient
 ) -> None:
     provider = make(libre_fake, client)
     assert provider.supports("en", "ko")  # static table before start
@@ -62,20 +62,20 @@ async def test_start_learns_the_servers_languages_and_spellings(
     assert result.texts == ("[zt] HELLO",)
 
 
-async def test_start_survives_an_unreachable_server(client: httpx.AsyncClient) -> None:
+async def test_start_survives_an_unreachable_server(client: OutboundClient) -> None:
     settings = ProviderSettings(libretranslate_url="http://127.0.0.1:9")
     provider = LibreTranslateProvider(settings, client)
     await provider.start()
     assert provider.supports("en", "es")
 
 
-async def test_detect(libre_fake: LibreTranslateFake, client: httpx.AsyncClient) -> None:
+async def test_detect(libre_fake: LibreTranslateFake, client: OutboundClient) -> None:
     detections = await make(libre_fake, client).detect("hola amigos")
     assert [(d.language, d.confidence) for d in detections] == [("es", 0.92), ("pt", 0.12)]
 
 
 async def test_missing_key_is_terminal(
-    libre_fake: LibreTranslateFake, client: httpx.AsyncClient
+    libre_fake: LibreTranslateFake, client: OutboundClient
 ) -> None:
     with pytest.raises(TerminalProviderError) as info:
         await make(libre_fake, client, key="").translate(
@@ -86,7 +86,7 @@ async def test_missing_key_is_terminal(
 
 
 async def test_wrong_key_is_terminal(
-    libre_fake: LibreTranslateFake, client: httpx.AsyncClient
+    libre_fake: LibreTranslateFake, client: OutboundClient
 ) -> None:
     with pytest.raises(TerminalProviderError) as info:
         await make(libre_fake, client, key="nope-key").translate(
@@ -106,7 +106,7 @@ async def test_wrong_key_is_terminal(
 )
 async def test_error_classes(
     libre_fake: LibreTranslateFake,
-    client: httpx.AsyncClient,
+    client: OutboundClient,
     reply: Scripted,
     error: type[Exception],
 ) -> None:
@@ -117,9 +117,7 @@ async def test_error_classes(
         )
 
 
-async def test_timeout_is_transient(
-    libre_fake: LibreTranslateFake, client: httpx.AsyncClient
-) -> None:
+async def test_timeout_is_transient(libre_fake: LibreTranslateFake, client: OutboundClient) -> None:
     libre_fake.enqueue(Scripted(delay=1.0))
     with pytest.raises(TransientProviderError) as info:
         await make(libre_fake, client, provider_timeout_seconds=0.2).translate(
