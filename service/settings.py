@@ -57,7 +57,6 @@ class ServerSettings:
     environment: Literal["development", "production", "test"] = "development"
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 1
     log_level: str = "INFO"
     # Message text appears in logs only when this is explicitly switched on.
     log_message_text: bool = False

@@ -26,7 +26,6 @@ ENV_VARS: dict[str, EnvSource] = {
     "UTP_ENVIRONMENT": EnvSource("config"),
     "UTP_HOST": EnvSource("config"),
     "UTP_PORT": EnvSource("config"),
-    "UTP_WORKERS": EnvSource("config"),
     "UTP_LOG_LEVEL": EnvSource("config"),
     "UTP_DATA_DIR": EnvSource("config"),
     "UTP_DATABASE_POOL_SIZE": EnvSource("config"),
@@ -60,7 +59,6 @@ def create_config_map(scope: Scope) -> k8s.core.v1.ConfigMap:
             "UTP_ENVIRONMENT": "production",
             "UTP_HOST": "0.0.0.0",  # noqa: S104 - inside the pod; NetworkPolicies gate it
             "UTP_PORT": str(PORT),
-            "UTP_WORKERS": "1",
             "UTP_LOG_LEVEL": scope.args.log_level,
             "UTP_DATA_DIR": "/var/lib/utp",
             "UTP_DATABASE_POOL_SIZE": "10",
