@@ -21,7 +21,7 @@ from service.accounts.keys import KeyVerifier
 from service.accounts.languages import LanguagePriors
 from service.accounts.providers import install as install_workspace_config
 from service.api.accounts import ACCOUNT_ROUTES
-from service.api.auth import require_api_key
+from service.api.auth import api_key_middleware
 from service.api.errors import HANDLERS
 from service.api.glossaries import GlossariesController
 from service.api.health import live, prometheus, ready
@@ -163,7 +163,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             PrivacyController,
             rocketchat_status,
         ],
-        guards=[require_api_key],
+        middleware=[api_key_middleware],
         security=[{"apiKey": []}, {"bearer": []}],
     )
     app = Litestar(
