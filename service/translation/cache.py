@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -321,11 +322,7 @@ class TranslationCache:
             return
         try:
             async with self._sessions.begin() as session:
-                dialect = session.get_bind().dialect.name
-                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-                statement = insert(TranslationMemory).on_conflict_do_nothing(
-                    index_elements=["cache_key"]
-                )
+                statement = _memory_insert(session.get_bind().dialect.name)
                 await session.execute(statement, rows)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             # The database is away: the translations are still served from the faster tiers.
@@ -341,3 +338,10 @@ class TranslationCache:
 
     async def clear_memory(self) -> None:
         self.memory.clear()
+
+
+@functools.lru_cache(maxsize=4)
+def _memory_insert(dialect: str) -> Any:
+    """The translation memory's batch insert, built once per dialect (rows come at execution)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(TranslationMemory).on_conflict_do_nothing(index_elements=["cache_key"])
