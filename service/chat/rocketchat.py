@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from service.outbound import OutboundClient, OutboundError, OutboundResponse, OutboundTimeout
+from service.outbound import (
+    OutboundClient,
+    OutboundError,
+    OutboundInvalidURL,
+    OutboundResponse,
+    OutboundTimeout,
+)
 
 
 class RocketChatError(Exception):
@@ -256,13 +262,16 @@ class RocketChatClient:
                     await asyncio.sleep(self._delay(attempt, None))
                     continue
                 raise RocketChatUnavailable(f"Rocket.Chat {endpoint}: timed out") from None
+            except OutboundInvalidURL as exc:
+                # A configuration error: no retry can fix it.
+                raise RocketChatUnavailable(f"Rocket.Chat {endpoint}: {exc}") from None
             except OutboundError as exc:
                 if attempt < self._max_retries:
                     attempt += 1
                     await asyncio.sleep(self._delay(attempt, None))
                     continue
                 raise RocketChatUnavailable(
-                    f"Rocket.Chat {endpoint}: unreachable ({type(exc).__name__})"
+                    f"Rocket.Chat {endpoint}: unreachable ({exc})"
                 ) from None
             status = response.status_code
             retryable = status == 429 or (idempotent and status >= 500)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -122,3 +123,10 @@ async def test_unreachable_server(http: OutboundClient) -> None:
     )
     with pytest.raises(RocketChatUnavailable, match="unreachable"):
         await client.me()
+
+
+async def test_unusable_url_fails_at_once(http: OutboundClient) -> None:
+    client = RocketChatClient("ftp://chat.example", Credentials("u", "t"), http, backoff=30)
+    with pytest.raises(RocketChatUnavailable, match="unsupported URL"):
+        # No retries: with a 30 s backoff, one would outlast the test's timeout.
+        await asyncio.wait_for(client.me(), timeout=5)
