@@ -102,6 +102,8 @@ class DeepLProvider(Provider):
         self.base_url = (settings.deepl_base_url or self.default_base_url(self._key)).rstrip("/")
         # (source, target, entries) -> glossary id, or None when DeepL refused that glossary.
         self._glossaries: dict[tuple[str, str, tuple[GlossaryEntry, ...]], str | None] = {}
+        # The account's glossaries of ours (name -> id), listed once: see `_create_glossary`.
+        self._ours: dict[str, str] | None = None
         self._glossary_lock = asyncio.Lock()
 
     @classmethod
@@ -213,13 +215,17 @@ class DeepLProvider(Provider):
             return None
         tsv = "\n".join(f"{s}\t{t}" for s, t in rows.items())
         digest = hashlib.sha256(f"{source}>{target}\n{tsv}".encode()).hexdigest()[:16]
+        name = f"utp-{digest}"
+        existing = (await self._our_glossaries()).get(name)
+        if existing is not None:
+            return existing
         response = await http.send(
             self._client,
             self.name,
             "POST",
             f"{self.base_url}/v2/glossaries",
             json={
-                "name": f"utp-{digest}",
+                "name": name,
                 "source_lang": base_language(source).lower(),
                 "target_lang": base_language(target).lower(),
                 "entries": tsv,
@@ -241,7 +247,48 @@ class DeepLProvider(Provider):
         glossary_id = data.get("glossary_id") if isinstance(data, dict) else None
         if not isinstance(glossary_id, str):
             raise http.malformed(self.name, "glossary without glossary_id")
+        if self._ours is not None:
+            self._ours[name] = glossary_id
         return glossary_id
+
+    async def _our_glossaries(self) -> dict[str, str]:
+        """Glossaries this service created earlier on the account, by name.
+
+        A glossary's name is a digest of its pair and entries, so an existing one is reused:
+        without this, every replica and every restart created its own copy, and DeepL accounts
+        hold a limited number of glossaries. Listed once per process; when the listing fails,
+        a new glossary is created and the listing is tried again next time.
+        """
+        if self._ours is not None:
+            return self._ours
+        try:
+            response = await http.send(
+                self._client,
+                self.name,
+                "GET",
+                f"{self.base_url}/v2/glossaries",
+                headers=self._headers,
+                request_timeout=self._timeout,
+                secrets=[self._key],
+            )
+        except ProviderError as exc:
+            log.warning("deepl: could not list glossaries (%s); creating a new one", exc)
+            return {}
+        data = http.error_json(response) if response.status_code == 200 else None
+        listed = data.get("glossaries") if isinstance(data, dict) else None
+        if not isinstance(listed, list):
+            log.warning("deepl: could not list glossaries (HTTP %s)", response.status_code)
+            return {}
+        self._ours = {
+            item["name"]: item["glossary_id"]
+            for item in listed
+            if isinstance(item, dict)
+            and isinstance(item.get("name"), str)
+            and item["name"].startswith("utp-")
+            and isinstance(item.get("glossary_id"), str)
+            and item.get("ready", True) is not False
+        }
+        return self._ours
 
     def _error(self, response: OutboundResponse) -> ProviderError:
         body = http.error_json(response)

@@ -86,7 +86,7 @@ async def test_deepl_receives_the_glossary_and_edits_invalidate_the_cache(
         text = "Orange ships the release today"
         first = await _translate(admin, text, provider="deepl")
         # The pair travels as a DeepL glossary; the brand is protected as an ignored tag.
-        [created] = workspace_deepl.requests_to("/v2/glossaries")
+        [created] = workspace_deepl.requests_to("/v2/glossaries", "POST")
         assert created.body["entries"] == "release\tversión"
         assert (created.body["source_lang"], created.body["target_lang"]) == ("en", "es")
         [call] = workspace_deepl.requests_to("/v2/translate")

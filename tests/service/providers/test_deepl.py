@@ -110,7 +110,7 @@ async def test_glossary_created_once_and_used(
     second = await provider.translate(request)
 
     assert first.texts == second.texts == ("[DE] DEPLOY THE Cluster-X",)
-    [created] = deepl_fake.requests_to("/v2/glossaries")
+    [created] = deepl_fake.requests_to("/v2/glossaries", "POST")
     assert created.body["entries"] == "cluster\tCluster-X"
     assert (created.body["source_lang"], created.body["target_lang"]) == ("en", "de")
     translations = deepl_fake.requests_to("/v2/translate")
@@ -118,10 +118,56 @@ async def test_glossary_created_once_and_used(
     assert all(r.body["glossary_id"] in deepl_fake.glossaries for r in translations)
 
 
+async def test_glossaries_are_reused_across_replicas_and_restarts(
+    deepl_fake: DeepLFake, client: OutboundClient
+) -> None:
+    request = TranslationRequest(
+        texts=("deploy the cluster",),
+        source="en",
+        target="de",
+        glossary=(GlossaryEntry("cluster", "Cluster-X"),),
+    )
+    first = await make(deepl_fake, client).translate(request)
+    # Another process on the same account: it finds the glossary by name instead of
+    # creating a copy (DeepL accounts hold a limited number of glossaries).
+    second = await make(deepl_fake, client).translate(request)
+    other_terms = TranslationRequest(
+        texts=("deploy the cluster",),
+        source="en",
+        target="de",
+        glossary=(GlossaryEntry("cluster", "Cluster-Y"),),
+    )
+    third = await make(deepl_fake, client).translate(other_terms)
+
+    assert first.texts == second.texts == ("[DE] DEPLOY THE Cluster-X",)
+    assert third.texts == ("[DE] DEPLOY THE Cluster-Y",)
+    assert len(deepl_fake.requests_to("/v2/glossaries", "POST")) == 2
+    assert len(deepl_fake.glossaries) == 2
+    assert len(deepl_fake.requests_to("/v2/glossaries", "GET")) == 3
+    [one, two, _] = deepl_fake.requests_to("/v2/translate")
+    assert one.body["glossary_id"] == two.body["glossary_id"]
+
+
+async def test_glossary_listing_failure_still_translates_with_the_glossary(
+    deepl_fake: DeepLFake, client: OutboundClient
+) -> None:
+    deepl_fake.enqueue(deepl_error(503, "Service temporarily unavailable"))
+    request = TranslationRequest(
+        texts=("deploy the cluster",),
+        source="en",
+        target="de",
+        glossary=(GlossaryEntry("cluster", "Cluster-X"),),
+    )
+    result = await make(deepl_fake, client).translate(request)
+    assert result.texts == ("[DE] DEPLOY THE Cluster-X",)
+    assert len(deepl_fake.requests_to("/v2/glossaries", "POST")) == 1
+
+
 async def test_refused_glossary_degrades_to_plain_translation(
     deepl_fake: DeepLFake, client: OutboundClient
 ) -> None:
-    deepl_fake.enqueue(deepl_error(400, "Unsupported glossary language pair"))
+    # The listing of existing glossaries goes through; the creation is refused.
+    deepl_fake.enqueue(Scripted(), deepl_error(400, "Unsupported glossary language pair"))
     request = TranslationRequest(
         texts=("hello",), source="en", target="de", glossary=(GlossaryEntry("hello", "Servus"),)
     )

@@ -92,8 +92,8 @@ class Fake:
         self.received.clear()
         self.script.clear()
 
-    def requests_to(self, path: str) -> list[Received]:
-        return [r for r in self.received if r.path == path]
+    def requests_to(self, path: str, method: str | None = None) -> list[Received]:
+        return [r for r in self.received if r.path == path and method in (None, r.method)]
 
     # -- plumbing -----------------------------------------------------------------------
     def routes(self) -> list[HTTPRouteHandler]:

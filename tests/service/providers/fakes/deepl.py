@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 
 from .base import Fake, Received, Reply, Scripted, fake_translate, is_str_list
@@ -69,6 +69,10 @@ class DeepLFake(Fake):
         self.key = key
         self.glossaries: dict[str, dict[str, Any]] = {}
 
+    def reset(self) -> None:
+        super().reset()
+        self.glossaries.clear()
+
     def routes(self) -> list[HTTPRouteHandler]:
         @post("/v2/translate", status_code=200)
         async def translate(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -78,14 +82,18 @@ class DeepLFake(Fake):
         async def glossaries(request: Request[Any, Any, Any]) -> Response[Any]:
             return await self.dispatch(request, self._glossary)
 
-        return [translate, glossaries]
+        @get("/v2/glossaries", status_code=200)
+        async def list_glossaries(request: Request[Any, Any, Any]) -> Response[Any]:
+            return await self.dispatch(request, self._list_glossaries)
+
+        return [translate, glossaries, list_glossaries]
 
     def check(self, req: Received) -> Reply | None:
         if req.headers.get("authorization") != f"DeepL-Auth-Key {self.key}":
             return 403, {"message": "Authorization failure, check auth_key"}
         if req.size > 128 * 1024:
             return 413, {"message": "Request Entity Too Large"}
-        if not isinstance(req.body, dict):
+        if req.method == "POST" and not isinstance(req.body, dict):
             return 400, {"message": "Bad request. Reason: Invalid JSON"}
         return None
 
@@ -129,12 +137,21 @@ class DeepLFake(Fake):
         entries = dict(line.split("\t", 1) for line in body["entries"].splitlines())
         glossary_id = str(uuid.uuid4())
         self.glossaries[glossary_id] = {**body, "entries": entries}
-        return 201, {
+        return 201, self._info(glossary_id, listed=False)
+
+    def _list_glossaries(self, req: Received) -> Reply:
+        # Metadata only, never the entries; languages upper-case as DeepL lists them.
+        return 200, {"glossaries": [self._info(g, listed=True) for g in self.glossaries]}
+
+    def _info(self, glossary_id: str, *, listed: bool) -> dict[str, Any]:
+        glossary = self.glossaries[glossary_id]
+        case = str.upper if listed else str.lower
+        return {
             "glossary_id": glossary_id,
-            "name": body["name"],
+            "name": glossary["name"],
             "ready": True,
-            "source_lang": body["source_lang"],
-            "target_lang": body["target_lang"],
+            "source_lang": case(glossary["source_lang"]),
+            "target_lang": case(glossary["target_lang"]),
             "creation_time": "2025-01-01T00:00:00Z",
-            "entry_count": len(entries),
+            "entry_count": len(glossary["entries"]),
         }
