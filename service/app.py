@@ -24,7 +24,7 @@ from service.api.accounts import ACCOUNT_ROUTES
 from service.api.auth import api_key_middleware
 from service.api.errors import HANDLERS
 from service.api.glossaries import GlossariesController
-from service.api.health import live, prometheus, ready
+from service.api.health import live, prometheus, ready, running
 from service.api.libretranslate import router as libretranslate
 from service.api.middleware import request_context
 from service.api.openapi import document_errors
@@ -67,6 +67,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             )
             stack.push_async_callback(db.dispose)
             metrics.instrument_engine(db)
+            metrics.BUILD_INFO.clear()  # one series: this process's
+            metrics.BUILD_INFO.labels(**running(settings)).set(1)
             sessions = session_factory(db)
 
             redis: Redis | None = None

@@ -68,6 +68,9 @@ class ServerSettings:
     # that closes first races the proxy's next request on that connection, which then fails
     # (502). uvicorn's own default, 5 s, did exactly that in the capacity benchmark.
     keepalive_seconds: int = 100
+    # The deployed release (the image tag; the platform sets it). Reported by the health
+    # endpoints and `utp_build_info`, so a deploy can tell when the new release is serving.
+    release: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

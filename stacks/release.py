@@ -36,7 +36,8 @@ Log = Callable[[str], None]
 PolicyCheck = Callable[[str], Sequence[str]]
 ConfigCheck = Callable[[str], None]
 Backup = Callable[[str, str], str]
-HealthProbe = Callable[[], HealthReport]
+# Called with the release that must be serving (the image tag just deployed).
+HealthProbe = Callable[[str], HealthReport]
 
 
 class ReleaseError(RuntimeError):
@@ -288,12 +289,12 @@ class Release:
         if line.strip():
             self.log("      | " + line.rstrip())
 
-    def _wait_healthy(self) -> str:
+    def _wait_healthy(self, version: str) -> str:
         deadline = time.monotonic() + self.gate.deadline_seconds
         streak = 0
         last = "no check ran"
         while True:
-            report = self.health()
+            report = self.health(version)
             failing = [
                 f"{c.name} {c.status}"
                 for c in report.components
@@ -364,7 +365,7 @@ class Release:
             self._step(
                 result, f"up {version}", lambda: self._up(version, f"utp-infra deploy {version}")
             )
-            self._step(result, "health gate", self._wait_healthy)
+            self._step(result, "health gate", lambda: self._wait_healthy(version))
             result.outcome = "succeeded"
             return self._finish(result, started)
         except Exception as exc:
@@ -399,7 +400,7 @@ class Release:
                 f"automatic rollback to {target}",
                 lambda: self._up(target, f"utp-infra rollback to {target} (automatic)"),
             )
-            self._step(result, "health gate after rollback", self._wait_healthy)
+            self._step(result, "health gate after rollback", lambda: self._wait_healthy(target))
             result.outcome = "rolled_back"
         except Exception as exc:
             result.outcome = "rollback_failed"
@@ -426,7 +427,7 @@ class Release:
             self._step(
                 result, f"up {target}", lambda: self._up(target, f"utp-infra rollback to {target}")
             )
-            self._step(result, "health gate", self._wait_healthy)
+            self._step(result, "health gate", lambda: self._wait_healthy(target))
             result.outcome = "rolled_back"
         except Exception as exc:
             result.error = str(exc)
@@ -434,10 +435,14 @@ class Release:
 
 
 def http_health_probe(url: str, *, api_key: str = "", timeout: float = 5.0) -> HealthProbe:
-    """The gate's probe: `utp health-check` against the deployed service (no backup age)."""
+    """The gate's probe: `utp health-check` against the deployed service (no backup age),
+    degraded until the service reports the release just deployed."""
 
-    def probe() -> HealthReport:
-        return run_check(url, CheckOptions(timeout=timeout, retries=1, api_key=api_key))
+    def probe(release: str) -> HealthReport:
+        options = CheckOptions(
+            timeout=timeout, retries=1, api_key=api_key, expected_release=release
+        )
+        return run_check(url, options)
 
     return probe
 

@@ -16,7 +16,9 @@ def container(scope: Scope, name: str, command: list[str] | None = None) -> dict
         "name": name,
         "image": scope.image,
         "imagePullPolicy": "IfNotPresent",
-        "env": env_refs(),
+        # The release travels with the image in the same object, so a pod never reports a
+        # release other than the one it runs (the deploy's health gate waits for it).
+        "env": [*env_refs(), {"name": "UTP_RELEASE", "value": a.image_tag}],
         "securityContext": RESTRICTED_CONTAINER,
         "resources": {
             "requests": {"cpu": a.cpu_request, "memory": a.memory_request},

@@ -11,13 +11,20 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
+from service import __version__
 from service.observability import metrics
+from service.settings import Settings
 from service.translation.cache import TranslationCache
 
 
 @get("/health/live", summary="The process is up", tags=["health"])
-async def live() -> dict[str, str]:
-    return {"status": "ok"}
+async def live(request: Request[Any, Any, Any]) -> dict[str, str]:
+    return {"status": "ok", **running(request.app.state.settings)}
+
+
+def running(settings: Settings) -> dict[str, str]:
+    """What this process runs: the package version and the deployed release (image tag)."""
+    return {"version": __version__, "release": settings.server.release or __version__}
 
 
 @get("/health/ready", summary="Database and cache reachable", tags=["health"])
@@ -57,7 +64,7 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     degraded = checks["redis"]["status"] == "down"
     status = "unavailable" if not ready else "degraded" if degraded else "ok"
     return Response(
-        {"status": status, "checks": checks},
+        {"status": status, **running(request.app.state.settings), "checks": checks},
         status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE,
     )
 

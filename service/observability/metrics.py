@@ -19,6 +19,12 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
+BUILD_INFO = Gauge(
+    "utp_build_info",
+    "Always 1; the labels say which package version and release this process runs.",
+    ["version", "release"],
+    registry=REGISTRY,
+)
 HTTP_REQUESTS = Counter(
     "utp_http_requests",
     "HTTP requests handled, by route template, method and status class.",

@@ -254,6 +254,12 @@ def restore(
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True)
 @click.option("--continuous", is_flag=True, help="Check again every --interval seconds.")
 @click.option("--interval", type=click.FloatRange(min=1.0), default=30.0, show_default=True)
+@click.option(
+    "--expect-release",
+    default=None,
+    metavar="TAG",
+    help="Degraded unless the service reports this release (its image tag).",
+)
 def health_check(
     url: str | None,
     fmt: str,
@@ -262,13 +268,16 @@ def health_check(
     retries: int,
     continuous: bool,
     interval: float,
+    expect_release: str | None,
 ) -> None:
     """Exit 0 healthy, 1 degraded, 2 down."""
     settings = _settings()
     code = 0
     try:
         while True:
-            code = check_once(settings, url, fmt, verbose, timeout, retries)
+            code = check_once(
+                settings, url, fmt, verbose, timeout, retries, expected_release=expect_release
+            )
             if not continuous:
                 break
             time.sleep(interval)
@@ -278,7 +287,14 @@ def health_check(
 
 
 def check_once(
-    settings: Settings, url: str | None, fmt: str, verbose: bool, timeout: float, retries: int
+    settings: Settings,
+    url: str | None,
+    fmt: str,
+    verbose: bool,
+    timeout: float,
+    retries: int,
+    *,
+    expected_release: str | None = None,
 ) -> int:
     from service.ops.healthcheck import (
         CheckOptions,
@@ -305,6 +321,7 @@ def check_once(
             api_key=ops.health_check_api_key.get(),
             newest_backup=newest,
             max_backup_age_seconds=ops.backup_max_age_seconds,
+            expected_release=expected_release,
         ),
     )
     if fmt == "json":

@@ -76,6 +76,9 @@ class CheckOptions:
     # None: skip the backup age check.
     newest_backup: Callable[[], datetime | None] | None = None
     max_backup_age_seconds: float = 26 * 3600
+    # When set, the service must report this release (its image tag), or it is degraded:
+    # during a rollout the old release still answers healthy.
+    expected_release: str | None = None
 
 
 class _Http:
@@ -108,6 +111,8 @@ def run_check(url: str, options: CheckOptions, client: httpx.Client | None = Non
     try:
         live = _live(http)
         components.append(live)
+        if options.expected_release is not None and live.status != "down":
+            components.append(_release(live, options.expected_release))
         if live.status == "down":
             for name in ("database", "redis", "providers", "translation"):
                 components.append(Component(name, "down", detail="service unreachable"))
@@ -143,7 +148,25 @@ def _live(http: _Http) -> Component:
         return Component("live", "down", detail=_error(exc))
     if response.status_code != 200:
         return Component("live", "down", round(ms, 2), f"HTTP {response.status_code}")
-    return Component("live", "ok", round(ms, 2))
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    running = (
+        {k: str(body[k]) for k in ("version", "release") if k in body}
+        if isinstance(body, dict)
+        else {}
+    )
+    return Component("live", "ok", round(ms, 2), data=running)
+
+
+def _release(live: Component, expected: str) -> Component:
+    serving = live.data.get("release")
+    if serving == expected:
+        return Component("release", "ok", detail=f"serving {expected}")
+    return Component(
+        "release", "degraded", detail=f"serving {serving or 'an unknown release'}, not {expected}"
+    )
 
 
 def _ready(http: _Http) -> list[Component]:

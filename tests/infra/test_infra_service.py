@@ -80,7 +80,9 @@ def test_deployment_env_and_hardening(build):
     (dep,) = _named(g, "kubernetes:apps/v1:Deployment", "utp")
     pod = dep.inputs["spec"]["template"]["spec"]
     (c,) = pod["containers"]
-    assert {e["name"] for e in c["env"]} == set(ENV_VARS)
+    assert {e["name"] for e in c["env"]} == set(ENV_VARS) | {"UTP_RELEASE"}
+    # The release is the image tag, set in the pod spec itself (not the shared ConfigMap).
+    assert {"name": "UTP_RELEASE", "value": "1.2.3"} in c["env"]
     (config,) = g.of_type("kubernetes:core/v1:ConfigMap")
     assert config.inputs["data"]["UTP_ENVIRONMENT"] == "production"
     assert config.inputs["data"]["UTP_PORT"] == "8000"

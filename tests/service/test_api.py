@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from service import __version__
 from tests.service.conftest import Api
 
 
@@ -190,9 +191,12 @@ async def test_unknown_route_and_method_use_the_envelope(api: Api) -> None:
 
 async def test_health_and_metrics_are_public(api: Api) -> None:
     live = await api.client.get("/health/live")
-    assert live.status_code == 200 and live.json() == {"status": "ok"}
+    # Without UTP_RELEASE (outside the platform) the release is the package version.
+    running = {"version": __version__, "release": __version__}
+    assert live.status_code == 200 and live.json() == {"status": "ok", **running}
     ready = await api.client.get("/health/ready")
     assert ready.status_code == 200, ready.text
+    assert {k: ready.json()[k] for k in running} == running
     assert ready.json()["checks"]["database"]["status"] == "ok"
     assert ready.json()["checks"]["redis"]["status"] == "disabled"
     await api.client.post(
@@ -204,6 +208,7 @@ async def test_health_and_metrics_are_public(api: Api) -> None:
         in scrape
     )
     assert "utp_translations_total" in scrape
+    assert f'utp_build_info{{release="{__version__}",version="{__version__}"}} 1.0' in scrape
     assert api.key not in scrape
 
 

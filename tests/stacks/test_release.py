@@ -32,11 +32,25 @@ FAST_GATE = Gate(deadline_seconds=2.0, interval_seconds=0.05, successes=2)
 
 @dataclass
 class FakeService:
-    """/health/live and /health/ready of whatever version is 'deployed'; `-bad` ones fail."""
+    """/health/live and /health/ready of whatever version is 'deployed'; `-bad` ones fail.
+
+    Like a rolling update, the previous release keeps answering `/health/live` for `lag`
+    checks after a deploy; a `-stuck` version never starts serving.
+    """
 
     url: str = ""
     version: str = ""
+    serving: str = ""
+    lag: int = 0
+    lag_left: int = 0
     webhooks: list[dict[str, Any]] = field(default_factory=list)
+
+    def release(self) -> str:
+        if self.version.endswith("-stuck") or self.lag_left > 0:
+            self.lag_left = max(0, self.lag_left - 1)
+        else:
+            self.serving = self.version
+        return self.serving
 
 
 @pytest.fixture
@@ -58,7 +72,7 @@ def loopback() -> Iterator[FakeService]:
         def do_GET(self) -> None:
             broken = state.version.endswith("-bad")
             if self.path == "/health/live":
-                self._json(200, {"status": "ok"})
+                self._json(200, {"status": "ok", "version": "0.1.0", "release": state.release()})
             elif self.path == "/health/ready":
                 database = (
                     {"status": "down", "error": "ConnectionRefusedError"}
@@ -111,6 +125,7 @@ def loopback() -> Iterator[FakeService]:
 def _stack(service: FakeService, version: str = "v1.0.0") -> InMemoryStack:
     def on_up(config: dict[str, Any]) -> dict[str, Any]:
         service.version = config["utp:service"]["imageTag"]
+        service.lag_left = service.lag
         return {"databaseEndpoint": "utp-staging-db.abc.us-east-1.rds.amazonaws.com"}
 
     stack = InMemoryStack(
@@ -184,6 +199,29 @@ def test_failed_health_gate_rolls_back_to_the_previous_version(loopback: FakeSer
     [payload] = loopback.webhooks
     assert payload["outcome"] == "rolled_back" and payload["version"] == "v1.2.0-bad"
     assert payload["previous_version"] == "v1.1.0"
+
+
+def test_health_gate_waits_for_the_new_release_to_serve(loopback: FakeService) -> None:
+    stack = _stack(loopback, "v1.0.0")
+    loopback.lag = 3
+    rec = Recorder()
+    result = _release(stack, loopback, rec).deploy("v1.1.0")
+
+    assert result.outcome == "succeeded", rec.lines
+    # The old release answered healthy meanwhile; those checks did not count.
+    waited = [line for line in rec.lines if "health: degraded (release degraded)" in line]
+    assert len(waited) == 3
+    assert loopback.serving == "v1.1.0"
+
+
+def test_release_that_never_serves_is_rolled_back(loopback: FakeService) -> None:
+    stack = _stack(loopback, "v1.1.0")
+    rec = Recorder()
+    result = _release(stack, loopback, rec).deploy("v1.2.0-stuck")
+
+    assert result.outcome == "rolled_back", rec.lines
+    assert "not healthy" in result.error and "release degraded" in result.error
+    assert current_version(stack) == "v1.1.0" and loopback.serving == "v1.1.0"
 
 
 def test_failed_update_rolls_back_from_history(loopback: FakeService) -> None:

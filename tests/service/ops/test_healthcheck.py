@@ -57,7 +57,7 @@ class Running:
 @pytest.fixture
 async def service(tmp_path: Path, postgres_url: str, redis_url: str) -> AsyncIterator[Running]:
     settings = Settings(
-        server=ServerSettings(environment="test", data_dir=tmp_path),
+        server=ServerSettings(environment="test", data_dir=tmp_path, release="v9.9.9"),
         database=DatabaseSettings(database_url=postgres_url),
         cache=CacheSettings(redis_url=Secret(redis_url), redis_retry_seconds=0.1),
     )
@@ -119,6 +119,15 @@ async def test_healthy_service_in_text_json_and_prometheus(service: Running) -> 
     assert samples[("utp_health_status", "")] == 0
     assert samples[("utp_health_component_up", "redis")] == 1
     assert ("utp_health_check_duration_seconds", "translation") in samples
+
+
+async def test_expected_release(service: Running) -> None:
+    code, text = await asyncio.to_thread(_check, service, "--expect-release", "v9.9.9")
+    assert code == 0, text
+    # Another release answering (a rollout in progress) is not yet healthy.
+    code, text = await asyncio.to_thread(_check, service, "--expect-release", "v1.0.0", "--verbose")
+    assert code == 1, text
+    assert "serving v9.9.9, not v1.0.0" in text
 
 
 async def test_redis_stopped_is_degraded(service: Running, redis_server: RedisServer) -> None:
