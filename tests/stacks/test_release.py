@@ -342,3 +342,28 @@ def test_rds_snapshot_backup_snapshots_the_primary(loopback: FakeService) -> Non
         )["DBSnapshots"]
     assert snapshot["DBSnapshotIdentifier"].startswith("utp-staging-pre-deploy-v1-1-0-")
     assert snapshot["DBSnapshotIdentifier"] in detail
+
+
+def test_release_snapshots_beyond_the_newest_are_pruned(loopback: FakeService) -> None:
+    stack = _stack(loopback)
+    with mock_aws():
+        rds = boto3.client("rds", region_name="us-east-1")
+        rds.create_db_instance(
+            DBInstanceIdentifier="utp-staging-db", DBInstanceClass="db.t4g.medium",
+            Engine="postgres", MasterUsername="utp_admin", MasterUserPassword="x" * 16,
+            AllocatedStorage=20,
+        )  # fmt: skip
+        older = [f"utp-staging-pre-deploy-v1-0-{i}-2025010100000{i}" for i in range(5)]
+        others = ["utp-production-pre-deploy-v1-0-0-20250101000000", "before-migration-by-hand"]
+        for name in older + others:
+            rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier="utp-staging-db")
+
+        detail = rds_snapshot_backup(stack, client=rds, keep=3)("staging", "pre-deploy-v1.1.0")
+        manual = rds.describe_db_snapshots(
+            DBInstanceIdentifier="utp-staging-db", SnapshotType="manual"
+        )["DBSnapshots"]
+        left = {s["DBSnapshotIdentifier"] for s in manual}
+    [new] = [n for n in left if n.startswith("utp-staging-pre-deploy-v1-1-0-")]
+    # The new one and the two newest before it stay, as does every other snapshot.
+    assert left == {new, older[4], older[3], *others}
+    assert "3 older release snapshot(s) deleted" in detail
