@@ -261,23 +261,17 @@ class DeepLProvider(Provider):
         """
         if self._ours is not None:
             return self._ours
-        try:
-            response = await http.send(
-                self._client,
-                self.name,
-                "GET",
-                f"{self.base_url}/v2/glossaries",
-                headers=self._headers,
-                request_timeout=self._timeout,
-                secrets=[self._key],
-            )
-        except ProviderError as exc:
-            log.warning("deepl: could not list glossaries (%s); creating a new one", exc)
-            return {}
-        data = http.error_json(response) if response.status_code == 200 else None
+        data = await http.optional_json(
+            self._client,
+            self.name,
+            f"{self.base_url}/v2/glossaries",
+            what="its glossaries (creating a new one)",
+            headers=self._headers,
+            request_timeout=self._timeout,
+            secrets=[self._key],
+        )
         listed = data.get("glossaries") if isinstance(data, dict) else None
         if not isinstance(listed, list):
-            log.warning("deepl: could not list glossaries (HTTP %s)", response.status_code)
             return {}
         self._ours = {
             item["name"]: item["glossary_id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,6 +24,8 @@ from service.translation.providers.base import (
 )
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 # Anthropic's "overloaded" status; DeepL uses it too.
 OVERLOADED: Final = 529
@@ -120,6 +123,37 @@ async def send(
         raise TerminalProviderError(provider, message) from None
     except OutboundError as exc:
         raise TransientProviderError(provider, redact(str(exc), secrets)) from None
+
+
+async def optional_json(
+    client: OutboundClient,
+    provider: str,
+    url: str,
+    *,
+    what: str,
+    request_timeout: float,
+    secrets: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """GET information a provider can do without (its language list, existing glossaries):
+    the decoded JSON of a 200 reply, or None, with a warning naming `what`, on anything else."""
+    try:
+        response = await send(
+            client,
+            provider,
+            "GET",
+            url,
+            headers=headers,
+            request_timeout=request_timeout,
+            secrets=secrets,
+        )
+    except ProviderError as exc:
+        log.warning("%s: could not get %s: %s", provider, what, exc)
+        return None
+    data = error_json(response) if response.status_code == 200 else None
+    if data is None:
+        log.warning("%s: could not get %s (HTTP %s)", provider, what, response.status_code)
+    return data
 
 
 def json_body(provider: str, response: OutboundResponse) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import logging
 import re
 from decimal import Decimal
 from typing import Any, Final
@@ -24,8 +23,6 @@ from service.translation.providers.base import (
     TranslationRequest,
     TranslationResult,
 )
-
-log = logging.getLogger(__name__)
 
 # What a LibreTranslate server with all Argos models installed serves; replaced at start-up
 # by the server's own `GET /languages` answer when it can be read.
@@ -74,23 +71,15 @@ class LibreTranslateProvider(Provider):
 
     async def start(self) -> None:
         """Learn which languages (and spellings) this server has; keep the static table if not."""
-        try:
-            response = await http.send(
-                self._client,
-                self.name,
-                "GET",
-                f"{self.base_url}/languages",
-                request_timeout=self._timeout,
-                secrets=[self._key],
-            )
-        except ProviderError as exc:
-            log.warning("libretranslate: could not list languages: %s", exc)
-            return
-        data = http.error_json(response) if response.status_code == 200 else None
+        data = await http.optional_json(
+            self._client,
+            self.name,
+            f"{self.base_url}/languages",
+            what="its languages (keeping the static table)",
+            request_timeout=self._timeout,
+            secrets=[self._key],
+        )
         if not isinstance(data, list):
-            log.warning(
-                "libretranslate: unexpected /languages answer (HTTP %s)", response.status_code
-            )
             return
         codes: dict[str, str] = {}
         targets: dict[str, frozenset[str]] = {}
