@@ -327,15 +327,21 @@ def test_cli_deploy_and_rollback(loopback: FakeService, monkeypatch: pytest.Monk
     assert current_version(stack) == "v1.1.0"
 
 
+def _staging_database() -> Any:
+    """An RDS client (inside `mock_aws`) with the staging stack's primary instance."""
+    rds = boto3.client("rds", region_name="us-east-1")
+    rds.create_db_instance(
+        DBInstanceIdentifier="utp-staging-db", DBInstanceClass="db.t4g.medium",
+        Engine="postgres", MasterUsername="utp_admin", MasterUserPassword="x" * 16,
+        AllocatedStorage=20,
+    )  # fmt: skip
+    return rds
+
+
 def test_rds_snapshot_backup_snapshots_the_primary(loopback: FakeService) -> None:
     stack = _stack(loopback)
     with mock_aws():
-        rds = boto3.client("rds", region_name="us-east-1")
-        rds.create_db_instance(
-            DBInstanceIdentifier="utp-staging-db", DBInstanceClass="db.t4g.medium",
-            Engine="postgres", MasterUsername="utp_admin", MasterUserPassword="x" * 16,
-            AllocatedStorage=20,
-        )  # fmt: skip
+        rds = _staging_database()
         detail = rds_snapshot_backup(stack, client=rds)("staging", "pre-deploy-v1.1.0")
         [snapshot] = rds.describe_db_snapshots(
             DBInstanceIdentifier="utp-staging-db", SnapshotType="manual"
@@ -347,12 +353,7 @@ def test_rds_snapshot_backup_snapshots_the_primary(loopback: FakeService) -> Non
 def test_release_snapshots_beyond_the_newest_are_pruned(loopback: FakeService) -> None:
     stack = _stack(loopback)
     with mock_aws():
-        rds = boto3.client("rds", region_name="us-east-1")
-        rds.create_db_instance(
-            DBInstanceIdentifier="utp-staging-db", DBInstanceClass="db.t4g.medium",
-            Engine="postgres", MasterUsername="utp_admin", MasterUserPassword="x" * 16,
-            AllocatedStorage=20,
-        )  # fmt: skip
+        rds = _staging_database()
         older = [f"utp-staging-pre-deploy-v1-0-{i}-2025010100000{i}" for i in range(5)]
         others = ["utp-production-pre-deploy-v1-0-0-20250101000000", "before-migration-by-hand"]
         for name in older + others:

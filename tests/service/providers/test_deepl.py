@@ -96,15 +96,18 @@ async def test_context_is_sent(deepl_fake: DeepLFake, client: OutboundClient) ->
     assert deepl_fake.received[0].body["context"] == "the build server\nagain?"
 
 
+def cluster_request(*entries: GlossaryEntry) -> TranslationRequest:
+    return TranslationRequest(
+        texts=("deploy the cluster",), source="en", target="de", glossary=entries
+    )
+
+
 async def test_glossary_created_once_and_used(
     deepl_fake: DeepLFake, client: OutboundClient
 ) -> None:
     provider = make(deepl_fake, client)
-    request = TranslationRequest(
-        texts=("deploy the cluster",),
-        source="en",
-        target="de",
-        glossary=(GlossaryEntry("cluster", "Cluster-X"), GlossaryEntry("bad\tterm", "x")),
+    request = cluster_request(
+        GlossaryEntry("cluster", "Cluster-X"), GlossaryEntry("bad\tterm", "x")
     )
     first = await provider.translate(request)
     second = await provider.translate(request)
@@ -121,23 +124,14 @@ async def test_glossary_created_once_and_used(
 async def test_glossaries_are_reused_across_replicas_and_restarts(
     deepl_fake: DeepLFake, client: OutboundClient
 ) -> None:
-    request = TranslationRequest(
-        texts=("deploy the cluster",),
-        source="en",
-        target="de",
-        glossary=(GlossaryEntry("cluster", "Cluster-X"),),
-    )
+    request = cluster_request(GlossaryEntry("cluster", "Cluster-X"))
     first = await make(deepl_fake, client).translate(request)
     # Another process on the same account: it finds the glossary by name instead of
     # creating a copy (DeepL accounts hold a limited number of glossaries).
     second = await make(deepl_fake, client).translate(request)
-    other_terms = TranslationRequest(
-        texts=("deploy the cluster",),
-        source="en",
-        target="de",
-        glossary=(GlossaryEntry("cluster", "Cluster-Y"),),
+    third = await make(deepl_fake, client).translate(
+        cluster_request(GlossaryEntry("cluster", "Cluster-Y"))
     )
-    third = await make(deepl_fake, client).translate(other_terms)
 
     assert first.texts == second.texts == ("[DE] DEPLOY THE Cluster-X",)
     assert third.texts == ("[DE] DEPLOY THE Cluster-Y",)
@@ -152,12 +146,7 @@ async def test_glossary_listing_failure_still_translates_with_the_glossary(
     deepl_fake: DeepLFake, client: OutboundClient
 ) -> None:
     deepl_fake.enqueue(deepl_error(503, "Service temporarily unavailable"))
-    request = TranslationRequest(
-        texts=("deploy the cluster",),
-        source="en",
-        target="de",
-        glossary=(GlossaryEntry("cluster", "Cluster-X"),),
-    )
+    request = cluster_request(GlossaryEntry("cluster", "Cluster-X"))
     result = await make(deepl_fake, client).translate(request)
     assert result.texts == ("[DE] DEPLOY THE Cluster-X",)
     assert len(deepl_fake.requests_to("/v2/glossaries", "POST")) == 1
