@@ -30,12 +30,12 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.coalesce import Coalescer
 from service.db.models import TranslationMemory
+from service.db.session import insert_of
 from service.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -343,5 +343,6 @@ class TranslationCache:
 @functools.lru_cache(maxsize=4)
 def _memory_insert(dialect: str) -> Any:
     """The translation memory's batch insert, built once per dialect (rows come at execution)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(TranslationMemory).on_conflict_do_nothing(index_elements=["cache_key"])
+    return insert_of(dialect)(TranslationMemory).on_conflict_do_nothing(
+        index_elements=["cache_key"]
+    )

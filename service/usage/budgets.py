@@ -39,12 +39,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.models import Budget, BudgetPeriod, BudgetReservation, UsageDaily
+from service.db.session import insert_for
 from service.errors import BudgetExceeded, NotFound, ValidationFailed
 from service.observability import metrics
 from service.translation.engine import Caller
 from service.translation.providers.base import Provider
 from service.usage.recorder import TRANSIENT
-from service.usage.rollup import from_nanos, insert_for, to_nanos
+from service.usage.rollup import from_nanos, to_nanos
 
 log = logging.getLogger(__name__)
 

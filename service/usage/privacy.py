@@ -31,6 +31,7 @@ from service.db.models import (
     UserPreferences,
     WorkspaceSettings,
 )
+from service.db.session import insert_for
 from service.errors import NotFound
 from service.usage import rollup
 from service.usage.recorder import TRANSIENT, UsageRecorder, erasure_digest
@@ -179,7 +180,7 @@ async def erase_user(
         await session.execute(sa.delete(User).where(User.id == user.id))
     digest = erasure_digest(erasure_key, workspace_id, user_id)
     await session.execute(
-        rollup.insert_for(session)(UserErasure)
+        insert_for(session)(UserErasure)
         .values(subject_hash=digest, workspace_id=workspace_id, erased_at=datetime.now(UTC))
         .on_conflict_do_nothing(index_elements=["subject_hash"])
     )

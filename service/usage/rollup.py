@@ -15,11 +15,11 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from service.db.models import LATENCY_BUCKETS_MS, UsageDaily, UsageEvent
+from service.db.session import insert_for, insert_of
 
 NANOS = Decimal(1_000_000_000)
 LATENCY_COLUMNS = tuple(f"lat_{i}" for i in range(len(LATENCY_BUCKETS_MS) + 1))
@@ -85,14 +85,6 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         agg["latency_ms_sum"] += float(r["latency_ms"])
         agg[LATENCY_COLUMNS[bucket_of(float(r["latency_ms"]))]] += 1
     return list(out.values())
-
-
-def insert_for(session: AsyncSession) -> Any:
-    return _insert_of(session.get_bind().dialect.name)
-
-
-def _insert_of(dialect: str) -> Any:
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 async def insert_ignoring_duplicates(
@@ -183,7 +175,7 @@ def _prepared_upsert(dialect: str) -> sa.Insert:
 
 def _upsert(dialect: str, rows: list[Mapping[str, Any]] | None) -> sa.Insert:
     table = UsageDaily.__table__
-    stmt = _insert_of(dialect)(table)
+    stmt = insert_of(dialect)(table)
     if rows is not None:
         stmt = stmt.values(rows)
     excluded = stmt.excluded
