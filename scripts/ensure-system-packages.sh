@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages a target needs when they are missing and apt-get can be used.
-# `run` needs Apertium (the offline engine); `test` also PostgreSQL, Redis, promtool and amtool;
+# `run` needs Apertium (the offline engine); `test` also PostgreSQL, Redis, promtool, amtool,
+# faketime (for `make test-calendar`);
 # `bench` also wrk and Apertium's own server (APy), its baselines.
 set -euo pipefail
 
@@ -24,6 +25,9 @@ if [ "$target" = test ] || [ "$target" = bench ]; then
     || missing+=(postgresql)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+fi
+if [ "$target" = test ]; then
+  command -v faketime >/dev/null 2>&1 || missing+=(faketime)  # make test-calendar
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

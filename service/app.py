@@ -33,6 +33,7 @@ from service.api.providers import ProvidersController
 from service.api.rocketchat import chat_lifespan, outgoing, rocketchat_status
 from service.api.translate import TranslateController
 from service.api.usage import USAGE_ROUTES
+from service.clock import SYSTEM_CLOCK, Clock
 from service.db.session import create_engine, session_factory
 from service.observability import metrics
 from service.outbound import OutboundClient
@@ -52,6 +53,8 @@ class Overrides:
 
     providers: Sequence[Provider] | None = None
     detector: Detector | None = None
+    # The wall clock calendar logic reads (budget months, usage days, retention).
+    clock: Clock = SYSTEM_CLOCK
 
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> Litestar:
@@ -107,7 +110,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                 await real.aload()
                 detector = real
 
-            usage_services = build_usage(settings, sessions, redis)
+            usage_services = build_usage(settings, sessions, redis, overrides.clock)
             usage_services.start()
             stack.push_async_callback(usage_services.stop)
             app.state.usage_services = usage_services
@@ -146,6 +149,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                 detector=detector,
                 usage=usage,
                 request_timeout=settings.limits.request_timeout_seconds,
+                clock=overrides.clock,
             )
             # Everything built so far lives as long as the process: move it out of the garbage
             # collector's sight, or every full collection walks it and stalls requests

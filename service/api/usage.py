@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -266,8 +266,7 @@ async def usage_report(
         Literal["day", "user", "channel", "provider", "language_pair"] | None
     ] = None,
 ) -> Response[Any]:
-    today = datetime.now(UTC).date()
-    end = to or today
+    end = to or _services(request).clock.today()
     start = from_ or end.replace(day=1)
     if start > end:
         raise ValidationFailed("from: must not be after `to`", details={"field": "from"})

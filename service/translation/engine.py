@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from service.clock import SYSTEM_CLOCK, Clock
 from service.errors import (
     BudgetExceeded,
     ServiceError,
@@ -153,12 +154,14 @@ class Engine:
         detector: Detector,
         usage: UsageRecorder | None,
         request_timeout: float = 30.0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.router = router
         self.cache = cache
         self.detector = detector
         self.usage = usage
         self.request_timeout = request_timeout
+        self.clock = clock  # stamps usage events: the day and month they are counted in
         self._flights: SingleFlight[_Flight] = SingleFlight()
         self._detections: OrderedDict[
             tuple[str, frozenset[str] | None, str | None], tuple[str, float]
@@ -557,6 +560,7 @@ class Engine:
                     latency_ms=latency_ms,
                     cache_hit=o.cached,
                     outcome=outcome,
+                    created_at=self.clock.now(),
                 )
             )
 

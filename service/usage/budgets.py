@@ -38,6 +38,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.clock import SYSTEM_CLOCK, Clock
 from service.db.models import Budget, BudgetPeriod, BudgetReservation, UsageDaily
 from service.db.session import insert_for
 from service.errors import BudgetExceeded, NotFound, ValidationFailed
@@ -143,6 +144,8 @@ class Budgets:
     reservation_ttl: float = 600.0
     retry_seconds: float = 5.0
     load_timeout: float = 1.0
+    # Which month is "this month": the period every reservation and report is counted in.
+    clock: Clock = SYSTEM_CLOCK
     _snapshots: dict[uuid.UUID, Snapshot] = field(default_factory=dict)
     _loading: dict[uuid.UUID, asyncio.Task[Snapshot | None]] = field(default_factory=dict)
     _known_periods: set[tuple[uuid.UUID, date]] = field(default_factory=set)
@@ -169,7 +172,7 @@ class Budgets:
         now = time.monotonic()
         current = self._snapshots.get(workspace_id)
         fresh = current is not None and now - current.loaded_at < self.cache_seconds
-        if current is not None and current.period != month_of(datetime.now(UTC)):
+        if current is not None and current.period != month_of(self.clock.now()):
             fresh, current = False, None
         if fresh:
             return current
@@ -217,6 +220,7 @@ class Budgets:
                         budget_id=budget_id,
                         period=snapshot.period,
                         amount_nanos=amount,
+                        created_at=self.clock.now(),
                     )
                     for budget_id in ids
                 )
@@ -325,9 +329,9 @@ class Budgets:
         row.limit_nanos = to_nanos(monthly_limit)
         if soft_limit_ratio is not None:
             row.soft_limit_ratio = soft_limit_ratio
-        row.updated_at = datetime.now(UTC)
+        row.updated_at = self.clock.now()
         await session.flush()
-        period = month_of(datetime.now(UTC))
+        period = month_of(self.clock.now())
         if before is None:
             # The month's spend so far counts against a budget set mid-month.
             await self._ensure_periods(session, (row.id,), period)
@@ -352,7 +356,7 @@ class Budgets:
         return row
 
     def state_of(self, row: Budget, period_row: BudgetPeriod | None) -> BudgetState:
-        period = month_of(datetime.now(UTC))
+        period = month_of(self.clock.now())
         spent = period_row.spent_nanos if period_row else 0
         reserved = period_row.reserved_nanos if period_row else 0
         used = spent + reserved
@@ -384,7 +388,7 @@ class Budgets:
 
     async def consumption(self) -> dict[str, float]:
         """This month's spend over limit of every workspace-wide budget (for the gauge)."""
-        period = month_of(datetime.now(UTC))
+        period = month_of(self.clock.now())
         async with self.sessions() as session:
             rows = await session.execute(
                 sa.select(Budget.workspace_id, Budget.limit_nanos, BudgetPeriod.spent_nanos)
@@ -401,7 +405,7 @@ class Budgets:
 
     async def release_stale(self) -> int:
         """Release reservations of calls that never settled (a crashed process)."""
-        cutoff = datetime.now(UTC) - timedelta(seconds=self.reservation_ttl)
+        cutoff = self.clock.now() - timedelta(seconds=self.reservation_ttl)
         async with self.sessions.begin() as session:
             released = (
                 await session.execute(
@@ -435,7 +439,7 @@ class Budgets:
 
     async def reconcile(self) -> None:
         """Raise every budget's spend this month to at least what the ledger records."""
-        period = month_of(datetime.now(UTC))
+        period = month_of(self.clock.now())
         async with self.sessions.begin() as session:
             rows = (await session.scalars(sa.select(Budget))).all()
             await self._ensure_periods(session, tuple(r.id for r in rows), period)
@@ -458,7 +462,7 @@ class Budgets:
     async def _load(self, workspace_id: uuid.UUID) -> Snapshot | None:
         if time.monotonic() < self._down_until:
             return self._snapshots.get(workspace_id)
-        period = month_of(datetime.now(UTC))
+        period = month_of(self.clock.now())
         try:
             async with self.sessions() as session:
                 rows = (
@@ -543,7 +547,7 @@ class Budgets:
     async def _states(
         self, session: AsyncSession, workspace_id: uuid.UUID, budget_id: uuid.UUID | None = None
     ) -> list[BudgetState]:
-        period = month_of(datetime.now(UTC))
+        period = month_of(self.clock.now())
         query = (
             sa.select(Budget, BudgetPeriod)
             .outerjoin(

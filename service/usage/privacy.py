@@ -194,7 +194,7 @@ async def erase_user(
 
 
 async def purge_message_text(
-    sessions: async_sessionmaker[AsyncSession], *, retention_days: int
+    sessions: async_sessionmaker[AsyncSession], *, retention_days: int, now: datetime
 ) -> int:
     """Delete stored translations (message text) past their retention; returns how many.
 
@@ -202,7 +202,6 @@ async def purge_message_text(
     server's `UTP_MESSAGE_RETENTION_DAYS`) to the rest. The bot's delivery records (ids only,
     no text) follow the same clock, since an edit older than that has nothing to replace.
     """
-    now = datetime.now(UTC)
     purged = 0
     async with sessions.begin() as session:
         own = await session.execute(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.clock import SYSTEM_CLOCK, Clock
 from service.observability import metrics
 from service.settings import Settings, UsageSettings
 from service.usage.budgets import Budgets
@@ -31,6 +32,7 @@ class UsageServices:
     budgets: Budgets
     limiter: RateLimiter
     erasure_key: bytes
+    clock: Clock
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def maintain(self) -> None:
@@ -48,7 +50,11 @@ class UsageServices:
                 log.warning("usage maintenance (%s) failed: %s", name, type(exc).__name__)
 
     async def _retention(self) -> None:
-        await purge_message_text(self.sessions, retention_days=self.settings.message_retention_days)
+        await purge_message_text(
+            self.sessions,
+            retention_days=self.settings.message_retention_days,
+            now=self.clock.now(),
+        )
 
     async def _publish_budgets(self) -> None:
         metrics.publish_budget_consumption(await self.budgets.consumption())
@@ -86,6 +92,7 @@ def build_usage(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     redis: Redis | None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> UsageServices:
     """Claim this process's outbox journal (draining any a departed process left) and wire."""
     usage = settings.usage
@@ -106,6 +113,7 @@ def build_usage(
         cache_seconds=usage.budget_cache_seconds,
         default_soft_ratio=usage.budget_soft_limit_ratio,
         reservation_ttl=usage.budget_reservation_ttl_seconds,
+        clock=clock,
     )
     recorder = UsageRecorder(
         sessions,
@@ -124,4 +132,5 @@ def build_usage(
         budgets=budgets,
         limiter=limiter,
         erasure_key=erasure_key,
+        clock=clock,
     )

@@ -17,7 +17,8 @@ async def test_each_workspace_keeps_text_for_its_own_retention(sqlite_settings: 
     engine = create_engine(sqlite_settings.database_url)
     sessions = session_factory(engine)
     strict, default = uuid.uuid4(), uuid.uuid4()
-    now = datetime.now(UTC)
+    # A fixed moment, on a year boundary: ages are counted from the `now` purge is given.
+    now = datetime(2027, 1, 1, 0, 0, 30, tzinfo=UTC)
 
     def row(key: str, workspace_id: uuid.UUID | None, age_days: int) -> TranslationMemory:
         return TranslationMemory(
@@ -47,7 +48,7 @@ async def test_each_workspace_keeps_text_for_its_own_retention(sqlite_settings: 
                     row("unowned-40d", None, 40),
                 ]
             )
-        purged = await purge_message_text(sessions, retention_days=30)
+        purged = await purge_message_text(sessions, retention_days=30, now=now)
         async with sessions() as session:
             left = set((await session.scalars(sa.select(TranslationMemory.cache_key))).all())
     finally:

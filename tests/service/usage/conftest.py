@@ -17,6 +17,7 @@ from litestar import Litestar
 
 from service.accounts.keys import IssuedKey, create_workspace, ensure_default_workspace, issue_key
 from service.app import Overrides, create_app
+from service.clock import SYSTEM_CLOCK, Clock
 from service.db.migrate import upgrade
 from service.db.models import UsageEvent
 from service.db.session import create_engine, session_factory
@@ -104,6 +105,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Starter]:
     async def _start(
         settings: Settings | None = None,
         providers: Sequence[Provider] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
         **usage: Any,
     ) -> App:
         if settings is None:
@@ -125,6 +127,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Starter]:
             Overrides(
                 providers=list(providers or [ScriptedProvider("scripted", pairs=None)]),
                 detector=FixedDetector("en"),
+                clock=clock,
             ),
         )
         port = free_port()

@@ -10,11 +10,14 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from service.clock import FrozenClock
 from service.db.models import TranslationMemory, UsageEvent, User, UserPreferences
 from service.usage.recorder import Event
 from tests.service.usage.conftest import App, Starter
 
-NOW = datetime.now(UTC)
+# The moment these tests mean, mid-month so that "this month so far" (the report's default
+# range) holds yesterday too; the apps read it from their clock, never from the calendar.
+NOW = datetime(2026, 12, 15, 12, 0, tzinfo=UTC)
 YESTERDAY = NOW - timedelta(days=1)
 
 
@@ -22,7 +25,12 @@ async def seed(app: App, workspace: uuid.UUID | None = None) -> None:
     ws = workspace or app.workspace_id
 
     def event(**kw: object) -> Event:
-        base: dict[str, object] = {"workspace_id": ws, "target_lang": "es", "source_lang": "en"}
+        base: dict[str, object] = {
+            "workspace_id": ws,
+            "target_lang": "es",
+            "source_lang": "en",
+            "created_at": NOW,
+        }
         return Event(**{**base, **kw})  # type: ignore[arg-type]
 
     recorder = app.services.recorder
@@ -48,7 +56,7 @@ async def seed(app: App, workspace: uuid.UUID | None = None) -> None:
 
 
 async def test_usage_totals_groups_percentiles_and_csv(start: Starter) -> None:
-    app = await start()
+    app = await start(clock=FrozenClock(NOW))
     await seed(app)
     body = (await app.client.get("/api/v1/usage", headers=app.headers)).json()
     assert body["currency"] == "USD" and body["groups"] == []
@@ -101,8 +109,38 @@ async def test_usage_totals_groups_percentiles_and_csv(start: Starter) -> None:
     ]
 
 
+async def test_default_range_on_the_first_of_a_month_is_that_day_alone(start: Starter) -> None:
+    clock = FrozenClock(datetime(2027, 1, 1, 0, 0, 30, tzinfo=UTC))
+    app = await start(clock=clock)
+    for when in (datetime(2026, 12, 31, 23, 59, 50, tzinfo=UTC), clock.now()):
+        app.services.recorder.record(
+            Event(
+                workspace_id=app.workspace_id,
+                target_lang="es",
+                outcome="translated",
+                characters=7,
+                created_at=when,
+            )
+        )
+    await app.translate("Happy new year")  # stamped by the app's clock: 2027-01-01
+    await app.services.recorder.drain()
+
+    body = (await app.client.get("/api/v1/usage", headers=app.headers)).json()
+    assert (body["from"], body["to"]) == ("2027-01-01", "2027-01-01")
+    assert body["totals"]["translations"] == 2
+    both = (
+        await app.client.get(
+            "/api/v1/usage",
+            params={"from": "2026-12-31", "group_by": "day"},
+            headers=app.headers,
+        )
+    ).json()
+    days = {g["key"]: g["figures"]["translations"] for g in both["groups"]}
+    assert days == {"2026-12-31": 1, "2027-01-01": 2}
+
+
 async def test_usage_is_scoped_and_validated(start: Starter) -> None:
-    app = await start()
+    app = await start(clock=FrozenClock(NOW))
     await seed(app)
     other_key, _ = await app.tenant("elsewhere")
     other = (await app.client.get("/api/v1/usage", headers={"X-API-Key": other_key})).json()
@@ -119,7 +157,7 @@ async def test_usage_is_scoped_and_validated(start: Starter) -> None:
 
 
 async def test_requests_through_the_api_are_in_the_analytics(start: Starter) -> None:
-    app = await start()
+    app = await start(clock=FrozenClock(NOW))
     for text in ("Hello there", "Hello there", "Another one"):
         await app.translate(text, channel_id="GENERAL")
     await app.services.recorder.drain()
@@ -140,7 +178,7 @@ async def _add_user(app: App, external_id: str) -> None:
 
 
 async def test_export_then_erase_a_user(start: Starter) -> None:
-    app = await start()
+    app = await start(clock=FrozenClock(NOW))
     await seed(app)
     await _add_user(app, "alice")
     await app.client.put(
@@ -201,7 +239,7 @@ async def test_export_then_erase_a_user(start: Starter) -> None:
 
 
 async def test_retention_purges_old_message_text(start: Starter) -> None:
-    app = await start(message_retention_days=30)
+    app = await start(clock=FrozenClock(NOW), message_retention_days=30)
     async with app.state.sessions.begin() as session:
         for key, age in (("old", 31), ("new", 29)):
             session.add(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from service.clock import FrozenClock
 from service.db.models import AuditEntry, BudgetPeriod, BudgetReservation
 from service.translation.providers.base import Tier
 from tests.service.scripted import ScriptedProvider
@@ -16,6 +18,11 @@ from tests.service.usage.conftest import App, Starter, eventually, make_settings
 
 # 50 characters at the scripted price (20 USD per million characters): 0.001 USD each.
 PRICE = Decimal("0.001")
+
+
+def mid_month() -> FrozenClock:
+    """The apps' clock: a budget's month is the clock's, so no test straddles a month's end."""
+    return FrozenClock(datetime(2026, 12, 15, 12, 0, tzinfo=UTC))
 
 
 def text(i: int) -> str:
@@ -38,7 +45,9 @@ async def test_racing_requests_never_overspend(
     start: Starter, postgres_url: str, tmp_path: Path
 ) -> None:
     provider = ScriptedProvider("scripted", pairs=None, delay=0.02)
-    app = await start(make_settings(tmp_path, postgres_url), providers=[provider])
+    app = await start(
+        make_settings(tmp_path, postgres_url), providers=[provider], clock=mid_month()
+    )
     # Room for ten and a half translations.
     await set_budget(app, "0.0105")
     responses = await asyncio.gather(*(app.translate(text(i)) for i in range(40)))
@@ -71,7 +80,7 @@ async def test_soft_limit_downgrades_then_hard_limit_leaves_only_the_free_engine
     free = ScriptedProvider(
         "free", pairs=None, tier=Tier.ECONOMY, price_per_million_chars=Decimal(0)
     )
-    app = await start(providers=[paid, free])
+    app = await start(providers=[paid, free], clock=mid_month())
     budget = await set_budget(app, "0.005", soft_limit_ratio=0.6)
     assert budget["status"] == "ok" and budget["spent"] == 0
 
@@ -105,7 +114,7 @@ async def test_soft_limit_downgrades_then_hard_limit_leaves_only_the_free_engine
 
 
 async def test_channel_budget_applies_to_that_channel_only(start: Starter) -> None:
-    app = await start()
+    app = await start(clock=mid_month())
     response = await app.client.put(
         "/api/v1/budgets",
         json={"scope": "channel", "subject": "GENERAL", "monthly_limit": 0.0015},
@@ -119,7 +128,7 @@ async def test_channel_budget_applies_to_that_channel_only(start: Starter) -> No
 
 
 async def test_budget_admin_api(start: Starter) -> None:
-    app = await start()
+    app = await start(clock=mid_month())
     created = await set_budget(app, "25")
     again = await set_budget(app, "30.5", soft_limit_ratio=0.9)
     assert again["id"] == created["id"] and again["monthly_limit"] == 30.5
@@ -163,7 +172,7 @@ async def test_budget_admin_api(start: Starter) -> None:
 
 
 async def test_a_budget_set_mid_month_counts_the_months_spend(start: Starter) -> None:
-    app = await start()
+    app = await start(clock=mid_month())
     for i in range(3):
         assert (await app.translate(text(i))).status_code == 200
     await app.services.recorder.drain()
@@ -172,7 +181,8 @@ async def test_a_budget_set_mid_month_counts_the_months_spend(start: Starter) ->
 
 
 async def test_unsettled_reservations_are_released(start: Starter) -> None:
-    app = await start()
+    clock = mid_month()
+    app = await start(clock=clock)
     await set_budget(app, "0.0015")
     budgets = app.services.budgets
     from service.translation.engine import Caller
@@ -181,6 +191,7 @@ async def test_unsettled_reservations_are_released(start: Starter) -> None:
     provider = app.state.engine.providers[0]
     await budgets.reserve(caller, provider, PRICE)  # a request that died mid-call
     assert (await app.translate(text(1))).status_code == 402
-    budgets.reservation_ttl = 0
+    assert await budgets.release_stale() == 0  # still within its time to live
+    clock.advance(timedelta(seconds=budgets.reservation_ttl + 1))
     assert await budgets.release_stale() == 1
     assert (await app.translate(text(2))).status_code == 200
