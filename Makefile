@@ -27,7 +27,7 @@ run: $(VENV)/.run-deps
 
 test: $(VENV)/.all-deps
 	@scripts/ensure-system-packages.sh test
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 # The tests whose answers depend on the date, again under a faked wall clock (libfaketime) just
 # after a year's start, just before a year's end (the run crosses midnight) and on a leap day:

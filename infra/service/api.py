@@ -43,7 +43,7 @@ def create_deployment(scope: Scope, after: list[pulumi.Resource]) -> k8s.apps.v1
         f"{scope.name}-deployment",
         metadata={"name": "utp", "namespace": a.namespace, "labels": scope.labels},
         spec={
-            # No replicas field: the HPA owns the count (min 2).
+            # No replicas field: the HPA owns the count (min_replicas: 2 staging, 3 production).
             "revisionHistoryLimit": 10,
             "selector": {"matchLabels": scope.labels},
             "strategy": {
@@ -152,7 +152,8 @@ def create_exposure(scope: Scope, deployment: k8s.apps.v1.Deployment) -> None:
     k8s.policy.v1.PodDisruptionBudget(
         f"{name}-pdb",
         metadata={"name": "utp", "namespace": ns},
-        # minAvailable, never maxUnavailable 0: node drains must stay possible.
-        spec={"minAvailable": 1, "selector": {"matchLabels": labels}},
+        # minAvailable, never maxUnavailable 0: node drains must stay possible. One replica below
+        # the HPA's floor may be evicted at a time (production: 2 of 3 keep serving).
+        spec={"minAvailable": max(1, a.min_replicas - 1), "selector": {"matchLabels": labels}},
         opts=scope.child,
     )

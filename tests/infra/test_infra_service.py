@@ -39,7 +39,7 @@ def test_what_the_deployment_sets_satisfies_production_settings():
     assert Settings.from_env(env).is_production
 
 
-def _service(backups: bool = True, migrations: bool = True) -> None:
+def _service(backups: bool = True, migrations: bool = True, min_replicas: int = 2) -> None:
     TranslatorService(
         "svc",
         TranslatorServiceArgs(
@@ -64,6 +64,7 @@ def _service(backups: bool = True, migrations: bool = True) -> None:
                 "deepl": "arn:aws:secretsmanager:us-east-1:123456789012:secret:d-AbCdEf"
             },
             run_migrations=migrations,
+            min_replicas=min_replicas,
             backup_bucket="utp-backups" if backups else None,
             backup_role_arn="arn:aws:iam::123456789012:role/backup" if backups else None,
         ),
@@ -113,6 +114,14 @@ def test_autoscaling_disruption_and_isolation(build):
     assert {m["resource"]["name"] for m in hpa.inputs["spec"]["metrics"]} == {"cpu", "memory"}
     (pdb,) = _named(g, "kubernetes:policy/v1:PodDisruptionBudget", "utp")
     assert pdb.inputs["spec"]["minAvailable"] == 1 and "maxUnavailable" not in pdb.inputs["spec"]
+
+
+def test_three_replicas_keep_two_through_a_node_drain(build):
+    g = build(lambda: _service(min_replicas=3))
+    (hpa,) = g.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    assert hpa.inputs["spec"]["minReplicas"] == 3
+    (pdb,) = _named(g, "kubernetes:policy/v1:PodDisruptionBudget", "utp")
+    assert pdb.inputs["spec"]["minAvailable"] == 2
     policies = {
         p.inputs["metadata"]["name"]: p.inputs["spec"]
         for p in g.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")

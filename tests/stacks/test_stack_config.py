@@ -28,6 +28,8 @@ def test_production_is_sized_and_staging_is_cheap():
     assert prod.production and not stg.production
     assert prod.network.nat_gateways == "per-az" and stg.network.nat_gateways == "single"
     assert prod.database.backup_retention_days == 30 and stg.database.backup_retention_days == 7
+    # The overview's promise: production never runs fewer than 3 API replicas (HPA 3-10).
+    assert (prod.service.min_replicas, prod.service.max_replicas) == (3, 10)
 
 
 def test_misspelt_key_is_named_with_a_suggestion():
