@@ -51,6 +51,10 @@ class TranslationRequest:
     formality: str | None = None  # "more" | "less" | None
     context: tuple[ContextMessage, ...] = ()
     glossary: tuple[GlossaryEntry, ...] = ()
+    # Which glossaries the terms come from (stable across their edits) and their version:
+    # a provider that stores glossaries on the account (DeepL) replaces older versions.
+    glossary_scope: str = ""
+    glossary_version: int = 0
 
     @property
     def characters(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from decimal import Decimal
 from typing import Any, Final
 
@@ -37,6 +39,25 @@ PRICES: Final = {
 }
 # An unknown model is priced like a large one, so budgets err on the safe side.
 DEFAULT_PRICE: Final = ModelPrice(D("2.50"), D("10.00"), Tier.PREMIUM)
+# A path segment like `v1` or `v1beta`: the base URL already names the API version.
+_VERSION_SEGMENT: Final = re.compile(r"v\d+[a-z0-9]*")
+
+
+def chat_completions_url(base_url: str) -> str:
+    """Where chat completions live under `base_url`.
+
+    The SDKs' convention, which every OpenAI-compatible server documents, puts the version in
+    the base URL (`https://api.openai.com/v1`, `http://localhost:11434/v1` for Ollama,
+    `http://localhost:8000/v1` for vLLM) and appends `/chat/completions`; a base URL with no
+    version segment (this service's default, `https://api.openai.com`) gets `/v1` added.
+    """
+    base = base_url.rstrip("/")
+    segments = urllib.parse.urlsplit(base).path.split("/")
+    if any(_VERSION_SEGMENT.fullmatch(segment) for segment in segments):
+        return f"{base}/chat/completions"
+    return f"{base}/v1/chat/completions"
+
+
 # Reasoning models reject `temperature`.
 _NO_TEMPERATURE: Final = ("o1", "o3", "o4", "gpt-5")
 
@@ -51,6 +72,7 @@ class OpenAIProvider(LLMProvider):
         self._client = client
         self._timeout = settings.provider_timeout_seconds
         self.base_url = settings.openai_base_url.rstrip("/")
+        self.url = chat_completions_url(self.base_url)
 
     @classmethod
     def enabled(cls, settings: ProviderSettings) -> bool:
@@ -72,7 +94,7 @@ class OpenAIProvider(LLMProvider):
             self._client,
             self.name,
             "POST",
-            f"{self.base_url}/v1/chat/completions",
+            self.url,
             json=body,
             headers={"Authorization": f"Bearer {self._key}"},
             request_timeout=self._timeout,
@@ -118,7 +140,9 @@ class OpenAIProvider(LLMProvider):
                 self.name, message, status=status, unavailable_for=http.QUOTA_PARKING_SECONDS
             )
         if status == 404:
-            # An unknown model id: every request would fail the same way until config changes.
+            # Every request would fail the same way until the configuration changes.
+            if code != "model_not_found":
+                message = f"HTTP 404 from {self.url}: is the base URL right? {message}"
             return TerminalProviderError(self.name, message, status=status)
         if status == 400 and code == "context_length_exceeded":
             return RequestRejected(self.name, message, status=status)

@@ -158,6 +158,8 @@ class Fake:
 
 
 def _response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
+    if status == 204:
+        return Response(b"", status_code=status, headers=headers)
     if isinstance(body, str):
         return Response(body, status_code=status, headers=headers, media_type="text/plain")
     return Response(body, status_code=status, headers=headers)

@@ -1,4 +1,8 @@
-"""Fake DeepL API v2: translate and glossaries."""
+"""Fake DeepL API v2: translate and the glossary lifecycle (create, list, use, delete).
+
+Errors as DeepL gives them: a glossary for a pair outside its glossary languages is refused
+with 400, a translation naming a deleted glossary is refused with 400 "Glossary not found".
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import re
 import uuid
 from typing import Any
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
 
 from .base import Fake, Received, Reply, Scripted, fake_translate, is_str_list
@@ -55,6 +59,42 @@ DEEPL_TARGET = (DEEPL_SOURCE - {"EN", "PT"}) | {
     "ZH-HANS",
     "ZH-HANT",
 }
+# The languages DeepL makes glossaries between (any pair of two of them), as DeepL's mock
+# server lists them (DeepLcom/deepl-mock 1.21.0, config/languages/product-glossary.json).
+GLOSSARY_LANGUAGES = {
+    "ar",
+    "bg",
+    "cs",
+    "da",
+    "de",
+    "el",
+    "en",
+    "es",
+    "et",
+    "fi",
+    "fr",
+    "he",
+    "hu",
+    "id",
+    "it",
+    "ja",
+    "ko",
+    "lt",
+    "lv",
+    "nb",
+    "nl",
+    "pl",
+    "pt",
+    "ro",
+    "ru",
+    "sk",
+    "sl",
+    "sv",
+    "tr",
+    "uk",
+    "vi",
+    "zh",
+}
 _XML_KEEP = re.compile(r"<[^>]+>|&[#\w]+;")
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -86,7 +126,11 @@ class DeepLFake(Fake):
         async def list_glossaries(request: Request[Any, Any, Any]) -> Response[Any]:
             return await self.dispatch(request, self._list_glossaries)
 
-        return [translate, glossaries, list_glossaries]
+        @delete("/v2/glossaries/{glossary_id:str}", status_code=200)
+        async def delete_glossary(request: Request[Any, Any, Any]) -> Response[Any]:
+            return await self.dispatch(request, self._delete_glossary)
+
+        return [translate, glossaries, list_glossaries, delete_glossary]
 
     def check(self, req: Received) -> Reply | None:
         if req.headers.get("authorization") != f"DeepL-Auth-Key {self.key}":
@@ -112,7 +156,7 @@ class DeepLFake(Fake):
             if source is None:
                 return 400, {"message": "Use of a glossary requires the source_lang parameter."}
             if body["glossary_id"] not in self.glossaries:
-                return 400, {"message": "Invalid glossary_id"}
+                return 400, {"message": "Glossary not found"}
             glossary = self.glossaries[body["glossary_id"]]["entries"]
         keep = _XML_KEEP if body.get("tag_handling") == "xml" else None
         target = body["target_lang"]
@@ -134,10 +178,18 @@ class DeepLFake(Fake):
             return 400, {"message": "Bad request. Reason: missing glossary parameter"}
         if body["entries_format"] != "tsv" or body["source_lang"] != body["source_lang"].lower():
             return 400, {"message": "Bad request. Reason: unsupported entries or language format"}
+        if {body["source_lang"], body["target_lang"]} - GLOSSARY_LANGUAGES:
+            return 400, {"message": "Unsupported glossary source and target language pair"}
         entries = dict(line.split("\t", 1) for line in body["entries"].splitlines())
         glossary_id = str(uuid.uuid4())
         self.glossaries[glossary_id] = {**body, "entries": entries}
         return 201, self._info(glossary_id, listed=False)
+
+    def _delete_glossary(self, req: Received) -> Reply:
+        glossary_id = req.path.rsplit("/", 1)[-1]
+        if self.glossaries.pop(glossary_id, None) is None:
+            return 404, {"message": "not found"}
+        return 204, None
 
     def _list_glossaries(self, req: Received) -> Reply:
         # Metadata only, never the entries; languages upper-case as DeepL lists them.
