@@ -149,6 +149,9 @@ class Provider(abc.ABC):
     """A translation engine. Instances are long-lived and shared by concurrent requests."""
 
     info: ProviderInfo
+    # Seconds one call may take; None: the router's (UTP_PROVIDER_TIMEOUT_SECONDS). LLMs
+    # answer a long message in tens of seconds, where MT engines take one or two.
+    call_timeout: float | None = None
 
     @property
     def name(self) -> str:

@@ -17,6 +17,7 @@ from service.translation.providers.base import (
     Tier,
 )
 from service.translation.providers.llm import (
+    REASONING_TOKENS,
     Completion,
     LLMProvider,
     ModelPrice,
@@ -58,8 +59,10 @@ def chat_completions_url(base_url: str) -> str:
     return f"{base}/v1/chat/completions"
 
 
-# Reasoning models reject `temperature`.
-_NO_TEMPERATURE: Final = ("o1", "o3", "o4", "gpt-5")
+# Reasoning models: they reject `temperature`, think before answering (within
+# max_completion_tokens) and take `reasoning_effort`; translating needs little of it.
+_REASONING: Final = ("o1", "o3", "o4", "gpt-5", "gpt-6")
+REASONING_EFFORT: Final = "low"
 
 
 class OpenAIProvider(LLMProvider):
@@ -67,16 +70,19 @@ class OpenAIProvider(LLMProvider):
     default_price = DEFAULT_PRICE
 
     def __init__(self, settings: ProviderSettings, client: OutboundClient) -> None:
-        super().__init__("openai", settings.openai_model)
+        super().__init__("openai", settings.openai_model, call_timeout=settings.llm_timeout_seconds)
         self._key = settings.openai_api_key.get()
         self._client = client
-        self._timeout = settings.provider_timeout_seconds
+        self._reasoning = self.model.startswith(_REASONING)
         self.base_url = settings.openai_base_url.rstrip("/")
         self.url = chat_completions_url(self.base_url)
 
     @classmethod
     def enabled(cls, settings: ProviderSettings) -> bool:
         return bool(settings.openai_api_key)
+
+    def reasoning_tokens(self) -> int:
+        return REASONING_TOKENS if self._reasoning else 0
 
     async def complete(self, prompt: Prompt, max_tokens: int) -> Completion:
         body: dict[str, Any] = {
@@ -88,7 +94,9 @@ class OpenAIProvider(LLMProvider):
             "response_format": {"type": "json_object"},
             "max_completion_tokens": max_tokens,
         }
-        if not self.model.startswith(_NO_TEMPERATURE):
+        if self._reasoning:
+            body["reasoning_effort"] = REASONING_EFFORT
+        else:
             body["temperature"] = 0
         response = await http.send(
             self._client,
@@ -97,7 +105,7 @@ class OpenAIProvider(LLMProvider):
             self.url,
             json=body,
             headers={"Authorization": f"Bearer {self._key}"},
-            request_timeout=self._timeout,
+            request_timeout=self.timeout,
             secrets=[self._key],
         )
         if response.status_code != 200:
