@@ -9,6 +9,7 @@ import pytest
 
 from service.outbound import OutboundClient
 from service.settings import ProviderSettings, Secret
+from service.translation import languages
 from service.translation.providers.base import (
     ContextMessage,
     GlossaryEntry,
@@ -17,10 +18,16 @@ from service.translation.providers.base import (
     TransientProviderError,
     TranslationRequest,
 )
-from service.translation.providers.deepl import DeepLProvider
+from service.translation.providers.deepl import (
+    LANGUAGES,
+    DeepLProvider,
+    source_code,
+    target_code,
+)
 
 from .conftest import DEEPL_KEY
 from .fakes import DeepLFake, Scripted, deepl_error
+from .fakes.deepl import DEEPL_SOURCE, DEEPL_TARGET
 
 
 def make(fake: DeepLFake, client: OutboundClient, **overrides: object) -> DeepLProvider:
@@ -155,18 +162,18 @@ async def test_glossary_listing_failure_still_translates_with_the_glossary(
 async def test_refused_glossary_terms_are_substituted_around_the_call(
     deepl_fake: DeepLFake, client: OutboundClient
 ) -> None:
-    # DeepL makes no glossaries into Thai: the terms must still apply, not vanish silently.
+    # DeepL makes no glossaries into Hindi: the terms must still apply, not vanish silently.
     provider = make(deepl_fake, client)
     request = TranslationRequest(
         texts=("Hello ⟦0⟧, hello & goodbye", "othello"),
         source="en",
-        target="th",
-        glossary=(GlossaryEntry("hello", "สวัสดี"), GlossaryEntry("a < b", "x")),
+        target="hi",
+        glossary=(GlossaryEntry("hello", "नमस्ते"), GlossaryEntry("a < b", "x")),
     )
     first = await provider.translate(request)
     second = await provider.translate(request)
 
-    assert first.texts == second.texts == ("[TH] สวัสดี ⟦0⟧, สวัสดี & GOODBYE", "[TH] OTHELLO")
+    assert first.texts == second.texts == ("[HI] नमस्ते ⟦0⟧, नमस्ते & GOODBYE", "[HI] OTHELLO")
     assert len(deepl_fake.requests_to("/v2/glossaries", "POST")) == 1  # refusal remembered
     sent = deepl_fake.requests_to("/v2/translate")[0].body
     assert "glossary_id" not in sent
@@ -275,13 +282,18 @@ def test_enabled_only_with_a_key() -> None:
     assert DeepLProvider.enabled(ProviderSettings(deepl_api_key=Secret("k")))
 
 
-def test_languages_are_deepls() -> None:
+def test_languages_are_deepls_current_list() -> None:
+    # DeepL's published v2 list, as far as this service has canonical codes for it.
+    listed = DEEPL_SOURCE | DEEPL_TARGET
+    expected = {code for code in map(languages.normalize, listed) if code is not None}
+    assert expected == LANGUAGES
+    assert {"ca", "hi"} <= LANGUAGES  # added by DeepL since the table was written
+    for code in LANGUAGES:
+        assert target_code(code) in DEEPL_TARGET, code
+        assert source_code(code) in DEEPL_SOURCE, code
     provider = DeepLProvider(ProviderSettings(deepl_api_key=Secret("k")), OutboundClient(10.0))
-    assert provider.supports("en", "pt-BR")
-    assert provider.supports("ja", "zh-Hant")
-    assert not provider.supports("en", "ca")  # DeepL has no Catalan
-    assert not provider.supports("hi", "en")
-    assert "ca" not in provider.languages()
+    assert provider.supports("en", "pt-BR") and provider.supports("ja", "zh-Hant")
+    assert provider.supports("en", "ca") and not provider.supports("en", "sw")
 
 
 async def test_wrong_key_is_terminal(deepl_fake: DeepLFake, client: OutboundClient) -> None:

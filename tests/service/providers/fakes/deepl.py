@@ -7,8 +7,10 @@ with 400, a translation naming a deleted glossary is refused with 400 "Glossary 
 from __future__ import annotations
 
 import html
+import json
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 from litestar import Request, Response, delete, get, post
@@ -16,85 +18,16 @@ from litestar.handlers import HTTPRouteHandler
 
 from .base import Fake, Received, Reply, Scripted, fake_translate, is_str_list
 
-DEEPL_SOURCE = {
-    "AR",
-    "BG",
-    "CS",
-    "DA",
-    "DE",
-    "EL",
-    "EN",
-    "ES",
-    "ET",
-    "FI",
-    "FR",
-    "HE",
-    "HU",
-    "ID",
-    "IT",
-    "JA",
-    "KO",
-    "LT",
-    "LV",
-    "NB",
-    "NL",
-    "PL",
-    "PT",
-    "RO",
-    "RU",
-    "SK",
-    "SL",
-    "SV",
-    "TH",
-    "TR",
-    "UK",
-    "VI",
-    "ZH",
-}
-DEEPL_TARGET = (DEEPL_SOURCE - {"EN", "PT"}) | {
-    "EN-US",
-    "EN-GB",
-    "PT-BR",
-    "PT-PT",
-    "ZH-HANS",
-    "ZH-HANT",
-}
-# The languages DeepL makes glossaries between (any pair of two of them), as DeepL's mock
-# server lists them (DeepLcom/deepl-mock 1.21.0, config/languages/product-glossary.json).
-GLOSSARY_LANGUAGES = {
-    "ar",
-    "bg",
-    "cs",
-    "da",
-    "de",
-    "el",
-    "en",
-    "es",
-    "et",
-    "fi",
-    "fr",
-    "he",
-    "hu",
-    "id",
-    "it",
-    "ja",
-    "ko",
-    "lt",
-    "lv",
-    "nb",
-    "nl",
-    "pl",
-    "pt",
-    "ro",
-    "ru",
-    "sk",
-    "sl",
-    "sv",
-    "tr",
-    "uk",
-    "vi",
-    "zh",
-}
+# DeepL's languages as its mock server lists them (stored with their source in
+# contracts/deepl-languages.json): v2 source codes are the base languages, targets include
+# the regional variants, and glossaries are made between any two glossary languages.
+_LANGUAGES = json.loads(
+    (Path(__file__).parent.parent / "contracts/deepl-languages.json").read_text()
+)
+_V2 = set(_LANGUAGES["translate_text"]) - set(_LANGUAGES["hidden_from_v2"])
+DEEPL_SOURCE = {c.upper() for c in _V2 - set(_LANGUAGES["target_only"])}
+DEEPL_TARGET = {c.upper() for c in _V2 - set(_LANGUAGES["hidden_from_v2_target"])}
+GLOSSARY_LANGUAGES = set(_LANGUAGES["glossary"])
 _XML_KEEP = re.compile(r"<[^>]+>|&[#\w]+;")
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -183,7 +116,7 @@ class DeepLFake(Fake):
         entries = dict(line.split("\t", 1) for line in body["entries"].splitlines())
         glossary_id = str(uuid.uuid4())
         self.glossaries[glossary_id] = {**body, "entries": entries}
-        return 201, self._info(glossary_id, listed=False)
+        return 201, self._info(glossary_id)
 
     def _delete_glossary(self, req: Received) -> Reply:
         glossary_id = req.path.rsplit("/", 1)[-1]
@@ -192,18 +125,18 @@ class DeepLFake(Fake):
         return 204, None
 
     def _list_glossaries(self, req: Received) -> Reply:
-        # Metadata only, never the entries; languages upper-case as DeepL lists them.
-        return 200, {"glossaries": [self._info(g, listed=True) for g in self.glossaries]}
+        # Metadata only, never the entries.
+        return 200, {"glossaries": [self._info(g) for g in self.glossaries]}
 
-    def _info(self, glossary_id: str, *, listed: bool) -> dict[str, Any]:
+    def _info(self, glossary_id: str) -> dict[str, Any]:
         glossary = self.glossaries[glossary_id]
-        case = str.upper if listed else str.lower
         return {
             "glossary_id": glossary_id,
             "name": glossary["name"],
             "ready": True,
-            "source_lang": case(glossary["source_lang"]),
-            "target_lang": case(glossary["target_lang"]),
+            # Lower-case, as DeepL's OpenAPI document has them (GlossarySourceLanguage).
+            "source_lang": glossary["source_lang"],
+            "target_lang": glossary["target_lang"],
             "creation_time": "2025-01-01T00:00:00Z",
             "entry_count": len(glossary["entries"]),
         }

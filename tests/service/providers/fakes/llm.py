@@ -109,6 +109,7 @@ class OpenAIFake(Fake):
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": content, "refusal": None},
+                    "logprobs": None,
                     "finish_reason": "stop",
                 }
             ],
@@ -142,6 +143,8 @@ ANTHROPIC_FIELDS = frozenset(
         "thinking",
         "tool_choice",
         "tools",
+        "user_profile_id",
+        "workspace_id",
     ]
 )
 
@@ -181,7 +184,9 @@ class AnthropicFake(Fake):
         def error(status: int, kind: str, message: str) -> Reply:
             return status, {"type": "error", "error": {"type": kind, "message": message}}
 
-        if req.headers.get("x-api-key") != self.key:
+        # The API takes the key as x-api-key or, as the current SDK sends it, a bearer token.
+        bearer = req.headers.get("authorization", "").removeprefix("Bearer ")
+        if self.key not in (req.headers.get("x-api-key"), bearer):
             return error(401, "authentication_error", "invalid x-api-key")
         if req.headers.get("anthropic-version") != ANTHROPIC_VERSION:
             return error(400, "invalid_request_error", "anthropic-version: header is required")
