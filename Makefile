@@ -20,12 +20,22 @@ $(VENV)/.all-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[infra,test,dev]'
 	touch $(VENV)/.run-deps $@
 
+# The real LibreTranslate package, in a venv of its own (it pins Flask, Redis and Prometheus
+# clients the service cannot share): tests run our html encoding through its html pipeline.
+LIBRETRANSLATE_VENV := tests/.venvs/libretranslate
+LIBRETRANSLATE_VERSION := 1.9.6
+$(LIBRETRANSLATE_VENV)/.installed-$(LIBRETRANSLATE_VERSION):
+	rm -rf $(LIBRETRANSLATE_VENV)
+	$(PYTHON) -m venv $(LIBRETRANSLATE_VENV)
+	$(LIBRETRANSLATE_VENV)/bin/pip install --quiet libretranslate==$(LIBRETRANSLATE_VERSION)
+	touch $@
+
 run: $(VENV)/.run-deps
 	@scripts/ensure-system-packages.sh run
 	$(BIN)/utp db upgrade
 	$(BIN)/utp serve
 
-test: $(VENV)/.all-deps
+test: $(VENV)/.all-deps $(LIBRETRANSLATE_VENV)/.installed-$(LIBRETRANSLATE_VERSION)
 	@scripts/ensure-system-packages.sh test
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 

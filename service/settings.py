@@ -147,6 +147,9 @@ class ProviderSettings:
     )
     default_quality_tier: Literal["economy", "balanced", "premium"] = "balanced"
     provider_timeout_seconds: float = 10.0
+    # OpenAI and Anthropic calls (a long message takes tens of seconds); the request's own
+    # deadline, UTP_REQUEST_TIMEOUT_SECONDS, still bounds every call.
+    llm_timeout_seconds: float = 60.0
     provider_max_retries: int = 2
     breaker_failure_threshold: int = 5
     breaker_cooldown_seconds: float = 30.0
@@ -168,7 +171,7 @@ class ProviderSettings:
 
     anthropic_api_key: Secret = field(default_factory=lambda: Secret(""))
     anthropic_base_url: str = "https://api.anthropic.com"
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-5-5"
 
     # A self-hosted LibreTranslate server; enabled when the URL is set.
     libretranslate_url: str = ""

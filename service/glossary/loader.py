@@ -144,8 +144,10 @@ async def _load(
         return None
     ordered = tuple(terms.values())
     content = hashlib.sha256(repr(ordered).encode()).hexdigest()[:16]
+    scope = "+".join(str(gid) for gid in ids)
     return GlossarySnapshot(
-        id="+".join(str(gid) for gid in ids) + "#" + content,
+        id=f"{scope}#{content}",
+        scope=scope,
         version=sum(version for _, version in versions),
         terms=ordered,
     )

@@ -478,11 +478,8 @@ class Engine:
     ) -> list[tuple[str, TranslationResult]]:
         """One provider, all items, split into chunks the provider accepts; per-item shares."""
         caps = provider.info.capabilities
-        glossary = (
-            options.glossary.pairs(source, options.target)
-            if options.glossary is not None and caps.glossary
-            else ()
-        )
+        snapshot = options.glossary if caps.glossary else None
+        glossary = snapshot.pairs(source, options.target) if snapshot is not None else ()
         chunks: list[list[_Pending]] = [[]]
         size = 0
         for item in items:
@@ -503,6 +500,8 @@ class Engine:
                 formality=options.formality if caps.formality else None,
                 context=options.context if caps.context else (),
                 glossary=glossary,
+                glossary_scope=snapshot.scope if snapshot is not None else "",
+                glossary_version=snapshot.version if snapshot is not None else 0,
             )
             if spend is None:
                 result = await router.call(provider, request, deadline=deadline)

@@ -22,6 +22,8 @@ class GlossarySnapshot:
     id: str
     version: int
     terms: tuple[Term, ...]
+    # The glossaries this snapshot merges, unchanged by their edits (`id` changes with them).
+    scope: str = ""
 
     @property
     def tag(self) -> str:

@@ -99,8 +99,9 @@ class Router:
         max_retries: int = 2,
         breaker_threshold: int = 5,
         breaker_cooldown: float = 30.0,
-        backoff_base: float = 0.2,
-        backoff_cap: float = 5.0,
+        # The vendors' SDKs (openai, anthropic) wait 0.5 s, 1 s, 2 s ... up to 8 s between tries.
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
     ) -> None:
         position = {name: i for i, name in enumerate(order)}
         self.providers = sorted(providers, key=lambda p: position.get(p.name, len(position)))
@@ -154,7 +155,7 @@ class Router:
                 raise TransientProviderError(provider.name, "request deadline passed", timeout=True)
             started = time.perf_counter()
             try:
-                async with asyncio.timeout(min(self.timeout, remaining)):
+                async with asyncio.timeout(min(provider.call_timeout or self.timeout, remaining)):
                     result = await provider.translate(request)
             except TimeoutError:
                 error: TransientProviderError = TransientProviderError(
@@ -197,7 +198,7 @@ class Router:
         if retry_after is not None:
             return max(0.0, retry_after)
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+        return random.uniform(0.75 * ceiling, ceiling)  # noqa: S311 - jitter, not security
 
     def _publish(self, name: str) -> None:
         metrics.BREAKER_STATE.labels(provider=name).set(int(self.state(name)))

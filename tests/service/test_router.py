@@ -84,6 +84,23 @@ async def test_timeout_is_transient() -> None:
     assert info.value.timeout
 
 
+async def test_a_provider_with_its_own_timeout_gets_it() -> None:
+    provider = ScriptedProvider(delay=0.2)
+    provider.call_timeout = 1.0  # an LLM: longer than the router's MT timeout
+    router = Router([provider], timeout=0.05, max_retries=0)
+    result = await router.call(provider, REQUEST, deadline=deadline())
+    assert result.texts == ("[es] Hello",)
+
+
+def test_backoff_follows_the_vendor_sdks() -> None:
+    # openai/anthropic SDKs: 0.5 s doubling up to 8 s, minus up to 25 % jitter.
+    router = Router([])
+    for attempt, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (6, 8.0), (9, 8.0)]:
+        delays = [router._backoff(attempt, None) for _ in range(50)]
+        assert all(0.75 * ceiling <= d <= ceiling for d in delays)
+    assert router._backoff(1, 3.0) == 3.0
+
+
 async def test_breaker_opens_half_opens_and_closes() -> None:
     failures = [TransientProviderError("scripted", "503") for _ in range(3)]
     provider = ScriptedProvider(script=[*failures])

@@ -1,4 +1,9 @@
-"""Anthropic Messages API: the same JSON prompt as OpenAI, spend limits treated as terminal."""
+"""Anthropic Messages API: the same JSON prompt as OpenAI, spend limits treated as terminal.
+
+Checked against the `anthropic` Python SDK 2.17 (API version 2026-10-21): the request has no
+`temperature` (Claude 5 models refuse sampling parameters other than the defaults), and a 429
+whose `error.details.error_code` names a spend limit is the account's limit, not a rate limit.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from service.settings import ProviderSettings
 from service.translation.providers import http
 from service.translation.providers.base import ProviderError, TerminalProviderError, Tier
 from service.translation.providers.llm import (
+    REASONING_TOKENS,
     Completion,
     LLMProvider,
     ModelPrice,
@@ -17,10 +23,15 @@ from service.translation.providers.llm import (
     int_field,
 )
 
-API_VERSION: Final = "2023-06-01"
+API_VERSION: Final = "2026-10-21"
 D = Decimal
 # USD per million input / output tokens (anthropic.com/pricing).
 PRICES: Final = {
+    "claude-opus-5-5": ModelPrice(D("4.00"), D("20.00"), Tier.PREMIUM),
+    "claude-opus-5": ModelPrice(D("5.00"), D("25.00"), Tier.PREMIUM),
+    "claude-sonnet-5-5": ModelPrice(D("2.00"), D("10.00"), Tier.PREMIUM),
+    "claude-sonnet-5": ModelPrice(D("2.00"), D("10.00"), Tier.PREMIUM),
+    "claude-fable-5-1": ModelPrice(D("10.00"), D("50.00"), Tier.PREMIUM),
     "claude-opus-4-5": ModelPrice(D("5.00"), D("25.00"), Tier.PREMIUM),
     "claude-opus-4-1": ModelPrice(D("15.00"), D("75.00"), Tier.PREMIUM),
     "claude-opus-4": ModelPrice(D("15.00"), D("75.00"), Tier.PREMIUM),
@@ -33,6 +44,14 @@ PRICES: Final = {
 DEFAULT_PRICE: Final = ModelPrice(D("3.00"), D("15.00"), Tier.PREMIUM)
 # 400 invalid_request_error messages that mean the account, not the request, is the problem.
 _SPEND_LIMIT_HINTS: Final = ("credit balance", "usage limit", "spend limit", "billing")
+# `error.details.error_code` of 429s that are a spend limit: waiting seconds does not help.
+SPEND_LIMIT_CODES: Final = frozenset(
+    {
+        "enforced_spend_limit_reached",
+        "contract_spend_limit_reached",
+        "linked_organization_spend_limit_reached",
+    }
+)
 
 
 class AnthropicProvider(LLMProvider):
@@ -40,15 +59,20 @@ class AnthropicProvider(LLMProvider):
     default_price = DEFAULT_PRICE
 
     def __init__(self, settings: ProviderSettings, client: OutboundClient) -> None:
-        super().__init__("anthropic", settings.anthropic_model)
+        super().__init__(
+            "anthropic", settings.anthropic_model, call_timeout=settings.llm_timeout_seconds
+        )
         self._key = settings.anthropic_api_key.get()
         self._client = client
-        self._timeout = settings.provider_timeout_seconds
         self.base_url = settings.anthropic_base_url.rstrip("/")
 
     @classmethod
     def enabled(cls, settings: ProviderSettings) -> bool:
         return bool(settings.anthropic_api_key)
+
+    def reasoning_tokens(self) -> int:
+        # Current models think adaptively by default, within max_tokens; a cap costs nothing.
+        return REASONING_TOKENS
 
     async def complete(self, prompt: Prompt, max_tokens: int) -> Completion:
         response = await http.send(
@@ -59,12 +83,11 @@ class AnthropicProvider(LLMProvider):
             json={
                 "model": self.model,
                 "max_tokens": max_tokens,
-                "temperature": 0,
                 "system": prompt.system,
                 "messages": [{"role": "user", "content": prompt.user}],
             },
             headers={"x-api-key": self._key, "anthropic-version": API_VERSION},
-            request_timeout=self._timeout,
+            request_timeout=self.timeout,
             secrets=[self._key],
         )
         if response.status_code != 200:
@@ -97,10 +120,14 @@ class AnthropicProvider(LLMProvider):
         error = error if isinstance(error, dict) else {}
         kind = str(error.get("type") or "")
         text = str(error.get("message") or "")
-        message = http.redact(f"HTTP {response.status_code} {kind}: {text}", [self._key])
+        details = error.get("details")
+        code = details.get("error_code") if isinstance(details, dict) else None
+        message = http.redact(f"HTTP {response.status_code} {code or kind}: {text}", [self._key])
         status = response.status_code
-        if kind == "billing_error" or (
-            status == 400 and any(hint in text.lower() for hint in _SPEND_LIMIT_HINTS)
+        if (
+            kind == "billing_error"
+            or code in SPEND_LIMIT_CODES
+            or (status == 400 and any(hint in text.lower() for hint in _SPEND_LIMIT_HINTS))
         ):
             return TerminalProviderError(
                 self.name, message, status=status, unavailable_for=http.QUOTA_PARKING_SECONDS

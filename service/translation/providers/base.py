@@ -51,6 +51,10 @@ class TranslationRequest:
     formality: str | None = None  # "more" | "less" | None
     context: tuple[ContextMessage, ...] = ()
     glossary: tuple[GlossaryEntry, ...] = ()
+    # Which glossaries the terms come from (stable across their edits) and their version:
+    # a provider that stores glossaries on the account (DeepL) replaces older versions.
+    glossary_scope: str = ""
+    glossary_version: int = 0
 
     @property
     def characters(self) -> int:
@@ -145,6 +149,9 @@ class Provider(abc.ABC):
     """A translation engine. Instances are long-lived and shared by concurrent requests."""
 
     info: ProviderInfo
+    # Seconds one call may take; None: the router's (UTP_PROVIDER_TIMEOUT_SECONDS). LLMs
+    # answer a long message in tens of seconds, where MT engines take one or two.
+    call_timeout: float | None = None
 
     @property
     def name(self) -> str:

@@ -1,12 +1,11 @@
-"""DeepL API v2: xml tag handling keeps sentinels, ad-hoc glossaries are created on first use."""
+"""DeepL API v2: xml tag handling keeps sentinels, glossaries live in `deepl_glossaries`."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 import logging
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Final
 from xml.sax.saxutils import escape, unescape
@@ -25,9 +24,11 @@ from service.translation.providers.base import (
     RequestRejected,
     TerminalProviderError,
     Tier,
+    TransientProviderError,
     TranslationRequest,
     TranslationResult,
 )
+from service.translation.providers.deepl_glossaries import DeepLGlossaries
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,16 @@ QUOTA_EXCEEDED: Final = 456
 # DeepL refuses request bodies over 128 KiB; keep a margin for the JSON framing.
 MAX_BODY_BYTES: Final = 128 * 1024 - 2048
 MAX_TEXTS: Final = 50
-MAX_CACHED_GLOSSARIES: Final = 256
 
-# DeepL's languages as canonical codes (source and target; `pt-BR`, `zh-Hant` are target
-# variants that DeepL reads as PT / ZH when they are the source).
+# DeepL's languages (its v2 list, checked against DeepL's mock server 1.21.0) that have a
+# canonical code here; source and target, `pt-BR`, `zh-Hant` being target variants that
+# DeepL reads as PT / ZH when they are the source. DeepL's other languages (af, bn, ga, sw
+# and some 60 more) and its en-GB / es-419 variants wait for canonical codes of their own.
 LANGUAGES: Final = frozenset(
     {
-        "ar", "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "he", "hu", "id",
-        "it", "ja", "ko", "lt", "lv", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl",
-        "sv", "th", "tr", "uk", "vi", "zh-Hans", "zh-Hant",
+        "ar", "bg", "ca", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "he", "hi",
+        "hu", "id", "it", "ja", "ko", "lt", "lv", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru",
+        "sk", "sl", "sv", "th", "tr", "uk", "vi", "zh-Hans", "zh-Hant",
     }
 )  # fmt: skip
 # Canonical code -> DeepL target_lang where it is not just the upper-cased code.
@@ -61,6 +63,10 @@ _FORMALITY: Final = {"more": "prefer_more", "less": "prefer_less"}
 # Sentinels travel as self-closing tags that `ignore_tags` tells DeepL to leave alone.
 _TAG: Final = '<x id="{n}"/>'
 _TAG_RE: Final = re.compile(r"<x\s+id\s*=\s*[\"'](\d+)[\"']\s*/?>(?:\s*</x>)?")
+# Glossary terms DeepL would not take as a glossary travel as `<t id="k"/>`, restored as the
+# glossary's translation k: what the engine does for engines without glossaries.
+_TERM: Final = '<t id="{n}"/>'
+_TERM_RE: Final = re.compile(r"<t\s+id\s*=\s*[\"'](\d+)[\"']\s*/?>(?:\s*</t>)?")
 _ENTITIES: Final = {"&quot;": '"', "&apos;": "'"}
 
 
@@ -72,13 +78,51 @@ def target_code(code: str) -> str:
     return _TARGETS.get(code, code.upper())
 
 
-def encode(text: str) -> str:
+class Terms:
+    """Whole-word, case-insensitive glossary terms (as `markup.protect` matches them)."""
+
+    def __init__(self, entries: Sequence[GlossaryEntry]) -> None:
+        lowered = {e.source.lower(): e.target for e in entries if e.source.strip()}
+        self.sources = sorted(lowered, key=len, reverse=True)
+        self.targets = [lowered[s] for s in self.sources]
+        alternatives = "|".join(re.escape(s) for s in self.sources) or r"(?!)"
+        self.pattern = re.compile(rf"(?<![\w⟦])(?:{alternatives})(?![\w⟧])", re.IGNORECASE)
+
+
+NO_TERMS: Final = Terms(())
+
+
+def encode(text: str, terms: Terms = NO_TERMS) -> str:
     """Plain text with sentinels -> the XML fragment DeepL reads with tag_handling=xml."""
-    return to_tags(escape(text), _TAG)
+    pieces: list[str] = []
+    pos = 0
+    for match in terms.pattern.finditer(text):
+        pieces.append(to_tags(escape(text[pos : match.start()]), _TAG))
+        pieces.append(_TERM.format(n=terms.sources.index(match.group(0).lower())))
+        pos = match.end()
+    pieces.append(to_tags(escape(text[pos:]), _TAG))
+    return "".join(pieces)
 
 
-def decode(text: str) -> str:
-    return unescape(from_pattern(text, _TAG_RE), _ENTITIES)
+def decode(text: str, terms: Terms = NO_TERMS) -> str:
+    parts = _TERM_RE.split(text)  # text, term index, text, ...
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out.append(unescape(from_pattern(part, _TAG_RE), _ENTITIES))
+        elif int(part) < len(terms.targets):
+            out.append(terms.targets[int(part)])
+        else:
+            raise http.malformed("deepl", "a glossary term tag that was never sent")
+    return "".join(out)
+
+
+class _GlossaryGone(Exception):
+    """DeepL no longer has the glossary a request named (deleted on the account)."""
+
+    def __init__(self, glossary_id: str) -> None:
+        super().__init__(glossary_id)
+        self.glossary_id = glossary_id
 
 
 class DeepLProvider(Provider):
@@ -100,11 +144,14 @@ class DeepLProvider(Provider):
         self._client = client
         self._timeout = settings.provider_timeout_seconds
         self.base_url = (settings.deepl_base_url or self.default_base_url(self._key)).rstrip("/")
-        # (source, target, entries) -> glossary id, or None when DeepL refused that glossary.
-        self._glossaries: dict[tuple[str, str, tuple[GlossaryEntry, ...]], str | None] = {}
-        # The account's glossaries of ours (name -> id), listed once: see `_create_glossary`.
-        self._ours: dict[str, str] | None = None
-        self._glossary_lock = asyncio.Lock()
+        self.glossaries = DeepLGlossaries(
+            client,
+            self.base_url,
+            self._headers,
+            timeout=self._timeout,
+            secret=self._key,
+            error=self._error,
+        )
 
     @classmethod
     def enabled(cls, settings: ProviderSettings) -> bool:
@@ -126,6 +173,17 @@ class DeepLProvider(Provider):
         return {"Authorization": f"DeepL-Auth-Key {self._key}"}
 
     async def translate(self, request: TranslationRequest) -> TranslationResult:
+        try:
+            return await self._translate(request)
+        except _GlossaryGone as gone:
+            # Deleted on the account: forget it, so this retry creates it again.
+            self.glossaries.forget(gone.glossary_id)
+        try:
+            return await self._translate(request)
+        except _GlossaryGone:
+            raise TransientProviderError(self.name, "a glossary vanished twice in a row") from None
+
+    async def _translate(self, request: TranslationRequest) -> TranslationResult:
         base: dict[str, Any] = {
             "target_lang": target_code(request.target),
             "source_lang": source_code(request.source),
@@ -138,12 +196,17 @@ class DeepLProvider(Provider):
             base["formality"] = _FORMALITY[request.formality]
         if request.context:
             base["context"] = "\n".join(message.text for message in request.context)
+        terms = NO_TERMS
         if request.glossary:
-            glossary_id = await self._glossary(request.source, request.target, request.glossary)
+            glossary_id = await self.glossaries.glossary_id(request)
             if glossary_id:
                 base["glossary_id"] = glossary_id
+            else:
+                # No glossary DeepL accepts for these terms: never drop them silently.
+                terms = Terms(request.glossary)
+                base["ignore_tags"] = ["x", "t"]
 
-        encoded = [encode(text) for text in request.texts]
+        encoded = [encode(text, terms) for text in request.texts]
         overhead = len(json.dumps(base | {"text": []}).encode())
         budget = MAX_BODY_BYTES - overhead
         sized = [(text, len(json.dumps(text).encode()) + 2) for text in encoded]
@@ -157,7 +220,7 @@ class DeepLProvider(Provider):
         parts = http.chunks(sized, max_items=MAX_TEXTS, max_size=budget, size=lambda i: i[1])
         for part in parts:
             body = base | {"text": [text for text, _ in part]}
-            translated, characters = await self._translate_chunk(body)
+            translated, characters = await self._translate_chunk(body, terms)
             texts.extend(translated)
             billed += characters
         return TranslationResult(
@@ -167,7 +230,7 @@ class DeepLProvider(Provider):
             cost=self.info.price_per_million_chars * (billed or request.characters) / 1_000_000,
         )
 
-    async def _translate_chunk(self, body: dict[str, Any]) -> tuple[list[str], int]:
+    async def _translate_chunk(self, body: dict[str, Any], terms: Terms) -> tuple[list[str], int]:
         response = await http.send(
             self._client,
             self.name,
@@ -179,7 +242,15 @@ class DeepLProvider(Provider):
             secrets=[self._key],
         )
         if response.status_code != 200:
-            raise self._error(response)
+            error = self._error(response)
+            # DeepL answers 400 "Glossary not found" (its mock: 404 "not found").
+            if (
+                "glossary_id" in body
+                and response.status_code in (400, 404)
+                and "not found" in str(error).lower()
+            ):
+                raise _GlossaryGone(body["glossary_id"])
+            raise error
         data = http.json_body(self.name, response)
         items = data.get("translations") if isinstance(data, dict) else None
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
@@ -190,99 +261,7 @@ class DeepLProvider(Provider):
         billed = sum(
             i["billed_characters"] for i in items if isinstance(i.get("billed_characters"), int)
         )
-        return [decode(t) for t in texts], billed
-
-    async def _glossary(
-        self, source: str, target: str, entries: tuple[GlossaryEntry, ...]
-    ) -> str | None:
-        key = (source, target, entries)
-        async with self._glossary_lock:
-            if key not in self._glossaries:
-                if len(self._glossaries) >= MAX_CACHED_GLOSSARIES:
-                    self._glossaries.pop(next(iter(self._glossaries)))
-                self._glossaries[key] = await self._create_glossary(source, target, entries)
-            return self._glossaries[key]
-
-    async def _create_glossary(
-        self, source: str, target: str, entries: tuple[GlossaryEntry, ...]
-    ) -> str | None:
-        rows: dict[str, str] = {}
-        for entry in entries:
-            cells = (entry.source.strip(), entry.target.strip())
-            if all(cells) and not any(c in cell for cell in cells for c in "\t\r\n"):
-                rows.setdefault(cells[0], cells[1])
-        if not rows:
-            return None
-        tsv = "\n".join(f"{s}\t{t}" for s, t in rows.items())
-        digest = hashlib.sha256(f"{source}>{target}\n{tsv}".encode()).hexdigest()[:16]
-        name = f"utp-{digest}"
-        existing = (await self._our_glossaries()).get(name)
-        if existing is not None:
-            return existing
-        response = await http.send(
-            self._client,
-            self.name,
-            "POST",
-            f"{self.base_url}/v2/glossaries",
-            json={
-                "name": name,
-                "source_lang": base_language(source).lower(),
-                "target_lang": base_language(target).lower(),
-                "entries": tsv,
-                "entries_format": "tsv",
-            },
-            headers=self._headers,
-            request_timeout=self._timeout,
-            secrets=[self._key],
-        )
-        if response.status_code not in (200, 201):
-            error = self._error(response)
-            if isinstance(error, RequestRejected):
-                # An unsupported pair or a bad entry: translating without the glossary beats
-                # not translating; the refusal is remembered so it costs one call only.
-                log.warning("deepl refused a glossary for %s->%s: %s", source, target, error)
-                return None
-            raise error
-        data = http.json_body(self.name, response)
-        glossary_id = data.get("glossary_id") if isinstance(data, dict) else None
-        if not isinstance(glossary_id, str):
-            raise http.malformed(self.name, "glossary without glossary_id")
-        if self._ours is not None:
-            self._ours[name] = glossary_id
-        return glossary_id
-
-    async def _our_glossaries(self) -> dict[str, str]:
-        """Glossaries this service created earlier on the account, by name.
-
-        A glossary's name is a digest of its pair and entries, so an existing one is reused:
-        without this, every replica and every restart created its own copy, and DeepL accounts
-        hold a limited number of glossaries. Listed once per process; when the listing fails,
-        a new glossary is created and the listing is tried again next time.
-        """
-        if self._ours is not None:
-            return self._ours
-        data = await http.optional_json(
-            self._client,
-            self.name,
-            f"{self.base_url}/v2/glossaries",
-            what="its glossaries (creating a new one)",
-            headers=self._headers,
-            request_timeout=self._timeout,
-            secrets=[self._key],
-        )
-        listed = data.get("glossaries") if isinstance(data, dict) else None
-        if not isinstance(listed, list):
-            return {}
-        self._ours = {
-            item["name"]: item["glossary_id"]
-            for item in listed
-            if isinstance(item, dict)
-            and isinstance(item.get("name"), str)
-            and item["name"].startswith("utp-")
-            and isinstance(item.get("glossary_id"), str)
-            and item.get("ready", True) is not False
-        }
-        return self._ours
+        return [decode(t, terms) for t in texts], billed
 
     def _error(self, response: OutboundResponse) -> ProviderError:
         body = http.error_json(response)

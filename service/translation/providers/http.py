@@ -83,14 +83,22 @@ def _clamp(seconds: float) -> float | None:
 
 
 def classify_status(provider: str, response: OutboundResponse, message: str) -> ProviderError:
-    """The generic mapping of an error status; providers handle their special cases first."""
+    """The generic mapping of an error status; providers handle their special cases first.
+
+    `x-should-retry: true|false` (sent by OpenAI and Anthropic, obeyed by their SDKs) overrides
+    the status: `false` means this request would fail again, so it goes to the next provider
+    at once; `true` means a retry will likely succeed, whatever the status.
+    """
     status = response.status_code
-    if status in (408, 425, 429, OVERLOADED) or status >= 500:
+    if status in (401, 402, 403):
+        return TerminalProviderError(provider, message, status=status)
+    should_retry = response.headers.get("x-should-retry", "").strip().lower()
+    if should_retry == "false":
+        return RequestRejected(provider, message, status=status)
+    if should_retry == "true" or status in (408, 425, 429, OVERLOADED) or status >= 500:
         return TransientProviderError(
             provider, message, status=status, retry_after=retry_after(response.headers)
         )
-    if status in (401, 402, 403):
-        return TerminalProviderError(provider, message, status=status)
     return RequestRejected(provider, message, status=status)
 
 

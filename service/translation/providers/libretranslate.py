@@ -1,4 +1,11 @@
-"""A self-hosted LibreTranslate server: html format, sentinels in `translate="no"` code tags."""
+"""A self-hosted LibreTranslate server: html format, sentinels in `translate="no"` code tags.
+
+The server decodes the entities of its html-format output itself (LibreTranslate 1.9:
+`&amp;` comes back as `&`, `&lt;br&gt;` as `<br>`), so the reply is taken as plain text apart
+from our own tags: decoding it again turned `docs&notes` into `docs¬es` and a literal `<br>`
+into a line break. Line breaks therefore travel as a tag of ours too, one that text cannot
+spell: a literal `⟦…⟧` in a message is itself swapped for a sentinel before we see it.
+"""
 
 from __future__ import annotations
 
@@ -32,15 +39,17 @@ _LEGACY: Final = {"zt": "zh-Hant", "pb": "pt-BR"}
 
 _TAG: Final = '<code translate="no">⟦{n}⟧</code>'
 _TAG_RE: Final = re.compile(r"<code\b[^>]*>\s*⟦\s*(\d+)\s*⟧\s*</code>")
-_BR_RE: Final = re.compile(r"<br\s*/?>")
+_NEWLINE: Final = '<code translate="no">⟦n⟧</code>'
+_NEWLINE_RE: Final = re.compile(r"<code\b[^>]*>\s*⟦n⟧\s*</code>")
 
 
 def encode(text: str) -> str:
-    return to_tags(html.escape(text, quote=False).replace("\n", "<br>"), _TAG)
+    return to_tags(html.escape(text, quote=False).replace("\n", _NEWLINE), _TAG)
 
 
 def decode(text: str) -> str:
-    return html.unescape(_BR_RE.sub("\n", from_pattern(text, _TAG_RE)))
+    """The server's reply, already unescaped by the server, with our tags turned back."""
+    return _NEWLINE_RE.sub("\n", from_pattern(text, _TAG_RE))
 
 
 def canonical(code: str) -> str | None:

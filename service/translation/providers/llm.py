@@ -30,6 +30,10 @@ LANGUAGES: Final = frozenset(langs.LANGUAGES)
 MAX_BATCH: Final = 25
 MAX_CHARACTERS: Final = 6_000
 MAX_OUTPUT_TOKENS: Final = 16_384
+# Reasoning models spend output tokens on thinking before the answer, within the same limit
+# (OpenAI's max_completion_tokens, Anthropic's max_tokens): without room for it, a long
+# message ends with finish_reason "length". Unused tokens cost nothing.
+REASONING_TOKENS: Final = 8_192
 
 _FORMALITY: Final = {
     "more": "Use a formal, polite register (e.g. Sie, usted, vous, вы) where the language has one.",
@@ -49,13 +53,21 @@ class ModelPrice:
         return (self.input * input_tokens + self.output * output_tokens) / Decimal(1_000_000)
 
 
+# A dated snapshot of a model: `gpt-4.1-mini-2025-04-14`, `claude-haiku-4-5-20251001`.
+_SNAPSHOT_RE: Final = re.compile(r"(.+?)-(\d{4}-\d{2}-\d{2}|\d{8})")
+
+
 def price_for(model: str, table: Mapping[str, ModelPrice], default: ModelPrice) -> ModelPrice:
-    """The entry for `model`: exact id, else the longest id it starts with (dated snapshots
-    like `gpt-4.1-mini-2025-04-14` price as `gpt-4.1-mini`), else `default`."""
+    """The entry for `model`, or for the model a dated snapshot of it names, else `default`.
+
+    Only a date may follow a known id: `gpt-5.4-mini` is another model than `gpt-5`, not a
+    version of it, and prices as unknown rather than as `gpt-5`."""
     if model in table:
         return table[model]
-    matches = [known for known in table if model.startswith(known)]
-    return table[max(matches, key=len)] if matches else default
+    snapshot = _SNAPSHOT_RE.fullmatch(model)
+    if snapshot and snapshot.group(1) in table:
+        return table[snapshot.group(1)]
+    return default
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +208,9 @@ class LLMProvider(Provider):
     prices: Mapping[str, ModelPrice]
     default_price: ModelPrice
 
-    def __init__(self, name: str, model: str) -> None:
+    def __init__(self, name: str, model: str, *, call_timeout: float) -> None:
         self.model = model
+        self.timeout = self.call_timeout = call_timeout
         self.price = price_for(model, self.prices, self.default_price)
         self.info = ProviderInfo(
             name=name,
@@ -219,6 +232,10 @@ class LLMProvider(Provider):
     def languages(self) -> frozenset[str]:
         return LANGUAGES
 
+    def reasoning_tokens(self) -> int:
+        """Output tokens to allow for the model's thinking on top of the answer's."""
+        return 0
+
     @abc.abstractmethod
     async def complete(self, prompt: Prompt, max_tokens: int) -> Completion:
         """One call to the model; raises `ProviderError` subclasses for HTTP failures."""
@@ -231,7 +248,8 @@ class LLMProvider(Provider):
             request.texts, max_items=MAX_BATCH, max_size=MAX_CHARACTERS, size=len
         ):
             sub = dataclasses.replace(request, texts=tuple(part))
-            max_tokens = min(MAX_OUTPUT_TOKENS, 256 + 3 * sub.characters)
+            answer = min(MAX_OUTPUT_TOKENS, 256 + 3 * sub.characters)
+            max_tokens = answer + self.reasoning_tokens()
             completion = await self.complete(build_prompt(sub), max_tokens)
             input_tokens += completion.input_tokens
             output_tokens += completion.output_tokens

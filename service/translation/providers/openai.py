@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from decimal import Decimal
 from typing import Any, Final
 
@@ -15,6 +17,7 @@ from service.translation.providers.base import (
     Tier,
 )
 from service.translation.providers.llm import (
+    REASONING_TOKENS,
     Completion,
     LLMProvider,
     ModelPrice,
@@ -37,8 +40,29 @@ PRICES: Final = {
 }
 # An unknown model is priced like a large one, so budgets err on the safe side.
 DEFAULT_PRICE: Final = ModelPrice(D("2.50"), D("10.00"), Tier.PREMIUM)
-# Reasoning models reject `temperature`.
-_NO_TEMPERATURE: Final = ("o1", "o3", "o4", "gpt-5")
+# A path segment like `v1` or `v1beta`: the base URL already names the API version.
+_VERSION_SEGMENT: Final = re.compile(r"v\d+[a-z0-9]*")
+
+
+def chat_completions_url(base_url: str) -> str:
+    """Where chat completions live under `base_url`.
+
+    The SDKs' convention, which every OpenAI-compatible server documents, puts the version in
+    the base URL (`https://api.openai.com/v1`, `http://localhost:11434/v1` for Ollama,
+    `http://localhost:8000/v1` for vLLM) and appends `/chat/completions`; a base URL with no
+    version segment (this service's default, `https://api.openai.com`) gets `/v1` added.
+    """
+    base = base_url.rstrip("/")
+    segments = urllib.parse.urlsplit(base).path.split("/")
+    if any(_VERSION_SEGMENT.fullmatch(segment) for segment in segments):
+        return f"{base}/chat/completions"
+    return f"{base}/v1/chat/completions"
+
+
+# Reasoning models: they reject `temperature`, think before answering (within
+# max_completion_tokens) and take `reasoning_effort`; translating needs little of it.
+_REASONING: Final = ("o1", "o3", "o4", "gpt-5", "gpt-6")
+REASONING_EFFORT: Final = "low"
 
 
 class OpenAIProvider(LLMProvider):
@@ -46,15 +70,19 @@ class OpenAIProvider(LLMProvider):
     default_price = DEFAULT_PRICE
 
     def __init__(self, settings: ProviderSettings, client: OutboundClient) -> None:
-        super().__init__("openai", settings.openai_model)
+        super().__init__("openai", settings.openai_model, call_timeout=settings.llm_timeout_seconds)
         self._key = settings.openai_api_key.get()
         self._client = client
-        self._timeout = settings.provider_timeout_seconds
+        self._reasoning = self.model.startswith(_REASONING)
         self.base_url = settings.openai_base_url.rstrip("/")
+        self.url = chat_completions_url(self.base_url)
 
     @classmethod
     def enabled(cls, settings: ProviderSettings) -> bool:
         return bool(settings.openai_api_key)
+
+    def reasoning_tokens(self) -> int:
+        return REASONING_TOKENS if self._reasoning else 0
 
     async def complete(self, prompt: Prompt, max_tokens: int) -> Completion:
         body: dict[str, Any] = {
@@ -66,16 +94,18 @@ class OpenAIProvider(LLMProvider):
             "response_format": {"type": "json_object"},
             "max_completion_tokens": max_tokens,
         }
-        if not self.model.startswith(_NO_TEMPERATURE):
+        if self._reasoning:
+            body["reasoning_effort"] = REASONING_EFFORT
+        else:
             body["temperature"] = 0
         response = await http.send(
             self._client,
             self.name,
             "POST",
-            f"{self.base_url}/v1/chat/completions",
+            self.url,
             json=body,
             headers={"Authorization": f"Bearer {self._key}"},
-            request_timeout=self._timeout,
+            request_timeout=self.timeout,
             secrets=[self._key],
         )
         if response.status_code != 200:
@@ -118,7 +148,9 @@ class OpenAIProvider(LLMProvider):
                 self.name, message, status=status, unavailable_for=http.QUOTA_PARKING_SECONDS
             )
         if status == 404:
-            # An unknown model id: every request would fail the same way until config changes.
+            # Every request would fail the same way until the configuration changes.
+            if code != "model_not_found":
+                message = f"HTTP 404 from {self.url}: is the base URL right? {message}"
             return TerminalProviderError(self.name, message, status=status)
         if status == 400 and code == "context_length_exceeded":
             return RequestRejected(self.name, message, status=status)

@@ -104,6 +104,10 @@ async def test_deepl_receives_the_glossary_and_edits_invalidate_the_cache(
         after = await _translate(admin, text, provider="deepl")
         assert after["cached"] is False
         assert after["translated_text"] == "[ES] ORANGE SHIPS THE edición TODAY"
+        # The edit replaced the account's glossary: version 1 was deleted, not left behind.
+        [current] = workspace_deepl.glossaries.values()
+        assert current["entries"] == {"release": "edición"}
+        assert len([r for r in workspace_deepl.received if r.method == "DELETE"]) == 1
 
         # Without any glossary, the plain translation is cached separately from both.
         await admin.client.delete(f"/api/v1/glossaries/{gid}", headers=admin.headers)

@@ -40,9 +40,11 @@ async def test_batch_with_headers_prompt_and_cost(
     assert result.texts == ("[ja] THANKS ⟦0⟧ 🎉", f"[ja] {INJECTION.upper()}")
     [sent] = anthropic_fake.received
     assert sent.headers["x-api-key"] == ANTHROPIC_KEY
-    assert sent.headers["anthropic-version"] == "2023-06-01"
-    assert sent.body["model"] == "claude-sonnet-4-5"
-    assert sent.body["max_tokens"] > 0
+    assert sent.headers["anthropic-version"] == "2026-10-21"
+    assert sent.body["model"] == "claude-sonnet-5-5"
+    # The answer's budget plus room for the adaptive thinking that counts against it.
+    assert sent.body["max_tokens"] >= 8192 + 256
+    assert "temperature" not in sent.body
     assert "never instructions" in sent.body["system"]
     assert INJECTION not in sent.body["system"]
     [message] = sent.body["messages"]
@@ -51,9 +53,9 @@ async def test_batch_with_headers_prompt_and_cost(
     assert block.group(1) in sent.body["system"]
 
     assert (result.input_tokens, result.output_tokens) == (2000, 400)
-    # claude-sonnet-4-5: $3 in / $15 out per million tokens.
-    assert result.cost == Decimal("0.006") + Decimal("0.006")
-    assert result.model == "claude-sonnet-4-5"
+    # claude-sonnet-5-5: $2 in / $10 out per million tokens.
+    assert result.cost == Decimal("0.004") + Decimal("0.004")
+    assert result.model == "claude-sonnet-5-5"
 
 
 async def test_truncated_reply_is_rejected(
@@ -115,6 +117,39 @@ async def test_wrong_key_is_terminal(anthropic_fake: AnthropicFake, client: Outb
             None,
         ),
         (
+            anthropic_error(
+                429,
+                "rate_limit_error",
+                "Your organization has reached its monthly spend limit.",
+                {"retry-after": "5"},
+                error_code="enforced_spend_limit_reached",
+            ),
+            TerminalProviderError,
+            None,
+        ),
+        (
+            anthropic_error(
+                429,
+                "rate_limit_error",
+                "Your organization has reached the spend limit of its contract.",
+                error_code="contract_spend_limit_reached",
+            ),
+            TerminalProviderError,
+            None,
+        ),
+        (
+            anthropic_error(500, "api_error", "Internal server error", {"x-should-retry": "false"}),
+            RequestRejected,
+            None,
+        ),
+        (
+            anthropic_error(
+                409, "invalid_request_error", "Lock timeout", {"x-should-retry": "true"}
+            ),
+            TransientProviderError,
+            None,
+        ),
+        (
             anthropic_error(403, "permission_error", "Your API key does not have permission"),
             TerminalProviderError,
             None,
@@ -147,6 +182,8 @@ async def test_error_classes(
         )
     assert type(info.value) is error
     assert getattr(info.value, "status", None) == reply.status
+    if isinstance(info.value, TerminalProviderError) and reply.status == 429:
+        assert info.value.unavailable_for == 3600  # parked, not retried in seconds
     if retry_after is not None:
         assert isinstance(info.value, TransientProviderError)
         assert info.value.retry_after == retry_after
@@ -156,10 +193,31 @@ async def test_error_classes(
 async def test_timeout_is_transient(anthropic_fake: AnthropicFake, client: OutboundClient) -> None:
     anthropic_fake.enqueue(Scripted(delay=1.0))
     with pytest.raises(TransientProviderError) as info:
-        await make(anthropic_fake, client, provider_timeout_seconds=0.2).translate(
+        await make(anthropic_fake, client, llm_timeout_seconds=0.2).translate(
             TranslationRequest(texts=("hi",), source="en", target="de")
         )
     assert info.value.timeout
+
+
+async def test_a_reply_slower_than_the_mt_timeout_still_arrives(
+    anthropic_fake: AnthropicFake, client: OutboundClient
+) -> None:
+    # LLMs have their own timeout: the MT engines' 10 s (here 0.2 s) would cut long messages.
+    anthropic_fake.enqueue(Scripted(delay=0.5))
+    provider = make(anthropic_fake, client, provider_timeout_seconds=0.2)
+    assert provider.call_timeout == 60
+    result = await provider.translate(TranslationRequest(texts=("hi",), source="en", target="de"))
+    assert result.texts == ("[de] HI",)
+
+
+async def test_the_request_has_only_fields_the_current_api_takes(
+    anthropic_fake: AnthropicFake, client: OutboundClient
+) -> None:
+    await make(anthropic_fake, client).translate(
+        TranslationRequest(texts=("hi",), source="en", target="de", formality="more")
+    )
+    [sent] = anthropic_fake.received
+    assert set(sent.body) == {"model", "max_tokens", "system", "messages"}
 
 
 def test_dated_model_ids_price_like_their_family() -> None:

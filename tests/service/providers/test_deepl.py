@@ -9,6 +9,7 @@ import pytest
 
 from service.outbound import OutboundClient
 from service.settings import ProviderSettings, Secret
+from service.translation import languages
 from service.translation.providers.base import (
     ContextMessage,
     GlossaryEntry,
@@ -17,10 +18,16 @@ from service.translation.providers.base import (
     TransientProviderError,
     TranslationRequest,
 )
-from service.translation.providers.deepl import DeepLProvider
+from service.translation.providers.deepl import (
+    LANGUAGES,
+    DeepLProvider,
+    source_code,
+    target_code,
+)
 
 from .conftest import DEEPL_KEY
 from .fakes import DeepLFake, Scripted, deepl_error
+from .fakes.deepl import DEEPL_SOURCE, DEEPL_TARGET
 
 
 def make(fake: DeepLFake, client: OutboundClient, **overrides: object) -> DeepLProvider:
@@ -152,17 +159,74 @@ async def test_glossary_listing_failure_still_translates_with_the_glossary(
     assert len(deepl_fake.requests_to("/v2/glossaries", "POST")) == 1
 
 
-async def test_refused_glossary_degrades_to_plain_translation(
+async def test_refused_glossary_terms_are_substituted_around_the_call(
     deepl_fake: DeepLFake, client: OutboundClient
 ) -> None:
-    # The listing of existing glossaries goes through; the creation is refused.
-    deepl_fake.enqueue(Scripted(), deepl_error(400, "Unsupported glossary language pair"))
+    # DeepL makes no glossaries into Hindi: the terms must still apply, not vanish silently.
+    provider = make(deepl_fake, client)
     request = TranslationRequest(
-        texts=("hello",), source="en", target="de", glossary=(GlossaryEntry("hello", "Servus"),)
+        texts=("Hello ⟦0⟧, hello & goodbye", "othello"),
+        source="en",
+        target="hi",
+        glossary=(GlossaryEntry("hello", "नमस्ते"), GlossaryEntry("a < b", "x")),
     )
-    result = await make(deepl_fake, client).translate(request)
-    assert result.texts == ("[DE] HELLO",)
-    assert "glossary_id" not in deepl_fake.requests_to("/v2/translate")[0].body
+    first = await provider.translate(request)
+    second = await provider.translate(request)
+
+    assert first.texts == second.texts == ("[HI] नमस्ते ⟦0⟧, नमस्ते & GOODBYE", "[HI] OTHELLO")
+    assert len(deepl_fake.requests_to("/v2/glossaries", "POST")) == 1  # refusal remembered
+    sent = deepl_fake.requests_to("/v2/translate")[0].body
+    assert "glossary_id" not in sent
+    assert sent["ignore_tags"] == ["x", "t"]
+    assert sent["text"][0] == '<t id="0"/> <x id="0"/>, <t id="0"/> &amp; goodbye'
+
+
+async def test_a_glossary_deleted_on_the_account_is_recreated(
+    deepl_fake: DeepLFake, client: OutboundClient
+) -> None:
+    provider = make(deepl_fake, client)
+    request = cluster_request(GlossaryEntry("cluster", "Cluster-X"))
+    await provider.translate(request)
+    deepl_fake.glossaries.clear()  # someone deleted it in DeepL's console
+
+    result = await provider.translate(request)
+
+    assert result.texts == ("[DE] DEPLOY THE Cluster-X",)
+    assert len(deepl_fake.requests_to("/v2/glossaries", "POST")) == 2
+    [recreated] = deepl_fake.glossaries
+    assert deepl_fake.requests_to("/v2/translate")[-1].body["glossary_id"] == recreated
+
+
+def versioned(version: int, target: str, scope: str = "ws-1+ch-2") -> TranslationRequest:
+    return TranslationRequest(
+        texts=("deploy the cluster",),
+        source="en",
+        target="de",
+        glossary=(GlossaryEntry("cluster", target),),
+        glossary_scope=scope,
+        glossary_version=version,
+    )
+
+
+async def test_an_edit_deletes_the_superseded_glossary_and_only_it(
+    deepl_fake: DeepLFake, client: OutboundClient
+) -> None:
+    old_replica, new_replica = make(deepl_fake, client), make(deepl_fake, client)
+    await old_replica.translate(versioned(1, "Cluster-X"))
+    await old_replica.translate(versioned(1, "Knoten", scope="ws-2"))  # another glossary
+    result = await new_replica.translate(versioned(2, "Cluster-Y"))
+
+    assert result.texts == ("[DE] DEPLOY THE Cluster-Y",)
+    names = sorted(g["name"] for g in deepl_fake.glossaries.values())
+    assert len(names) == 2 and len(deepl_fake.requests_to("/v2/glossaries", "POST")) == 3
+    assert len([r for r in deepl_fake.received if r.method == "DELETE"]) == 1
+    assert {n.split("-")[2] for n in names} == {"1", "2"}  # ws-2's v1 and ws-1's v2
+
+    # A replica that has not seen the edit yet recreates its version but never deletes v2.
+    stale = await old_replica.translate(versioned(1, "Cluster-X"))
+    assert stale.texts == ("[DE] DEPLOY THE Cluster-X",)
+    assert len(deepl_fake.glossaries) == 3
+    assert len([r for r in deepl_fake.received if r.method == "DELETE"]) == 1
 
 
 async def test_large_batch_is_split_under_body_limit(
@@ -218,13 +282,18 @@ def test_enabled_only_with_a_key() -> None:
     assert DeepLProvider.enabled(ProviderSettings(deepl_api_key=Secret("k")))
 
 
-def test_languages_are_deepls() -> None:
+def test_languages_are_deepls_current_list() -> None:
+    # DeepL's published v2 list, as far as this service has canonical codes for it.
+    listed = DEEPL_SOURCE | DEEPL_TARGET
+    expected = {code for code in map(languages.normalize, listed) if code is not None}
+    assert expected == LANGUAGES
+    assert {"ca", "hi"} <= LANGUAGES  # added by DeepL since the table was written
+    for code in LANGUAGES:
+        assert target_code(code) in DEEPL_TARGET, code
+        assert source_code(code) in DEEPL_SOURCE, code
     provider = DeepLProvider(ProviderSettings(deepl_api_key=Secret("k")), OutboundClient(10.0))
-    assert provider.supports("en", "pt-BR")
-    assert provider.supports("ja", "zh-Hant")
-    assert not provider.supports("en", "ca")  # DeepL has no Catalan
-    assert not provider.supports("hi", "en")
-    assert "ca" not in provider.languages()
+    assert provider.supports("en", "pt-BR") and provider.supports("ja", "zh-Hant")
+    assert provider.supports("en", "ca") and not provider.supports("en", "sw")
 
 
 async def test_wrong_key_is_terminal(deepl_fake: DeepLFake, client: OutboundClient) -> None:

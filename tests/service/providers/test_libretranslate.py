@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from service.outbound import OutboundClient
@@ -12,7 +14,11 @@ from service.translation.providers.base import (
     TransientProviderError,
     TranslationRequest,
 )
-from service.translation.providers.libretranslate import LibreTranslateProvider
+from service.translation.providers.libretranslate import (
+    LibreTranslateProvider,
+    decode,
+    encode,
+)
 
 from .conftest import LIBRE_KEY
 from .fakes import LibreTranslateFake, Scripted, libre_error
@@ -38,11 +44,41 @@ async def test_batch_in_html_keeps_sentinels(
     assert result.texts == ("[es] HI ⟦0⟧ & BYE", "[es] ONE\nTWO")
     [sent] = libre_fake.received
     assert sent.path == "/translate"
-    assert sent.body["q"] == ['hi <code translate="no">⟦0⟧</code> &amp; bye', "one<br>two"]
+    assert sent.body["q"] == [
+        'hi <code translate="no">⟦0⟧</code> &amp; bye',
+        'one<code translate="no">⟦n⟧</code>two',
+    ]
     assert sent.body["format"] == "html"
     assert sent.body["api_key"] == LIBRE_KEY
     assert result.cost == 0
     assert result.model == "libretranslate"
+
+
+async def test_text_that_looks_like_entities_or_tags_comes_back_as_written(
+    libre_fake: LibreTranslateFake, client: OutboundClient
+) -> None:
+    # The server decodes entities in its html output itself; decoding again turned
+    # "docs&notes" into "docs¬es" (`&not` is an entity) and a literal <br> into a line break.
+    texts = ("docs&notes", "a literal <br> tag", "&lt;b&gt; stays", "x &amp; y", "1\n2")
+    result = await make(libre_fake, client).translate(
+        TranslationRequest(texts=texts, source="en", target="es")
+    )
+    assert result.texts == (
+        "[es] DOCS&NOTES",
+        "[es] A LITERAL <BR> TAG",
+        "[es] &LT;B&GT; STAYS",
+        "[es] X &AMP; Y",
+        "[es] 1\n2",
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["docs&notes", "a literal <br> tag", "&lt;b&gt; is not bold", "x &amp; y", "one\ntwo ⟦0⟧"],
+)
+def test_what_the_server_echoes_decodes_to_the_text_sent(text: str) -> None:
+    # A real server with an identity model answers html.unescape(what it got).
+    assert decode(html.unescape(encode(text))) == text
 
 
 async def test_start_learns_the_servers_languages_and_spellings(

@@ -58,13 +58,16 @@ def test_parse_refuses_what_does_not_fit(content: str) -> None:
     assert parse_translations(content, 2) is None
 
 
-def test_price_lookup_prefers_the_longest_prefix() -> None:
+def test_price_lookup_knows_dated_snapshots_and_nothing_else() -> None:
     table = {
         "m": ModelPrice(Decimal(1), Decimal(2), Tier.PREMIUM),
         "m-mini": ModelPrice(Decimal(3), Decimal(4), Tier.BALANCED),
     }
     default = ModelPrice(Decimal(9), Decimal(9), Tier.PREMIUM)
-    assert price_for("m-mini-2025", table, default).input == 3
-    assert price_for("m-2025", table, default).input == 1
+    assert price_for("m-mini-2025-04-14", table, default).input == 3
+    assert price_for("m-20251001", table, default).input == 1
     assert price_for("other", table, default) is default
+    # A newer model whose id starts like a known one is another model, not a snapshot.
+    assert price_for("m.4-mini", table, default) is default
+    assert price_for("m-mini-pro", table, default) is default
     assert table["m"].cost(1_000_000, 500_000) == Decimal(2)

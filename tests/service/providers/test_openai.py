@@ -94,6 +94,31 @@ async def test_context_glossary_and_formality_reach_the_prompt(
     assert '"author": "ana"' in user["content"]
 
 
+@pytest.mark.parametrize("model", ["gpt-5-mini", "o4-mini", "gpt-6.1-sol"])
+async def test_reasoning_models_get_effort_and_room_to_think(
+    openai_fake: OpenAIFake, client: OutboundClient, model: str
+) -> None:
+    await make(openai_fake, client, openai_model=model).translate(
+        TranslationRequest(texts=("hi",), source="en", target="de")
+    )
+    [sent] = openai_fake.received
+    assert "temperature" not in sent.body
+    assert sent.body["reasoning_effort"] == "low"
+    # Reasoning tokens count against max_completion_tokens: the answer alone needs ~260.
+    assert sent.body["max_completion_tokens"] >= 8192 + 256
+
+
+async def test_a_chat_model_gets_temperature_and_no_effort(
+    openai_fake: OpenAIFake, client: OutboundClient
+) -> None:
+    await make(openai_fake, client, openai_model="gpt-4.1-mini").translate(
+        TranslationRequest(texts=("hi",), source="en", target="de")
+    )
+    [sent] = openai_fake.received
+    assert sent.body["temperature"] == 0 and "reasoning_effort" not in sent.body
+    assert sent.body["max_completion_tokens"] < 8192
+
+
 async def test_unknown_model_uses_default_price(
     openai_fake: OpenAIFake, client: OutboundClient
 ) -> None:
@@ -195,6 +220,24 @@ async def test_wrong_key_is_terminal_and_the_echoed_key_is_redacted(
             RequestRejected,
             None,
         ),
+        (
+            Scripted(
+                503,
+                {"error": {"message": "Try another", "type": "server_error", "code": None}},
+                {"x-should-retry": "false"},
+            ),
+            RequestRejected,
+            None,
+        ),
+        (
+            Scripted(
+                409,
+                {"error": {"message": "Lock timeout", "type": "server_error", "code": None}},
+                {"x-should-retry": "true", "retry-after-ms": "250"},
+            ),
+            TransientProviderError,
+            0.25,
+        ),
     ],
 )
 async def test_error_classes(
@@ -219,7 +262,7 @@ async def test_error_classes(
 async def test_timeout_is_transient(openai_fake: OpenAIFake, client: OutboundClient) -> None:
     openai_fake.enqueue(Scripted(delay=1.0))
     with pytest.raises(TransientProviderError) as info:
-        await make(openai_fake, client, provider_timeout_seconds=0.2).translate(
+        await make(openai_fake, client, llm_timeout_seconds=0.2).translate(
             TranslationRequest(texts=("hi",), source="en", target="de")
         )
     assert info.value.timeout
@@ -233,6 +276,11 @@ async def test_large_batches_are_split(openai_fake: OpenAIFake, client: Outbound
     assert result.texts == tuple(f"[it] TEXT {i}" for i in range(60))
     assert len(openai_fake.received) == 3
     assert (result.input_tokens, result.output_tokens) == (3000, 1500)
+
+
+def test_llm_calls_have_their_own_timeout() -> None:
+    settings = ProviderSettings(openai_api_key=Secret("k"), provider_timeout_seconds=10)
+    assert OpenAIProvider(settings, OutboundClient(10.0)).call_timeout == 60
 
 
 def test_enabled_and_tier() -> None:

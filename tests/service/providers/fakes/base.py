@@ -26,6 +26,8 @@ class Received:
     query: dict[str, str]
     body: Any
     size: int
+    # What the fake answered (status, body): contract tests hold it to the vendor's schema.
+    reply: tuple[int, Any] | None = None
 
 
 @dataclass
@@ -126,9 +128,11 @@ class Fake:
             if scripted.delay:
                 await asyncio.sleep(scripted.delay)
             if scripted.status is not None:
+                req.reply = (scripted.status, scripted.body)
                 return _response(scripted.status, scripted.body, scripted.headers)
         if reply is None:
             reply = handle(req)
+        req.reply = reply
         return _response(*reply)
 
     def start(self) -> None:
@@ -158,6 +162,8 @@ class Fake:
 
 
 def _response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
+    if status == 204:
+        return Response(b"", status_code=status, headers=headers)
     if isinstance(body, str):
         return Response(body, status_code=status, headers=headers, media_type="text/plain")
     return Response(body, status_code=status, headers=headers)

@@ -1,7 +1,12 @@
-"""Fake LibreTranslate server: translate, detect, languages."""
+"""Fake LibreTranslate server: translate, detect, languages.
+
+Like the real server (LibreTranslate 1.9), html-format output comes back with its entities
+already decoded: the engine keeps tags and entities, then the server unescapes the result.
+"""
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -67,11 +72,17 @@ class LibreTranslateFake(Fake):
         for name in ("source", "target"):
             if body[name] != "auto" and body[name] not in self.codes:
                 return 400, {"error": f"{body[name]} is not supported"}
-        keep = _LIBRE_KEEP if body.get("format") == "html" else None
+        is_html = body.get("format") == "html"
+        keep = _LIBRE_KEEP if is_html else None
+
+        def one(text: str) -> str:
+            translated = fake_translate(text, body["target"], keep)
+            return html.unescape(translated) if is_html else translated
+
         q = body["q"]
         if isinstance(q, list):
-            return 200, {"translatedText": [fake_translate(t, body["target"], keep) for t in q]}
-        return 200, {"translatedText": fake_translate(q, body["target"], keep)}
+            return 200, {"translatedText": [one(t) for t in q]}
+        return 200, {"translatedText": one(q)}
 
     def _detect(self, req: Received) -> Reply:
         text = str(req.body.get("q", "")).lower()

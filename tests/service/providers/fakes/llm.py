@@ -109,6 +109,7 @@ class OpenAIFake(Fake):
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": content, "refusal": None},
+                    "logprobs": None,
                     "finish_reason": "stop",
                 }
             ],
@@ -120,12 +121,46 @@ class OpenAIFake(Fake):
         }
 
 
+# What the Messages API takes at the version the provider speaks (the `anthropic` SDK 2.17's
+# MessageCreateParams, API version 2026-10-21): anything else is refused, as the API does.
+ANTHROPIC_VERSION = "2026-10-21"
+ANTHROPIC_FIELDS = frozenset(
+    [
+        "max_tokens",
+        "messages",
+        "model",
+        "cache_control",
+        "container",
+        "diagnostics",
+        "inference_geo",
+        "metadata",
+        "output_config",
+        "service_tier",
+        "speed",
+        "stop_sequences",
+        "stream",
+        "system",
+        "thinking",
+        "tool_choice",
+        "tools",
+        "user_profile_id",
+        "workspace_id",
+    ]
+)
+
+
 def anthropic_error(
-    status: int, type_: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    type_: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    error_code: str | None = None,
 ) -> Scripted:
-    return Scripted(
-        status, {"type": "error", "error": {"type": type_, "message": message}}, headers or {}
-    )
+    error: dict[str, Any] = {"type": type_, "message": message}
+    if error_code is not None:
+        error["details"] = {"error_code": error_code}
+    body = {"type": "error", "error": error, "request_id": "req_fake"}
+    return Scripted(status, body, headers or {})
 
 
 class AnthropicFake(Fake):
@@ -149,13 +184,20 @@ class AnthropicFake(Fake):
         def error(status: int, kind: str, message: str) -> Reply:
             return status, {"type": "error", "error": {"type": kind, "message": message}}
 
-        if req.headers.get("x-api-key") != self.key:
+        # The API takes the key as x-api-key or, as the current SDK sends it, a bearer token.
+        bearer = req.headers.get("authorization", "").removeprefix("Bearer ")
+        if self.key not in (req.headers.get("x-api-key"), bearer):
             return error(401, "authentication_error", "invalid x-api-key")
-        if req.headers.get("anthropic-version") != "2023-06-01":
+        if req.headers.get("anthropic-version") != ANTHROPIC_VERSION:
             return error(400, "invalid_request_error", "anthropic-version: header is required")
         body = req.body
         if not isinstance(body, dict):
             return error(400, "invalid_request_error", "invalid JSON")
+        extra = sorted(set(body) - ANTHROPIC_FIELDS)
+        if extra:
+            return error(
+                400, "invalid_request_error", f"{extra[0]}: Extra inputs are not permitted"
+            )
         if not isinstance(body.get("max_tokens"), int) or not isinstance(body.get("model"), str):
             return error(400, "invalid_request_error", "max_tokens: Field required")
         messages = body.get("messages")
