@@ -83,6 +83,9 @@ class EksCluster(pulumi.ComponentResource):
                 f"Kubernetes {args.kubernetes_version} has no pinned add-on versions; "
                 f"supported: {', '.join(sorted(ADDON_VERSIONS))}"
             )
+        if not args.admin_role_arns:
+            # API authentication mode without the creator bootstrap: no entry, no access at all.
+            raise ValueError("at least one admin role (the deploying role) needs an access entry")
         if args.min_nodes < 2:
             raise ValueError("node groups need at least 2 nodes to survive an AZ or node loss")
         self._name = name

@@ -99,6 +99,12 @@ def _scope(cfg: StackConfig, *, role: str, region: str) -> Scope:
     return Scope(component, provider, randomness, prefix, region, role)
 
 
+def _in_region(arn: str, region: str) -> str:
+    """A replicated secret keeps its name and suffix; only the ARN's region differs."""
+    parts = arn.split(":")
+    return ":".join([*parts[:3], region, *parts[4:]])
+
+
 def _azs(region: str) -> tuple[str, ...]:
     return tuple(f"{region}{zone}" for zone in "abc")
 
@@ -155,7 +161,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 desired_nodes=c.desired_nodes if s.role == "primary" else c.dr_desired_nodes,
                 max_nodes=c.max_nodes if s.role == "primary" else c.dr_max_nodes,
                 node_disk_gib=c.node_disk_gib,
-                admin_role_arns=c.admin_role_arns,
+                admin_role_arns=c.cluster_admins,
             ),
             opts=s.opts(),
         )
@@ -188,9 +194,23 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 replicate_source_db=None
                 if s.role == "primary"
                 else databases["primary"].instance.arn,
+                # The secrets keys: the keys the service and exporters may already decrypt with.
+                secret_kms_key_arn=kms[s.role].arn("secrets"),
+                secret_replica_region=dr.region if s.role == "primary" else None,
+                secret_replica_kms_key_arn=kms["dr"].arn("secrets"),
+                password_rotation=d.password_rotation,
             ),
             opts=s.opts(),
         )
+
+    # The master credentials live in us-east-1 and, replicated, in the DR region: each region
+    # reads its own copy, so the DR side keeps working when the primary region is gone.
+    master = databases["primary"].master_secret
+    assert master is not None
+    master_secret_arns = {
+        s.role: master.arn.apply(lambda arn, region=s.region: _in_region(arn, region))
+        for s in (primary, dr)
+    }
 
     caches = {
         s.role: Cache(
@@ -345,9 +365,9 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 vpc_cidr=cfg.network.primary_cidr if is_primary else cfg.network.dr_cidr,
                 oidc_provider_arn=clusters[s.role].oidc_provider_arn,
                 oidc_issuer=clusters[s.role].oidc_issuer,
-                # The replica has no credentials of its own until promoted (see drRunbook).
-                database_secret_arn=databases["primary"].master_secret_arn or "",
-                database_secret_region=primary.region,
+                # Physical replication keeps the primary's roles: the same credentials.
+                database_secret_arn=master_secret_arns[s.role],
+                database_secret_region=s.region,
                 database_host=databases[s.role].instance.address,
                 database_name=d.name,
                 redis_host=caches[s.role].replication_group.primary_endpoint_address,
@@ -420,8 +440,8 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                     instance_id=databases[s.role].instance.identifier,
                     host=databases[s.role].instance.address,
                     database=d.name,
-                    credentials_secret_arn=databases["primary"].master_secret_arn or "",
-                    credentials_region=primary.region,
+                    credentials_secret_arn=master_secret_arns[s.role],
+                    credentials_region=s.region,
                 ),
                 redis=RedisTarget(
                     replication_group_id=caches[s.role].replication_group.replication_group_id,
@@ -504,6 +524,7 @@ def _alerting(cfg: StackConfig) -> AlertingArgs | None:
 def dr_runbook(cfg: StackConfig, dr_prefix: str) -> str:
     """How to fail over to the DR region (RTO 15 min, RPO 5 min)."""
     r = cfg.dr_region
+    primary_prefix = dr_prefix.replace(short_region(r), short_region(cfg.primary_region))
     return "\n".join(
         [
             f"DR runbook ({cfg.environment}): promote {r} when {cfg.primary_region} is lost.",
@@ -512,12 +533,11 @@ def dr_runbook(cfg: StackConfig, dr_prefix: str) -> str:
             f"2. Promote the replica: aws rds promote-read-replica --region {r}"
             f" --db-instance-identifier {dr_prefix}-db --backup-retention-period"
             f" {cfg.database.backup_retention_days}",
-            f"3. Give it managed credentials in {r}: aws rds modify-db-instance --region {r}"
-            f" --db-instance-identifier {dr_prefix}-db --manage-master-user-password"
-            " --apply-immediately",
-            "4. Repoint the DR service's database credentials at the new secret: edit the"
-            " utp-env ExternalSecret in namespace utp (store aws-secrets, key = the new"
-            " secret ARN), then run `utp db upgrade` once as a Job if a release is pending.",
+            f"3. The credentials are already in {r}: the service reads the replica of"
+            f" {cfg.primary_region}'s secret {primary_prefix}-db/master-credentials. Make it"
+            f" standalone: aws secretsmanager stop-replication-to-replica --region {r}"
+            f" --secret-id {primary_prefix}-db/master-credentials",
+            "4. Run `utp db upgrade` once as a Job in namespace utp if a release is pending.",
             "5. Scale: the DR HPA already allows up to utp:service.drMaxReplicas pods; raise it.",
             "6. Later, rebuild the old region as the new replica and fail back the same way.",
         ]

@@ -139,3 +139,22 @@ def test_dr_service_is_warm_and_points_at_replica(graph):
 def test_no_secret_leaks_into_recorded_inputs(production):
     text = json.dumps([r.inputs for r in production.graph], default=str)
     assert "[secret]" in text  # auth tokens and signing keys are masked, not dropped
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_each_cluster_has_an_admin_access_entry_for_the_deploy_role(stack, request):
+    from stacks.config import load_stack_config
+
+    graph = request.getfixturevalue(stack)
+    deploy_role = load_stack_config(stack).cluster.deploy_role_arn
+    policies = graph.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    admins = {
+        (graph.effective_region(p), p.inputs["principalArn"])
+        for p in policies
+        if p.inputs["policyArn"].endswith("cluster-access-policy/AmazonEKSClusterAdminPolicy")
+        and p.inputs["accessScope"] == {"type": "cluster"}
+    }
+    assert {("us-east-1", deploy_role), ("us-west-2", deploy_role)} <= admins
+    for cluster in graph.of_type("aws:eks/cluster:Cluster"):
+        vpc = cluster.inputs["vpcConfig"]
+        assert vpc["endpointPublicAccess"] and vpc["publicAccessCidrs"]
