@@ -179,6 +179,12 @@ class StackConfig:
     def regions(self) -> tuple[str, str]:
         return (self.primary_region, self.dr_region)
 
+    @property
+    def image_repository(self) -> str:
+        """The ECR repository the stack creates and pulls from, and CI pushes to
+        (`utp-infra image-repository`): the one place its name is decided."""
+        return f"{PROJECT}-{self.environment}/service"
+
 
 _REGION = re.compile(r"^[a-z]{2}-[a-z]+-\d$")
 # Access entries take IAM role ARNs, not the STS assumed-role ARN a session reports.

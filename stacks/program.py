@@ -264,7 +264,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
         opts=primary.opts(),
     )
 
-    repository = f"utp-{cfg.environment}/service"
+    repository = cfg.image_repository
     registry = Registry(
         f"{primary.prefix}-registry",
         RegistryArgs(
