@@ -28,6 +28,8 @@ run: $(VENV)/.run-deps
 test: $(VENV)/.all-deps
 	@scripts/ensure-system-packages.sh test
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/utp-infra verify --stack staging
+	$(BIN)/utp-infra verify --stack production
 
 # The CrossGuard pack against both stacks' offline resource graphs (what CI gates on).
 policy: $(VENV)/.all-deps

@@ -12,6 +12,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stacks.commands.plan",
     "stacks.commands.policy_check",
     "stacks.commands.image_repository",
+    "stacks.commands.verify",
 )
 
 

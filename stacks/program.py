@@ -11,6 +11,7 @@ import pulumi_random as random
 from infra.alerts import AlertTopic, AlertTopicArgs, CostBudget, CostBudgetArgs
 from infra.backups import BackupIdentity, Backups, BackupsArgs, ReplicationTarget
 from infra.cache import Cache, CacheArgs
+from infra.crds import PrometheusOperatorCrds
 from infra.database import Database, DatabaseArgs
 from infra.dns import FailoverDns, FailoverDnsArgs, HostedZone, HostedZoneArgs, RegionalEndpoint
 from infra.eks import EksCluster, EksClusterArgs
@@ -239,7 +240,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
     replica_bucket = Backups(
         f"{dr.prefix}-backups",
         BackupsArgs(
-            bucket_name=f"{dr.prefix}-backups-replica",
+            bucket_name=pulumi.Output.concat(f"{dr.prefix}-backups-replica-", account_id),
             kms_key_arn=kms["dr"].arn("s3"),
             production=prod,
         ),
@@ -248,7 +249,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
     backups = Backups(
         f"{primary.prefix}-backups",
         BackupsArgs(
-            bucket_name=f"{primary.prefix}-backups",
+            bucket_name=pulumi.Output.concat(f"{primary.prefix}-backups-", account_id),
             kms_key_arn=kms["primary"].arn("s3"),
             production=prod,
             replicate_to=ReplicationTarget(
@@ -326,10 +327,18 @@ def program(cfg: StackConfig, *, stack: str) -> None:
     regional_hosts: dict[str, str] = {}
     ingresses: dict[str, Ingress] = {}
     operators: dict[str, SecretsOperator] = {}
+    crds: dict[str, PrometheusOperatorCrds] = {}
     for s in (primary, dr):
         k8s_provider = clusters[s.role].k8s_provider
+        crds[s.role] = PrometheusOperatorCrds(
+            f"{s.prefix}-prometheus-crds",
+            opts=pulumi.ResourceOptions(parent=s.component, providers=[k8s_provider]),
+        )
+        # Every chart below renders ServiceMonitors: they wait for the CRDs.
         k8s_opts = pulumi.ResourceOptions(
-            parent=s.component, providers=[s.provider, s.random_provider, k8s_provider]
+            parent=s.component,
+            providers=[s.provider, s.random_provider, k8s_provider],
+            depends_on=[crds[s.role]],
         )
         regional_hosts[s.role] = f"{short_region(s.region)}.{cfg.dns.api_hostname}"
         ingresses[s.role] = Ingress(
@@ -401,7 +410,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             opts=pulumi.ResourceOptions(
                 parent=s.component,
                 providers=[s.provider, s.random_provider, k8s_provider],
-                depends_on=[operator, ingresses[s.role]],
+                depends_on=[crds[s.role], operator, ingresses[s.role]],
             ),
         )
 
@@ -462,7 +471,9 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             opts=pulumi.ResourceOptions(
                 parent=s.component,
                 providers=[s.provider, s.random_provider, clusters[s.role].k8s_provider],
-                depends_on=[operators[s.role]],
+                # ServiceMonitors and PrometheusRules need the CRDs; ExternalSecrets the
+                # operator's.
+                depends_on=[crds[s.role], operators[s.role]],
             ),
         )
     if ROUTE53_METRICS_REGION not in cfg.regions:
