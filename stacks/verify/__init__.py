@@ -2,7 +2,8 @@
 
 Mocks accept anything. This builds the stack from the config exactly as `pulumi up` passes
 it, then checks the recorded graph against what the engine, AWS and the Kubernetes API server
-enforce: CRDs before their custom resources, physical-name limits, region-valid values.
+enforce: CRDs before their custom resources, physical-name limits, region-valid values, Helm
+values the pinned charts know.
 Each problem is one line.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from stacks import config
 from stacks.config import ConfigError
 from stacks.verify.crds import crd_order_problems
+from stacks.verify.helm_values import helm_value_problems
 from stacks.verify.names import name_problems
 from stacks.verify.regional import regional_problems
 
@@ -27,4 +29,9 @@ def verify(stack: str, root: Path | None = None) -> list[str]:
     except ConfigError as exc:
         return [f"config: {exc}"]
     graph = build_graph(stack, cfg)
-    return [*crd_order_problems(graph), *name_problems(graph), *regional_problems(graph)]
+    return [
+        *crd_order_problems(graph),
+        *name_problems(graph),
+        *regional_problems(graph),
+        *helm_value_problems(graph),
+    ]

@@ -127,3 +127,48 @@ def test_instance_types_must_be_offered_in_the_region(staging_graph):
     ]
     problems = regional_problems(broken)
     assert len(problems) == 2 and all("m6i.lrage is not offered in" in p for p in problems)
+
+
+def _with_values(graph, release: str, values: dict):
+    return [
+        dataclasses.replace(r, inputs={**r.inputs, "values": values}) if r.name == release else r
+        for r in graph
+    ]
+
+
+@pytest.mark.parametrize(
+    ("release", "values", "unknown"),
+    [
+        ("utp-stg-use1-ingress-traefik", {"deployment": {"replica": 2}}, "deployment.replica"),
+        # cert-manager spells it `servicemonitor`: Helm would silently drop this.
+        (
+            "utp-stg-use1-ingress-cert-manager",
+            {"prometheus": {"serviceMonitor": {"enabled": True}}},
+            "prometheus.serviceMonitor.enabled",
+        ),
+        (
+            "utp-stg-use1-monitoring-kube-prometheus-stack",
+            {"prometheus": {"prometheusSpec": {"retension": "15d"}}},
+            "prometheus.prometheusSpec.retension",
+        ),
+    ],
+)
+def test_helm_values_must_exist_in_the_pinned_chart(staging_graph, release, values, unknown):
+    from stacks.verify.helm_values import helm_value_problems
+
+    assert helm_value_problems(staging_graph) == []
+    (problem,) = helm_value_problems(_with_values(staging_graph, release, values))
+    assert problem.startswith(f"helm: {release}: {unknown} is not a value of chart")
+
+
+def test_a_chart_bumped_without_its_values_record_is_reported(staging_graph):
+    from stacks.verify.helm_values import helm_value_problems
+
+    bumped = [
+        dataclasses.replace(r, inputs={**r.inputs, "version": "99.0.0"})
+        if r.name == "utp-stg-use1-ingress-traefik"
+        else r
+        for r in staging_graph
+    ]
+    (problem,) = helm_value_problems(bumped)
+    assert "no record of chart traefik 99.0.0's values" in problem
