@@ -2,8 +2,8 @@
 
 Mocks accept anything. This builds the stack from the config exactly as `pulumi up` passes
 it, then checks the recorded graph against what the engine, AWS and the Kubernetes API server
-enforce: CRDs before their custom resources, physical-name limits, region-valid values, Helm
-values the pinned charts know.
+enforce: cluster access before Kubernetes resources, CRDs before their custom resources,
+physical-name limits, region-valid values, Helm values the pinned charts know.
 Each problem is one line.
 """
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from stacks import config
 from stacks.config import ConfigError
+from stacks.verify.access import access_problems
 from stacks.verify.crds import crd_order_problems
 from stacks.verify.helm_values import helm_value_problems
 from stacks.verify.names import name_problems
@@ -30,6 +31,7 @@ def verify(stack: str, root: Path | None = None) -> list[str]:
         return [f"config: {exc}"]
     graph = build_graph(stack, cfg)
     return [
+        *access_problems(graph),
         *crd_order_problems(graph),
         *name_problems(graph),
         *regional_problems(graph),

@@ -172,3 +172,25 @@ def test_a_chart_bumped_without_its_values_record_is_reported(staging_graph):
     ]
     (problem,) = helm_value_problems(bumped)
     assert "no record of chart traefik 99.0.0's values" in problem
+
+
+def test_kubernetes_resources_wait_for_the_admin_access_entry(staging_graph):
+    """EKS answers Unauthorized until the caller's access entry exists: each cluster's
+    provider (and so every Kubernetes resource) waits for it, the nodes and CoreDNS."""
+    from stacks.verify.access import access_problems
+
+    assert access_problems(staging_graph) == []
+    index = GraphIndex(staging_graph)
+    for provider in index.of_type("pulumi:providers:kubernetes"):
+        waits = {index.by_urn[u].type for u in provider.depends_on}
+        assert {
+            "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+            "aws:eks/nodeGroup:NodeGroup",
+            "aws:eks/addon:Addon",
+        } <= waits
+    unordered = [
+        dataclasses.replace(r, depends_on=()) if r.type == "pulumi:providers:kubernetes" else r
+        for r in staging_graph
+    ]
+    problems = access_problems(unordered)
+    assert len(problems) == 2 and all("does not wait for an" in p for p in problems)
