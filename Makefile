@@ -38,6 +38,8 @@ run: $(VENV)/.run-deps
 test: $(VENV)/.all-deps $(LIBRETRANSLATE_VENV)/.installed-$(LIBRETRANSLATE_VERSION)
 	@scripts/ensure-system-packages.sh test
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/utp-infra verify --stack staging
+	$(BIN)/utp-infra verify --stack production
 
 # The tests whose answers depend on the date, again under a faked wall clock (libfaketime) just
 # after a year's start, just before a year's end (the run crosses midnight) and on a leap day:

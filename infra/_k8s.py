@@ -14,6 +14,15 @@ CHARTS: dict[str, tuple[str, str, str]] = {
         "77.5.0",
         "https://prometheus-community.github.io/helm-charts",
     ),
+    # The Prometheus Operator CRDs on their own, first in each cluster: Traefik, cert-manager,
+    # External Secrets, the exporters and the service all create ServiceMonitors, and a chart
+    # cannot install a resource whose CRD does not exist yet. 23.0.0 carries operator v0.85.0,
+    # the operator kube-prometheus-stack 77.5.0 runs (its own CRD copy is turned off).
+    "prometheus-operator-crds": (
+        "prometheus-operator-crds",
+        "23.0.0",
+        "https://prometheus-community.github.io/helm-charts",
+    ),
     "loki": ("loki", "6.40.0", "https://grafana.github.io/helm-charts"),
     "promtail": ("promtail", "6.17.0", "https://grafana.github.io/helm-charts"),
     # Exporters behind the alert rules (docs/metrics.md); each pins its exporter image through
@@ -60,7 +69,7 @@ def namespace(
 def release(
     resource_name: str,
     chart_key: str,
-    ns: k8s.core.v1.Namespace,
+    ns: k8s.core.v1.Namespace | str,
     values: dict[str, object],
     parent: pulumi.Resource,
     depends_on: list[pulumi.Resource] | None = None,
@@ -73,7 +82,7 @@ def release(
         chart=chart,
         version=version,
         repository_opts={"repo": repo},
-        namespace=ns.metadata.name,
+        namespace=ns if isinstance(ns, str) else ns.metadata.name,
         values=values,
         atomic=True,
         cleanup_on_fail=True,

@@ -34,7 +34,8 @@ class BackupIdentity:
 
 @dataclass(frozen=True, kw_only=True)
 class BackupsArgs:
-    bucket_name: str
+    # S3 names are global across all accounts: include something only this account has.
+    bucket_name: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
     production: bool = False
     noncurrent_expiry_days: int = 90
@@ -62,7 +63,7 @@ class Backups(pulumi.ComponentResource):
         stateful = pulumi.ResourceOptions(parent=self, protect=args.production)
         logs = aws.s3.Bucket(
             f"{name}-access-logs",
-            bucket=f"{args.bucket_name}-access-logs",
+            bucket=pulumi.Output.concat(args.bucket_name, "-access-logs"),
             force_destroy=not args.production,
             opts=stateful,
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from infra._util import assume_role_policy
 
@@ -39,7 +40,9 @@ class DatabaseArgs:
     logs_key_arn: pulumi.Input[str]
     log_retention_days: int
     instance_class: str
-    engine_version: str = "16.8"
+    # The major version only: RDS picks the newest 16.x and auto minor upgrades move it on;
+    # a pinned minor would turn AWS's first minor upgrade into a downgrade on the next `up`.
+    engine_version: str = "16"
     allocated_storage_gib: int = 100
     max_allocated_storage_gib: int = 1000
     backup_retention_days: int = 7
@@ -49,20 +52,32 @@ class DatabaseArgs:
     production: bool = False
     # Set for a read replica: the source instance's ARN (cross-region replicas need the ARN).
     replicate_source_db: pulumi.Input[str] | None = None
+    # Primary: where the master-credentials secret is replicated (the replica's region), so
+    # the DR side reads its credentials without the primary region.
+    secret_kms_key_arn: pulumi.Input[str] | None = None  # default: kms_key_arn
+    secret_replica_region: str | None = None
+    secret_replica_kms_key_arn: pulumi.Input[str] | None = None
+    # Bump to rotate the master password on the next `pulumi up` (new value, new secret
+    # version; External Secrets picks it up within its refresh interval).
+    password_rotation: int = 1
 
 
 class Database(pulumi.ComponentResource):
     """Creates a subnet group, a security group open only to the given client groups on 5432, a
     postgres16 parameter group (`rds.force_ssl=1`, slow-query and lock logging), KMS-encrypted
     log groups for the exported logs, an enhanced-monitoring role and the RDS instance: gp3 with
-    storage autoscaling, CMK encryption, managed master password in Secrets Manager (primary),
-    Performance Insights with KMS, backups, deletion protection and a final snapshot in production.
-    With `replicate_source_db` it is a promotable cross-region read replica instead.
+    storage autoscaling, CMK encryption, Performance Insights with KMS, backups, deletion
+    protection and a final snapshot in production. The primary's master password is generated
+    here (pulumi-random, a Pulumi secret) and kept as `{"username", "password"}` in a
+    KMS-encrypted Secrets Manager secret replicated to the replica's region: RDS cannot create a
+    read replica of an instance that manages its own master password in Secrets Manager.
+    With `replicate_source_db` it is a promotable cross-region read replica instead (no final
+    snapshot: RDS takes none of a replica).
     """
 
     instance: aws.rds.Instance
     security_group: aws.ec2.SecurityGroup
-    master_secret_arn: pulumi.Output[str] | None
+    master_secret: aws.secretsmanager.Secret | None
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("utp:database:Database", name, None, opts)
@@ -71,6 +86,7 @@ class Database(pulumi.ComponentResource):
         if args.backup_retention_days < 1:
             raise ValueError("backup retention must be > 0 (a replica needs it to be promotable)")
         replica = args.replicate_source_db is not None
+        self.master_secret = None
         child = pulumi.ResourceOptions(parent=self)
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets",
@@ -133,6 +149,7 @@ class Database(pulumi.ComponentResource):
             parent=self, protect=args.production, depends_on=list(groups)
         )
         primary = not replica
+        password = self._create_credentials(name, args) if primary else None
         self.instance = aws.rds.Instance(
             f"{name}-{'replica' if replica else 'primary'}",
             identifier=name,
@@ -143,8 +160,7 @@ class Database(pulumi.ComponentResource):
             allocated_storage=args.allocated_storage_gib if primary else None,
             db_name=args.db_name if primary else None,
             username=args.username if primary else None,
-            manage_master_user_password=True if primary else None,
-            master_user_secret_kms_key_id=args.kms_key_arn if primary else None,
+            password=password,
             instance_class=args.instance_class,
             storage_type="gp3",
             storage_encrypted=True,
@@ -169,14 +185,21 @@ class Database(pulumi.ComponentResource):
             iam_database_authentication_enabled=True,
             ca_cert_identifier="rds-ca-rsa2048-g1",
             deletion_protection=args.production,
-            skip_final_snapshot=not args.production,
-            final_snapshot_identifier=f"{name}-final" if args.production else None,
+            # A replica has no final snapshot: asking for one makes its deletion fail.
+            skip_final_snapshot=replica or not args.production,
+            final_snapshot_identifier=f"{name}-final" if args.production and primary else None,
             delete_automated_backups=not args.production,
             opts=instance_opts,
         )
-        self.master_secret_arn = (
-            self.instance.master_user_secrets[0].secret_arn if primary else None
-        )
+        if self.master_secret is not None and password is not None:
+            aws.secretsmanager.SecretVersion(
+                f"{name}-master-credentials-value",
+                secret_id=self.master_secret.id,
+                secret_string=pulumi.Output.secret(
+                    pulumi.Output.json_dumps({"username": args.username, "password": password})
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.register_outputs(
             {
                 "arn": self.instance.arn,
@@ -184,3 +207,30 @@ class Database(pulumi.ComponentResource):
                 "security_group_id": self.security_group.id,
             }
         )
+
+    def _create_credentials(self, name: str, args: DatabaseArgs) -> pulumi.Output[str]:
+        """The generated master password and the secret that holds it (replicated)."""
+        child = pulumi.ResourceOptions(parent=self)
+        password = random.RandomPassword(
+            f"{name}-master-password",
+            length=40,
+            # RDS refuses '/', '@', '"' and spaces; letters and digits also survive URLs.
+            special=False,
+            keepers={"rotation": str(args.password_rotation)},
+            opts=child,
+        )
+        replicas = (
+            [{"region": args.secret_replica_region, "kms_key_id": args.secret_replica_kms_key_arn}]
+            if args.secret_replica_region
+            else None
+        )
+        self.master_secret = aws.secretsmanager.Secret(
+            f"{name}-master-credentials",
+            name=f"{name}/master-credentials",
+            description=f"{name} master user (username, password); rotate via passwordRotation",
+            kms_key_id=args.secret_kms_key_arn or args.kms_key_arn,
+            recovery_window_in_days=30 if args.production else 7,
+            replicas=replicas,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.production),
+        )
+        return password.result

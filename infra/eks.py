@@ -83,6 +83,9 @@ class EksCluster(pulumi.ComponentResource):
                 f"Kubernetes {args.kubernetes_version} has no pinned add-on versions; "
                 f"supported: {', '.join(sorted(ADDON_VERSIONS))}"
             )
+        if not args.admin_role_arns:
+            # API authentication mode without the creator bootstrap: no entry, no access at all.
+            raise ValueError("at least one admin role (the deploying role) needs an access entry")
         if args.min_nodes < 2:
             raise ValueError("node groups need at least 2 nodes to survive an AZ or node loss")
         self._name = name
@@ -149,6 +152,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
         self.oidc_provider_arn = oidc.arn
+        admins: list[pulumi.Resource] = []
         for i, principal in enumerate(args.admin_role_arns):
             entry = aws.eks.AccessEntry(
                 f"{name}-admin-{i}",
@@ -157,26 +161,31 @@ class EksCluster(pulumi.ComponentResource):
                 type="STANDARD",
                 opts=child,
             )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{i}-policy",
-                cluster_name=self.cluster.name,
-                principal_arn=entry.principal_arn,
-                policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-                access_scope={"type": "cluster"},
-                opts=child,
+            admins.append(
+                aws.eks.AccessPolicyAssociation(
+                    f"{name}-admin-{i}-policy",
+                    cluster_name=self.cluster.name,
+                    principal_arn=entry.principal_arn,
+                    policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                    access_scope={"type": "cluster"},
+                    opts=child,
+                )
             )
         early = self._create_addons(_BEFORE_NODES, [])
         node_group = self._create_node_group(early)
-        self._create_addons(
+        late = self._create_addons(
             tuple(a for a in ADDON_VERSIONS[args.kubernetes_version] if a not in _BEFORE_NODES),
             [node_group],
         )
+        # Everything on the cluster goes through this provider: it waits until `pulumi up`'s
+        # role may use the API (access entries) and pods can run and resolve names (nodes,
+        # CoreDNS), or the first Kubernetes resources fail with Unauthorized or time out.
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self._kubeconfig(),
             enable_server_side_apply=True,
             delete_unreachable=False,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*admins, node_group, *late]),
         )
         k8s.storage.v1.StorageClass(
             f"{name}-gp3",

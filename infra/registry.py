@@ -10,6 +10,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra._util import assume_role_policy, policy_document
+
 # Keep the last 50 release images; untagged layers go after a week.
 _LIFECYCLE = json.dumps(
     {
@@ -95,22 +97,50 @@ class RegistryReplicaArgs:
 
 class RegistryReplica(pulumi.ComponentResource):
     """In the DR region: a creation template so replicated repositories are KMS-encrypted and
-    immutable like their source."""
+    immutable like their source, and the role ECR creates them with. ECR's service-linked role
+    may only create repositories; a template that uses a KMS key (or tags) needs a custom role
+    allowed to replicate into it and to grant ECR the key."""
 
     def __init__(
         self, name: str, args: RegistryReplicaArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("utp:registry:RegistryReplica", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-template-role",
+            assume_role_policy=assume_role_policy("ecr.amazonaws.com"),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-template-policy",
+            role=role.id,
+            policy=policy_document(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
+                        "Resource": "*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"],
+                        "Resource": args.kms_key_arn,
+                    },
+                ]
+            ),
+            opts=child,
+        )
         aws.ecr.RepositoryCreationTemplate(
             f"{name}-template",
             prefix=args.repository_name,
             applied_fors=["REPLICATION"],
             image_tag_mutability="IMMUTABLE",
             encryption_configurations=[{"encryption_type": "KMS", "kms_key": args.kms_key_arn}],
+            custom_role_arn=role.arn,
             lifecycle_policy=_LIFECYCLE,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
-        self.register_outputs({})
+        self.register_outputs({"custom_role_arn": role.arn})
 
 
 @dataclass(frozen=True, kw_only=True)

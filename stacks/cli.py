@@ -8,7 +8,12 @@ import sys
 import click
 
 # One module per subcommand, each exposing `command`.
-COMMAND_MODULES: tuple[str, ...] = ("stacks.commands.plan", "stacks.commands.policy_check")
+COMMAND_MODULES: tuple[str, ...] = (
+    "stacks.commands.plan",
+    "stacks.commands.policy_check",
+    "stacks.commands.image_repository",
+    "stacks.commands.verify",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -48,8 +48,14 @@ class NetworkConfig:
 @dataclass(frozen=True, kw_only=True)
 class ClusterConfig:
     kubernetes_version: str = "1.33"
-    # Empty: the API server is reachable only from inside the VPC.
+    # Where `pulumi up` reaches the API server from: public endpoint limited to these CIDRs
+    # (the deploying runner's egress, an office), or none with `privateRunner: true` when
+    # `pulumi` runs inside the VPC (self-hosted runner, VPN, bastion).
     public_access_cidrs: tuple[str, ...] = ()
+    private_runner: bool = False
+    # The role `pulumi up` runs as (CI's deploy role): every Kubernetes resource is created
+    # with it, and EKS grants the cluster creator nothing, so it gets an admin access entry.
+    deploy_role_arn: str = ""
     instance_types: tuple[str, ...] = ("m6i.large",)
     min_nodes: int = 3
     desired_nodes: int = 3
@@ -59,8 +65,13 @@ class ClusterConfig:
     dr_max_nodes: int = 6
     node_disk_gib: int = 50
     log_retention_days: int = 90
-    # IAM principals (role ARNs) given cluster-admin through EKS access entries.
+    # More IAM roles given cluster-admin through EKS access entries (people, break-glass).
     admin_role_arns: tuple[str, ...] = ()
+
+    @property
+    def cluster_admins(self) -> tuple[str, ...]:
+        """Every role with an AmazonEKSClusterAdminPolicy access entry, the deploy role first."""
+        return tuple(dict.fromkeys([self.deploy_role_arn, *self.admin_role_arns]))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,9 +81,12 @@ class DatabaseConfig:
     allocated_storage_gib: int = 100
     max_allocated_storage_gib: int = 1000
     backup_retention_days: int = 30
-    engine_version: str = "16.8"
+    # Major version only (RDS applies minor upgrades itself; see infra/database.py).
+    engine_version: str = "16"
     name: str = "utp"
     username: str = "utp_admin"
+    # Bump (1 -> 2) to rotate the master password on the next `pulumi up`.
+    password_rotation: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,8 +179,16 @@ class StackConfig:
     def regions(self) -> tuple[str, str]:
         return (self.primary_region, self.dr_region)
 
+    @property
+    def image_repository(self) -> str:
+        """The ECR repository the stack creates and pulls from, and CI pushes to
+        (`utp-infra image-repository`): the one place its name is decided."""
+        return f"{PROJECT}-{self.environment}/service"
+
 
 _REGION = re.compile(r"^[a-z]{2}-[a-z]+-\d$")
+# Access entries take IAM role ARNs, not the STS assumed-role ARN a session reports.
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -281,14 +303,18 @@ def _validate(cfg: StackConfig) -> None:
         except ValueError:
             problems.append(f"utp:cluster.publicAccessCidrs: {cidr!r} is not a CIDR block")
     c = cfg.cluster
+    problems.extend(_cluster_access_problems(c))
     if not (2 <= c.min_nodes <= c.desired_nodes <= c.max_nodes):
         problems.append("utp:cluster: need 2 <= minNodes <= desiredNodes <= maxNodes")
     if not (2 <= c.dr_min_nodes <= c.dr_desired_nodes <= c.dr_max_nodes):
         problems.append("utp:cluster: need 2 <= drMinNodes <= drDesiredNodes <= drMaxNodes")
     if not 1 <= cfg.database.backup_retention_days <= 35:
         problems.append("utp:database.backupRetentionDays: must be 1..35")
-    if not cfg.database.engine_version.startswith("16"):
-        problems.append("utp:database.engineVersion: the service is built for PostgreSQL 16")
+    if cfg.database.engine_version != "16":
+        problems.append(
+            "utp:database.engineVersion: must be the major version 16 (the service is built for"
+            " PostgreSQL 16; RDS applies minor upgrades, so a pinned minor becomes a downgrade)"
+        )
     if cfg.database.max_allocated_storage_gib < cfg.database.allocated_storage_gib:
         problems.append("utp:database.maxAllocatedStorageGib: below allocatedStorageGib")
     if cfg.cache.nodes < 2:
@@ -317,6 +343,35 @@ def _validate(cfg: StackConfig) -> None:
             problems.append("utp:network.natGateways: production needs one NAT per AZ")
     if problems:
         raise ConfigError("; ".join(problems))
+
+
+def _cluster_access_problems(c: ClusterConfig) -> list[str]:
+    """A config `pulumi up` could never finish with: nobody may, or can, reach the API server."""
+    problems: list[str] = []
+    if not c.deploy_role_arn:
+        problems.append(
+            "utp:cluster.deployRoleArn: required — the IAM role `pulumi up` runs as; EKS gives"
+            " the cluster creator no access, so without an access entry every Kubernetes"
+            " resource fails"
+        )
+    for key, arns in (
+        ("deployRoleArn", (c.deploy_role_arn,) if c.deploy_role_arn else ()),
+        ("adminRoleArns", c.admin_role_arns),
+    ):
+        for arn in arns:
+            if not _ROLE_ARN.match(arn):
+                problems.append(
+                    f"utp:cluster.{key}: {arn!r} is not an IAM role ARN"
+                    " (arn:aws:iam::<account>:role/<name>)"
+                )
+    if not c.public_access_cidrs and not c.private_runner:
+        problems.append(
+            "utp:cluster: no way to reach the API server — list the deploying runner's egress"
+            " in publicAccessCidrs, or set privateRunner: true when `pulumi` runs inside the VPC"
+        )
+    if c.public_access_cidrs and c.private_runner:
+        problems.append("utp:cluster: privateRunner and publicAccessCidrs exclude each other")
+    return problems
 
 
 def _alerting_problems(alerting: AlertingConfig) -> list[str]:
@@ -349,14 +404,29 @@ def _alerting_problems(alerting: AlertingConfig) -> list[str]:
 def parse_config(raw: Mapping[str, Any]) -> StackConfig:
     """Validate `project:key` config (values structured, or JSON strings as the engine sends)."""
     prefix = PROJECT + ":"
-    foreign = sorted(k for k in raw if not k.startswith(prefix))
-    if foreign:
-        raise ConfigError(f"{foreign[0]}: unknown key; this program reads only {prefix}* keys")
-    body = {k[len(prefix) :]: v for k, v in raw.items()}
+    # The engine passes the stack file merged with Pulumi.yaml's `config:`, so keys of other
+    # namespaces (`pulumi:disable-default-providers`, `aws:*` for default providers) arrive
+    # here too: they belong to the engine and the providers, not to this program.
+    _check_engine_keys(raw)
+    body = {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
     cfg = _build(StackConfig, body, PROJECT)
     assert isinstance(cfg, StackConfig)
     _validate(cfg)
     return cfg
+
+
+def _check_engine_keys(raw: Mapping[str, Any]) -> None:
+    """Validate the foreign keys whose meaning this program relies on; ignore the others."""
+    key = "pulumi:disable-default-providers"
+    if key not in raw:
+        return
+    value = raw[key]
+    if isinstance(value, Mapping) and set(value) == {"value"}:
+        value = value["value"]  # Pulumi.yaml's `key: {value: ...}` form
+    if isinstance(value, str):
+        value = _json(value, key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: expected a list of provider names, got {value!r}")
 
 
 def stack_file(stack: str, root: Path = REPO_ROOT) -> Path:

@@ -21,3 +21,6 @@ class RecordedResource:
     parent_urn: str | None = None
     protect: bool = False
     custom: bool = True  # False for ComponentResources
+    # URNs the engine waits for before creating it: `depends_on` plus the resources whose
+    # outputs feed its inputs (a component in `depends_on` stands for its children).
+    depends_on: tuple[str, ...] = ()

@@ -228,6 +228,7 @@ class RecordingMonitor(MockMonitor):
             parent_urn=request.parent or None,
             protect=bool(request.protect),
             custom=bool(request.custom),
+            depends_on=tuple(sorted(set(request.dependencies))),
         )
         with self._lock:
             self.recorded.append(record)

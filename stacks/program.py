@@ -11,6 +11,7 @@ import pulumi_random as random
 from infra.alerts import AlertTopic, AlertTopicArgs, CostBudget, CostBudgetArgs
 from infra.backups import BackupIdentity, Backups, BackupsArgs, ReplicationTarget
 from infra.cache import Cache, CacheArgs
+from infra.crds import PrometheusOperatorCrds
 from infra.database import Database, DatabaseArgs
 from infra.dns import FailoverDns, FailoverDnsArgs, HostedZone, HostedZoneArgs, RegionalEndpoint
 from infra.eks import EksCluster, EksClusterArgs
@@ -99,6 +100,12 @@ def _scope(cfg: StackConfig, *, role: str, region: str) -> Scope:
     return Scope(component, provider, randomness, prefix, region, role)
 
 
+def _in_region(arn: str, region: str) -> str:
+    """A replicated secret keeps its name and suffix; only the ARN's region differs."""
+    parts = arn.split(":")
+    return ":".join([*parts[:3], region, *parts[4:]])
+
+
 def _azs(region: str) -> tuple[str, ...]:
     return tuple(f"{region}{zone}" for zone in "abc")
 
@@ -155,7 +162,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 desired_nodes=c.desired_nodes if s.role == "primary" else c.dr_desired_nodes,
                 max_nodes=c.max_nodes if s.role == "primary" else c.dr_max_nodes,
                 node_disk_gib=c.node_disk_gib,
-                admin_role_arns=c.admin_role_arns,
+                admin_role_arns=c.cluster_admins,
             ),
             opts=s.opts(),
         )
@@ -188,9 +195,23 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 replicate_source_db=None
                 if s.role == "primary"
                 else databases["primary"].instance.arn,
+                # The secrets keys: the keys the service and exporters may already decrypt with.
+                secret_kms_key_arn=kms[s.role].arn("secrets"),
+                secret_replica_region=dr.region if s.role == "primary" else None,
+                secret_replica_kms_key_arn=kms["dr"].arn("secrets"),
+                password_rotation=d.password_rotation,
             ),
             opts=s.opts(),
         )
+
+    # The master credentials live in us-east-1 and, replicated, in the DR region: each region
+    # reads its own copy, so the DR side keeps working when the primary region is gone.
+    master = databases["primary"].master_secret
+    assert master is not None
+    master_secret_arns = {
+        s.role: master.arn.apply(lambda arn, region=s.region: _in_region(arn, region))
+        for s in (primary, dr)
+    }
 
     caches = {
         s.role: Cache(
@@ -219,7 +240,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
     replica_bucket = Backups(
         f"{dr.prefix}-backups",
         BackupsArgs(
-            bucket_name=f"{dr.prefix}-backups-replica",
+            bucket_name=pulumi.Output.concat(f"{dr.prefix}-backups-replica-", account_id),
             kms_key_arn=kms["dr"].arn("s3"),
             production=prod,
         ),
@@ -228,7 +249,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
     backups = Backups(
         f"{primary.prefix}-backups",
         BackupsArgs(
-            bucket_name=f"{primary.prefix}-backups",
+            bucket_name=pulumi.Output.concat(f"{primary.prefix}-backups-", account_id),
             kms_key_arn=kms["primary"].arn("s3"),
             production=prod,
             replicate_to=ReplicationTarget(
@@ -244,7 +265,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
         opts=primary.opts(),
     )
 
-    repository = f"utp-{cfg.environment}/service"
+    repository = cfg.image_repository
     registry = Registry(
         f"{primary.prefix}-registry",
         RegistryArgs(
@@ -306,10 +327,18 @@ def program(cfg: StackConfig, *, stack: str) -> None:
     regional_hosts: dict[str, str] = {}
     ingresses: dict[str, Ingress] = {}
     operators: dict[str, SecretsOperator] = {}
+    crds: dict[str, PrometheusOperatorCrds] = {}
     for s in (primary, dr):
         k8s_provider = clusters[s.role].k8s_provider
+        crds[s.role] = PrometheusOperatorCrds(
+            f"{s.prefix}-prometheus-crds",
+            opts=pulumi.ResourceOptions(parent=s.component, providers=[k8s_provider]),
+        )
+        # Every chart below renders ServiceMonitors: they wait for the CRDs.
         k8s_opts = pulumi.ResourceOptions(
-            parent=s.component, providers=[s.provider, s.random_provider, k8s_provider]
+            parent=s.component,
+            providers=[s.provider, s.random_provider, k8s_provider],
+            depends_on=[crds[s.role]],
         )
         regional_hosts[s.role] = f"{short_region(s.region)}.{cfg.dns.api_hostname}"
         ingresses[s.role] = Ingress(
@@ -345,9 +374,9 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 vpc_cidr=cfg.network.primary_cidr if is_primary else cfg.network.dr_cidr,
                 oidc_provider_arn=clusters[s.role].oidc_provider_arn,
                 oidc_issuer=clusters[s.role].oidc_issuer,
-                # The replica has no credentials of its own until promoted (see drRunbook).
-                database_secret_arn=databases["primary"].master_secret_arn or "",
-                database_secret_region=primary.region,
+                # Physical replication keeps the primary's roles: the same credentials.
+                database_secret_arn=master_secret_arns[s.role],
+                database_secret_region=s.region,
                 database_host=databases[s.role].instance.address,
                 database_name=d.name,
                 redis_host=caches[s.role].replication_group.primary_endpoint_address,
@@ -381,7 +410,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             opts=pulumi.ResourceOptions(
                 parent=s.component,
                 providers=[s.provider, s.random_provider, k8s_provider],
-                depends_on=[operator, ingresses[s.role]],
+                depends_on=[crds[s.role], operator, ingresses[s.role]],
             ),
         )
 
@@ -420,8 +449,8 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                     instance_id=databases[s.role].instance.identifier,
                     host=databases[s.role].instance.address,
                     database=d.name,
-                    credentials_secret_arn=databases["primary"].master_secret_arn or "",
-                    credentials_region=primary.region,
+                    credentials_secret_arn=master_secret_arns[s.role],
+                    credentials_region=s.region,
                 ),
                 redis=RedisTarget(
                     replication_group_id=caches[s.role].replication_group.replication_group_id,
@@ -442,7 +471,9 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             opts=pulumi.ResourceOptions(
                 parent=s.component,
                 providers=[s.provider, s.random_provider, clusters[s.role].k8s_provider],
-                depends_on=[operators[s.role]],
+                # ServiceMonitors and PrometheusRules need the CRDs; ExternalSecrets the
+                # operator's.
+                depends_on=[crds[s.role], operators[s.role]],
             ),
         )
     if ROUTE53_METRICS_REGION not in cfg.regions:
@@ -504,6 +535,7 @@ def _alerting(cfg: StackConfig) -> AlertingArgs | None:
 def dr_runbook(cfg: StackConfig, dr_prefix: str) -> str:
     """How to fail over to the DR region (RTO 15 min, RPO 5 min)."""
     r = cfg.dr_region
+    primary_prefix = dr_prefix.replace(short_region(r), short_region(cfg.primary_region))
     return "\n".join(
         [
             f"DR runbook ({cfg.environment}): promote {r} when {cfg.primary_region} is lost.",
@@ -512,12 +544,11 @@ def dr_runbook(cfg: StackConfig, dr_prefix: str) -> str:
             f"2. Promote the replica: aws rds promote-read-replica --region {r}"
             f" --db-instance-identifier {dr_prefix}-db --backup-retention-period"
             f" {cfg.database.backup_retention_days}",
-            f"3. Give it managed credentials in {r}: aws rds modify-db-instance --region {r}"
-            f" --db-instance-identifier {dr_prefix}-db --manage-master-user-password"
-            " --apply-immediately",
-            "4. Repoint the DR service's database credentials at the new secret: edit the"
-            " utp-env ExternalSecret in namespace utp (store aws-secrets, key = the new"
-            " secret ARN), then run `utp db upgrade` once as a Job if a release is pending.",
+            f"3. The credentials are already in {r}: the service reads the replica of"
+            f" {cfg.primary_region}'s secret {primary_prefix}-db/master-credentials. Make it"
+            f" standalone: aws secretsmanager stop-replication-to-replica --region {r}"
+            f" --secret-id {primary_prefix}-db/master-credentials",
+            "4. Run `utp db upgrade` once as a Job in namespace utp if a release is pending.",
             "5. Scale: the DR HPA already allows up to utp:service.drMaxReplicas pods; raise it.",
             "6. Later, rebuild the old region as the new replica and fail back the same way.",
         ]

@@ -120,6 +120,9 @@ def kube_prometheus_stack_values(
     """kube-prometheus-stack; its node-exporter and kube-state-metrics (on by default) stay on."""
     storage = {"storageClassName": "gp3", "accessModes": ["ReadWriteOnce"]}
     return {
+        # The prometheus-operator-crds release owns the CRDs (infra/crds.py), installed before
+        # anything in the cluster creates a ServiceMonitor.
+        "crds": {"enabled": False},
         "nodeExporter": {"enabled": True},
         "kubeStateMetrics": {"enabled": True},
         "prometheus": {

@@ -130,13 +130,16 @@ def _force_ssl(res: Res) -> Iterator[str]:
         yield "the instance uses the default parameter group, which does not force TLS."
 
 
-def _managed_password(res: Res) -> Iterator[str]:
+def _master_password(res: Res) -> Iterator[str]:
     if is_replica(res):
-        return
-    if is_set(res.get("password")):
-        yield "a literal master password is set (it lands in the state file)."
-    if not is_true(res.get("manageMasterUserPassword")):
-        yield "the master password is not managed by RDS in Secrets Manager."
+        return  # a replica inherits its source's credentials
+    if is_true(res.get("manageMasterUserPassword")):
+        yield (
+            "RDS manages the master password in Secrets Manager, and RDS cannot create a read"
+            " replica of such an instance (no cross-region replica, no DR)."
+        )
+    elif not is_set(res.get("password")):
+        yield "no master password is set."
 
 
 def _postgres_version(res: Res) -> Iterator[str]:
@@ -265,13 +268,14 @@ RULES = [
         "set parameterGroupName to it.",
     ),
     resource_rule(
-        name="aws-rds-managed-master-password",
-        description="RDS master passwords are managed by RDS (Secrets Manager), never literals.",
+        name="aws-rds-master-password",
+        description="RDS primaries take a generated master password (kept in a Secrets Manager "
+        "secret replicated with the database), not an RDS-managed one, which forbids replicas.",
         area="rds",
         types=INSTANCE,
-        check=_managed_password,
-        fix="drop `password` and set manageMasterUserPassword=True (optionally "
-        "masterUserSecretKmsKeyId).",
+        check=_master_password,
+        fix="drop manageMasterUserPassword; pass a pulumi-random RandomPassword's result as "
+        "`password` and store it in a secretsmanager.Secret with `replicas` in the DR region.",
     ),
     resource_rule(
         name="aws-rds-postgres-16",

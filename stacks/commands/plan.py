@@ -54,6 +54,7 @@ def render_json(stack: str, graph: list[RecordedResource]) -> str:
             "provider": r.provider_urn,
             "custom": r.custom,
             "protect": r.protect,
+            "dependsOn": list(r.depends_on),
             "inputs": r.inputs,
         }
 

@@ -176,6 +176,8 @@ def _db(production: bool, replica_of: str | None = None) -> None:
             backup_retention_days=30 if production else 7,
             production=production,
             replicate_source_db=replica_of,
+            secret_replica_region=None if replica_of else "us-west-2",
+            secret_replica_kms_key_arn=None if replica_of else "arn:aws:kms:us-west-2:1:key/sm",
         ),
         opts=aws_opts("us-west-2" if replica_of else "us-east-1"),
     )
@@ -185,9 +187,10 @@ def test_database_primary_security(build):
     g = build(lambda: _db(production=True))
     (db,) = g.of_type("aws:rds/instance:Instance")
     i = db.inputs
-    assert i["engine"] == "postgres" and i["engineVersion"].startswith("16")
+    # The major version only: AWS's automatic minor upgrades never look like a downgrade.
+    assert i["engine"] == "postgres" and i["engineVersion"] == "16"
+    assert i["autoMinorVersionUpgrade"] is True
     assert i["storageEncrypted"] is True and i["kmsKeyId"].endswith("key/rds")
-    assert i["manageMasterUserPassword"] is True and "password" not in i
     assert i["publiclyAccessible"] is False and i["multiAz"] is True
     assert i["performanceInsightsEnabled"] is True and i["performanceInsightsKmsKeyId"]
     assert i["monitoringInterval"] > 0 and i["monitoringRoleArn"]
@@ -203,6 +206,33 @@ def test_database_primary_security(build):
     (rule,) = sg.inputs["ingress"]
     assert rule["fromPort"] == 5432 and rule["securityGroups"] == ["sg-cluster"]
     assert not rule.get("cidrBlocks")
+
+
+def test_database_credentials_support_a_cross_region_replica(build):
+    """RDS cannot create a read replica of a source whose master password RDS manages in
+    Secrets Manager: the password is generated here and kept in a secret replicated west."""
+    g = build(lambda: _db(production=True))
+    (db,) = g.of_type("aws:rds/instance:Instance")
+    assert not db.inputs.get("manageMasterUserPassword")
+    assert db.inputs["password"] == "[secret]"  # a Pulumi secret, never plain in the plan
+    (password,) = g.of_type("random:index/randomPassword:RandomPassword")
+    assert password.inputs["length"] >= 32 and password.inputs["keepers"] == {"rotation": "1"}
+    (secret,) = g.of_type("aws:secretsmanager/secret:Secret")
+    assert secret.inputs["name"] == "db/master-credentials"
+    assert secret.inputs["replicas"] == [
+        {"region": "us-west-2", "kmsKeyId": "arn:aws:kms:us-west-2:1:key/sm"}
+    ]
+    (version,) = g.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert version.inputs["secretString"] == "[secret]"
+
+
+def test_database_replica_skips_the_final_snapshot(build):
+    """RDS takes no final snapshot of a read replica: asking for one fails its deletion."""
+    source = "arn:aws:rds:us-east-1:123456789012:db:primary"
+    g = build(lambda: _db(production=True, replica_of=source))
+    (db,) = g.of_type("aws:rds/instance:Instance")
+    assert db.inputs["skipFinalSnapshot"] is True and "finalSnapshotIdentifier" not in db.inputs
+    assert not g.of_type("aws:secretsmanager/secret:Secret")
 
 
 def test_database_staging_is_not_protected(build):

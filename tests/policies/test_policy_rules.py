@@ -112,15 +112,11 @@ CASES: list[tuple[str, Mutation, str]] = [
     ("aws-rds-force-ssl", set_("pg-usw2", "parameters.0.value", "0"), "rds.force_ssl is '0'"),
     ("aws-rds-force-ssl", drop("db-replica", "parameterGroupName"), "default parameter group"),
     (
-        "aws-rds-managed-master-password",
-        set_("db-primary", "password", "[secret]"),
-        "literal master password",
+        "aws-rds-master-password",
+        set_("db-primary", "manageMasterUserPassword", True),
+        "cannot create a read replica",
     ),
-    (
-        "aws-rds-managed-master-password",
-        drop("db-primary", "manageMasterUserPassword"),
-        "not managed by RDS",
-    ),
+    ("aws-rds-master-password", drop("db-primary", "password"), "no master password"),
     ("aws-rds-postgres-16", set_("db-primary", "engineVersion", "15.7"), "not PostgreSQL 16"),
     ("aws-rds-cross-region-replica", remove("db-replica"), "no read replica in another region"),
     (

@@ -28,6 +28,17 @@ def test_plan_json_lists_every_resource_with_region():
     assert tokens and all("result" not in r["inputs"] for r in tokens)
 
 
+def test_plan_json_shows_what_each_resource_waits_for():
+    doc = json.loads(_run("plan", "--stack", "staging", "--format", "json").output)
+    by_urn = {r["urn"]: r for r in doc["resources"]}
+    node_groups = [r for r in doc["resources"] if r["type"] == "aws:eks/nodeGroup:NodeGroup"]
+    assert node_groups
+    for group in node_groups:
+        waits_for = {by_urn[u]["type"] for u in group["dependsOn"]}
+        # The cluster (its name is an input) and the networking add-ons (explicit depends_on).
+        assert {"aws:eks/cluster:Cluster", "aws:eks/addon:Addon"} <= waits_for
+
+
 def test_plan_text_shows_tree_and_summary():
     result = _run("plan", "--stack", "production")
     assert result.exit_code == 0, result.output

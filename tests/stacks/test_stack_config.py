@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -41,12 +42,40 @@ def test_misspelt_key_is_named_with_a_suggestion():
         parse_config(raw)
 
 
-def test_unknown_top_level_and_foreign_keys_rejected():
+def test_unknown_utp_keys_rejected_and_other_namespaces_left_to_the_engine():
     raw = _raw("staging")
     with pytest.raises(ConfigError, match=r"utp\.colour"):
         parse_config({**raw, "utp:colour": "blue"})
-    with pytest.raises(ConfigError, match="aws:region"):
-        parse_config({**raw, "aws:region": "us-east-1"})
+    # Keys of the engine and the providers reach the program too; they are not its business.
+    cfg = parse_config({**raw, "aws:region": "us-east-1", "pulumi:tags": '{"team": "platform"}'})
+    assert cfg.environment == "staging"
+    with pytest.raises(ConfigError, match="disable-default-providers: expected a list"):
+        parse_config({**raw, "pulumi:disable-default-providers": '"*"'})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_config_as_the_engine_passes_it_loads(stack):
+    """PULUMI_CONFIG is the stack file merged with Pulumi.yaml's `config:`, values as strings."""
+    from stacks.engine_config import engine_config, load_as_engine
+
+    config, secret_keys = engine_config(stack)
+    assert config["pulumi:disable-default-providers"] == '["*"]'
+    assert json.loads(config["utp:cluster"])["instanceTypes"]
+    assert secret_keys == []
+    assert load_as_engine(stack) == load_stack_config(stack)
+
+
+def test_engine_secrets_are_listed_and_decrypted_offline(tmp_path):
+    from stacks.engine_config import engine_config, load_as_engine
+
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    doc = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
+    doc["config"]["utp:providerKeys"] = {"deepl": {"secure": "v1:abc"}}
+    (tmp_path / "Pulumi.staging.yaml").write_text(yaml.safe_dump(doc))
+    config, secret_keys = engine_config("staging", tmp_path)
+    assert secret_keys == ["utp:providerKeys"]
+    assert "v1:abc" not in config["utp:providerKeys"]
+    assert isinstance(load_as_engine("staging", tmp_path).provider_keys.deepl, SecretValue)
 
 
 @pytest.mark.parametrize(
@@ -65,6 +94,33 @@ def test_invalid_values_fail_clearly(key, value, message):
         value = {**raw[key], **value}  # type: ignore[dict-item]
     with pytest.raises(ConfigError, match=message):
         parse_config({**raw, key: value})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"deployRoleArn": None}, r"deployRoleArn: required"),
+        ({"publicAccessCidrs": None}, r"no way to reach the API server"),
+        ({"privateRunner": True}, r"exclude each other"),
+        (
+            {"deployRoleArn": "arn:aws:sts::111122223333:assumed-role/deploy/ci"},
+            r"deployRoleArn: .* is not an IAM role ARN",
+        ),
+    ],
+)
+def test_config_with_no_way_into_the_cluster_is_refused(change, message):
+    raw = _raw("staging")
+    cluster = {**raw["utp:cluster"], **change}  # type: ignore[dict-item]
+    cluster = {k: v for k, v in cluster.items() if v is not None}
+    with pytest.raises(ConfigError, match=message):
+        parse_config({**raw, "utp:cluster": cluster})
+
+
+def test_private_runner_is_a_way_in():
+    raw = _raw("staging")
+    cluster = {k: v for k, v in raw["utp:cluster"].items() if k != "publicAccessCidrs"}  # type: ignore[union-attr]
+    cfg = parse_config({**raw, "utp:cluster": {**cluster, "privateRunner": True}})
+    assert cfg.cluster.private_runner and not cfg.cluster.public_access_cidrs
 
 
 def test_production_refuses_short_retention():

@@ -139,3 +139,53 @@ def test_dr_service_is_warm_and_points_at_replica(graph):
 def test_no_secret_leaks_into_recorded_inputs(production):
     text = json.dumps([r.inputs for r in production.graph], default=str)
     assert "[secret]" in text  # auth tokens and signing keys are masked, not dropped
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_each_cluster_has_an_admin_access_entry_for_the_deploy_role(stack, request):
+    from stacks.config import load_stack_config
+
+    graph = request.getfixturevalue(stack)
+    deploy_role = load_stack_config(stack).cluster.deploy_role_arn
+    policies = graph.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    admins = {
+        (graph.effective_region(p), p.inputs["principalArn"])
+        for p in policies
+        if p.inputs["policyArn"].endswith("cluster-access-policy/AmazonEKSClusterAdminPolicy")
+        and p.inputs["accessScope"] == {"type": "cluster"}
+    }
+    assert {("us-east-1", deploy_role), ("us-west-2", deploy_role)} <= admins
+    for cluster in graph.of_type("aws:eks/cluster:Cluster"):
+        vpc = cluster.inputs["vpcConfig"]
+        assert vpc["endpointPublicAccess"] and vpc["publicAccessCidrs"]
+
+
+def test_dr_registry_template_has_the_role_ecr_needs_for_kms(graph):
+    """A creation template with a KMS key needs a custom role (ECR's service-linked role may
+    only create repositories), or replication cannot create the DR repository."""
+    (template,) = graph.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")
+    assert graph.effective_region(template) == WEST
+    assert template.inputs["encryptionConfigurations"][0]["encryptionType"] == "KMS"
+    roles = {r.outputs["arn"]: r for r in graph.of_type("aws:iam/role:Role")}
+    role = roles[template.inputs["customRoleArn"]]
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "ecr.amazonaws.com"}
+    (policy,) = [
+        p
+        for p in graph.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.inputs["role"] == role.outputs["id"]
+    ]
+    actions = {a for s in json.loads(policy.inputs["policy"])["Statement"] for a in s["Action"]}
+    assert {"ecr:ReplicateImage", "kms:CreateGrant", "kms:DescribeKey"} <= actions
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_ci_pushes_to_the_repository_the_stack_pulls_from(stack, request):
+    from click.testing import CliRunner
+
+    from stacks.cli import _register, cli
+
+    _register()
+    printed = CliRunner().invoke(cli, ["image-repository", "--stack", stack]).output.strip()
+    (repository,) = request.getfixturevalue(stack).of_type("aws:ecr/repository:Repository")
+    assert repository.inputs["name"] == printed == f"utp-{stack}/service"

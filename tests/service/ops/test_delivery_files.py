@@ -74,6 +74,9 @@ def test_deliver_builds_scans_signs_and_deploys() -> None:
     build = next(s for s in jobs["image"]["steps"] if "build-push-action" in s.get("uses", ""))
     assert set(build["with"]["platforms"].split(",")) == {"linux/amd64", "linux/arm64"}
     assert build["with"]["file"] == "service/Dockerfile"
+    # The stacks decide the repository names; the workflow asks them, never a repo variable.
+    assert "utp-infra image-repository --stack" in _runs(doc, "image")
+    assert "ECR_REPOSITORY" not in (WORKFLOWS / "deliver.yml").read_text()
     gate = jobs["sbom-scan-sign"]
     uses = [s.get("uses", "") for s in gate["steps"]]
     assert any(u.startswith("anchore/sbom-action@") for u in uses)

@@ -1,0 +1,196 @@
+"""`utp-infra verify`: both stacks pass, and each check catches what the real APIs refuse."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from stacks.cli import _register, cli
+from stacks.config import STACKS
+from stacks.graph import RecordedResource
+from stacks.regions import GraphIndex
+from stacks.verify import verify
+from stacks.verify.crds import crd_order_problems
+from stacks.verify.names import name_problems
+from stacks.verify.regional import regional_problems
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str):
+    _register()
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_both_stacks_pass(stack):
+    result = _run("verify", "--stack", stack)
+    assert result.exit_code == 0, result.output
+    assert f"verify: {stack}: no problems" in result.output
+
+
+def _copy_stack(tmp_path: Path, edit) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    doc = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
+    edit(doc["config"])
+    (tmp_path / "Pulumi.staging.yaml").write_text(yaml.safe_dump(doc))
+    return tmp_path
+
+
+def test_config_is_read_as_the_engine_passes_it(tmp_path, monkeypatch):
+    """The engine adds Pulumi.yaml's keys; a stack with no way into its clusters fails."""
+    root = _copy_stack(tmp_path, lambda c: c["utp:cluster"].pop("deployRoleArn"))
+    (line,) = verify("staging", root)
+    assert line.startswith("config: ") and "deployRoleArn: required" in line
+    monkeypatch.setattr("stacks.config.REPO_ROOT", root)
+    result = _run("verify", "--stack", "staging")
+    assert result.exit_code == 1 and result.output.strip() == line
+
+
+@pytest.fixture(scope="module")
+def staging_graph() -> list[RecordedResource]:
+    from stacks.offline import build_graph
+
+    return build_graph("staging")
+
+
+def _without_dependencies(graph: list[RecordedResource], names: set[str]):
+    return [dataclasses.replace(r, depends_on=()) if r.name in names else r for r in graph]
+
+
+def test_custom_resources_and_charts_that_enable_them_wait_for_their_crds(staging_graph):
+    assert crd_order_problems(staging_graph) == []
+    # Ordered only after the secrets operator (as before): the CRDs may come later.
+    broken = _without_dependencies(staging_graph, {"utp-stg-use1-ingress"})
+    problems = crd_order_problems(broken)
+    assert any(
+        p.startswith(
+            "crds: utp-stg-use1-ingress-traefik (kubernetes:helm.sh/v3:Release) does not"
+            " wait for utp-stg-use1-prometheus-crds-release"
+        )
+        for p in problems
+    ), problems
+    index = GraphIndex(staging_graph)
+    crds = [r.urn for r in index.graph if r.name.endswith("prometheus-crds-release")]
+    gone = [r for r in staging_graph if r.urn not in crds]
+    assert any("nothing in its cluster installs them" in p for p in crd_order_problems(gone))
+
+
+def _renamed(graph, typ: str, field: str, value: str):
+    out = []
+    for r in graph:
+        if r.type == typ:
+            r = dataclasses.replace(r, inputs={**r.inputs, field: value})
+        out.append(r)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("typ", "field", "value", "message"),
+    [
+        ("aws:iam/role:Role", "name", "r" * 65, "IAM role name .* 65 characters, the limit is 64"),
+        (
+            "aws:elasticache/replicationGroup:ReplicationGroup",
+            "replicationGroupId",
+            "utp-staging-us-east-1-translator-cache-redis",
+            "the limit is 40",
+        ),
+        ("aws:rds/instance:Instance", "identifier", "Utp_DB", "RDS DB instance identifier"),
+        ("aws:s3/bucket:Bucket", "bucket", "utp-stg-use1-backups", "not unique to this account"),
+    ],
+)
+def test_physical_name_limits(staging_graph, typ, field, value, message):
+    assert name_problems(staging_graph) == []
+    problems = name_problems(_renamed(staging_graph, typ, field, value))
+    assert problems and all(re.search(message, p) for p in problems), problems
+
+
+def test_autonamed_resources_count_the_random_suffix(staging_graph):
+    (role, *_) = [r for r in staging_graph if r.type == "aws:iam/role:Role"]
+    long_role = dataclasses.replace(role, name="x" * 57)  # + "-" + 7 hex = 65
+    (problem,) = name_problems([long_role])
+    assert "65 characters" in problem
+
+
+def test_instance_types_must_be_offered_in_the_region(staging_graph):
+    assert regional_problems(staging_graph) == []
+    broken = [
+        dataclasses.replace(r, inputs={**r.inputs, "instanceTypes": ["m6i.lrage"]})
+        if r.type == "aws:eks/nodeGroup:NodeGroup"
+        else r
+        for r in staging_graph
+    ]
+    problems = regional_problems(broken)
+    assert len(problems) == 2 and all("m6i.lrage is not offered in" in p for p in problems)
+
+
+def _with_values(graph, release: str, values: dict):
+    return [
+        dataclasses.replace(r, inputs={**r.inputs, "values": values}) if r.name == release else r
+        for r in graph
+    ]
+
+
+@pytest.mark.parametrize(
+    ("release", "values", "unknown"),
+    [
+        ("utp-stg-use1-ingress-traefik", {"deployment": {"replica": 2}}, "deployment.replica"),
+        # cert-manager spells it `servicemonitor`: Helm would silently drop this.
+        (
+            "utp-stg-use1-ingress-cert-manager",
+            {"prometheus": {"serviceMonitor": {"enabled": True}}},
+            "prometheus.serviceMonitor.enabled",
+        ),
+        (
+            "utp-stg-use1-monitoring-kube-prometheus-stack",
+            {"prometheus": {"prometheusSpec": {"retension": "15d"}}},
+            "prometheus.prometheusSpec.retension",
+        ),
+    ],
+)
+def test_helm_values_must_exist_in_the_pinned_chart(staging_graph, release, values, unknown):
+    from stacks.verify.helm_values import helm_value_problems
+
+    assert helm_value_problems(staging_graph) == []
+    (problem,) = helm_value_problems(_with_values(staging_graph, release, values))
+    assert problem.startswith(f"helm: {release}: {unknown} is not a value of chart")
+
+
+def test_a_chart_bumped_without_its_values_record_is_reported(staging_graph):
+    from stacks.verify.helm_values import helm_value_problems
+
+    bumped = [
+        dataclasses.replace(r, inputs={**r.inputs, "version": "99.0.0"})
+        if r.name == "utp-stg-use1-ingress-traefik"
+        else r
+        for r in staging_graph
+    ]
+    (problem,) = helm_value_problems(bumped)
+    assert "no record of chart traefik 99.0.0's values" in problem
+
+
+def test_kubernetes_resources_wait_for_the_admin_access_entry(staging_graph):
+    """EKS answers Unauthorized until the caller's access entry exists: each cluster's
+    provider (and so every Kubernetes resource) waits for it, the nodes and CoreDNS."""
+    from stacks.verify.access import access_problems
+
+    assert access_problems(staging_graph) == []
+    index = GraphIndex(staging_graph)
+    for provider in index.of_type("pulumi:providers:kubernetes"):
+        waits = {index.by_urn[u].type for u in provider.depends_on}
+        assert {
+            "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+            "aws:eks/nodeGroup:NodeGroup",
+            "aws:eks/addon:Addon",
+        } <= waits
+    unordered = [
+        dataclasses.replace(r, depends_on=()) if r.type == "pulumi:providers:kubernetes" else r
+        for r in staging_graph
+    ]
+    problems = access_problems(unordered)
+    assert len(problems) == 2 and all("does not wait for an" in p for p in problems)
