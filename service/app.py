@@ -24,6 +24,7 @@ from service.api.accounts import ACCOUNT_ROUTES
 from service.api.auth import api_key_middleware
 from service.api.errors import HANDLERS
 from service.api.glossaries import GlossariesController
+from service.api.guard import guard
 from service.api.health import live, prometheus, ready, running
 from service.api.libretranslate import router as libretranslate
 from service.api.middleware import request_context
@@ -172,6 +173,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
         route_handlers=[api, libretranslate, outgoing, live, ready, prometheus],
         lifespan=[lifespan, chat_lifespan],
         exception_handlers=HANDLERS,
+        # NUL and over-deep JSON are refused before any handler parses the body.
+        before_request=guard,
         state=State({"settings": settings}),
         request_max_body_size=settings.limits.max_body_bytes,
         cors_config=None if settings.is_production else CORSConfig(allow_origins=["*"]),

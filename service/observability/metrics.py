@@ -89,6 +89,13 @@ USAGE_WRITE_FAILURES = Counter(
     "Failed attempts to write usage events to the database (they are retried).",
     registry=REGISTRY,
 )
+DEAD_LETTERS = Counter(
+    "utp_dead_letters",
+    "Rows the database refused for their content, set aside so the rest flows on "
+    "(store: usage = the usage ledger's dead-letter table, translation_memory = dropped).",
+    ["store"],
+    registry=REGISTRY,
+)
 
 # -- cost, budgets and rate limits (wired by the usage work: service/usage/**) ---------------
 
