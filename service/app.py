@@ -35,6 +35,7 @@ from service.api.rocketchat import chat_lifespan, outgoing, rocketchat_status
 from service.api.translate import TranslateController
 from service.api.usage import USAGE_ROUTES
 from service.db.session import create_engine, session_factory
+from service.netpolicy import OutboundPolicy
 from service.observability import metrics
 from service.outbound import OutboundClient
 from service.settings import Settings
@@ -57,6 +58,7 @@ class Overrides:
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> Litestar:
     overrides = overrides or Overrides()
+    policy = OutboundPolicy.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -84,6 +86,12 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
 
             client = OutboundClient(settings.providers.provider_timeout_seconds)
             stack.push_async_callback(client.aclose)
+            # URLs a workspace configures (its providers' base_url, its Rocket.Chat) go through
+            # a client that checks every address when connecting (service/netpolicy.py).
+            tenant_client = OutboundClient(
+                settings.providers.provider_timeout_seconds, policy=policy
+            )
+            stack.push_async_callback(tenant_client.aclose)
 
             if overrides.providers is not None:
                 providers = list(overrides.providers)
@@ -138,8 +146,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             app.state.key_verifier = KeyVerifier(
                 sessions, cache_seconds=settings.security.api_key_cache_seconds
             )
-            install_identity(app.state, settings, sessions, client)
-            await install_workspace_config(app.state, settings, sessions, client, router)
+            install_identity(app.state, settings, sessions, tenant_client)
+            await install_workspace_config(app.state, settings, sessions, tenant_client, router)
             app.state.language_priors = LanguagePriors(sessions)
             app.state.engine = Engine(
                 router=router,
@@ -175,7 +183,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
         exception_handlers=HANDLERS,
         # NUL and over-deep JSON are refused before any handler parses the body.
         before_request=guard,
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "outbound_policy": policy}),
         request_max_body_size=settings.limits.max_body_bytes,
         cors_config=None if settings.is_production else CORSConfig(allow_origins=["*"]),
         openapi_config=OpenAPIConfig(

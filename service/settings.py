@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import ipaddress
 import os
 import types
 import typing
@@ -122,6 +123,12 @@ class SecuritySettings:
     chat_roles_cache_seconds: float = 60.0
     chat_api_timeout_seconds: float = 5.0
     chat_api_max_retries: int = 2
+    # Tenant-configured URLs (provider base_url, rocketchat_url) may reach these networks
+    # (CIDRs, comma separated) in production, e.g. an on-premises Rocket.Chat at 10.0.4.0/24;
+    # every other non-public address is refused (service/netpolicy.py).
+    outbound_allowed_networks: tuple[str, ...] = ()
+    # Production takes only https for tenant-configured URLs unless this is on.
+    outbound_allow_http: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -322,6 +329,14 @@ class Settings:
 
     def validate(self) -> None:
         _validate_encryption(self.security)
+        for network in self.security.outbound_allowed_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"UTP_OUTBOUND_ALLOWED_NETWORKS: {network!r} is not a network in CIDR "
+                    "notation (e.g. 10.0.4.0/24)"
+                ) from None
         if not self.is_production:
             return
         secret = self.security.secret_key.get()

@@ -9,6 +9,7 @@ from Rocket.Chat's answer, never from the caller.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +25,14 @@ from service.chat.rocketchat import (
     Credentials,
     RocketChatError,
     RocketChatUnauthorized,
+    public_reason,
 )
 from service.db.models import WorkspaceSettings
 from service.errors import Unauthorized, ValidationFailed
 from service.outbound import OutboundClient
 from service.settings import Settings
+
+log = logging.getLogger(__name__)
 
 USER_SCOPES = frozenset({"translate"})
 ADMIN_SCOPES = frozenset({"translate", "admin", "read:usage"})
@@ -97,7 +101,8 @@ class Identity:
 
     async def exchange(self, workspace_id: uuid.UUID, rc_user_id: str, rc_token: str) -> Exchanged:
         for field, value in (("user_id", rc_user_id), ("auth_token", rc_token)):
-            if not value or len(value) > 512:
+            # Printable ASCII only: a CR, LF or NUL would otherwise reach the header encoder.
+            if not value or len(value) > 512 or not all(" " < c <= "~" for c in value):
                 raise ValidationFailed(
                     f"{field}: give the Rocket.Chat {field.replace('_', ' ')}",
                     details={"field": field},
@@ -119,7 +124,10 @@ class Identity:
                 code="invalid_rocketchat_credentials",
             ) from None
         except RocketChatError as exc:
-            raise ChatUnavailable(f"cannot verify the user with Rocket.Chat: {exc}") from None
+            # Rocket.Chat's own words stay in the log: echoed, they would let the caller read
+            # whatever answers at the workspace's URL, and tell open ports from closed ones.
+            log.warning("token exchange: Rocket.Chat did not confirm the user: %s", exc)
+            raise ChatUnavailable(f"cannot verify the user: {public_reason(exc)}") from None
         if me.get("_id") != rc_user_id:
             raise Unauthorized(
                 "Rocket.Chat's answer is for another user", code="invalid_rocketchat_credentials"

@@ -263,6 +263,7 @@ class WorkspacesController(Controller):
                 change,
                 actor=audit.actor_of(principal),
                 keyring=identity.keyring(),
+                policy=request.app.state.outbound_policy,
             )
             return WorkspaceSettings(**workspaces.settings_view(row))
 
