@@ -129,6 +129,9 @@ class SecuritySettings:
     outbound_allowed_networks: tuple[str, ...] = ()
     # Production takes only https for tenant-configured URLs unless this is on.
     outbound_allow_http: bool = False
+    # API keys created with a user token (a Rocket.Chat admin's 15-minute token) expire within
+    # this many days: a short-lived credential must not mint a permanent one.
+    token_minted_key_max_days: int = 30
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.accounts import preferences
+from service.accounts import audit, preferences
 from service.accounts.crypto import Keyring
 from service.accounts.keys import Principal
 from service.accounts.roles import ChatNotConfigured, ChatUnavailable, RoleResolver
@@ -99,7 +99,9 @@ class Identity:
     async def authenticate_token(self, token: str) -> Principal:
         return principal_from_claims(await self.tokens.verify(token))
 
-    async def exchange(self, workspace_id: uuid.UUID, rc_user_id: str, rc_token: str) -> Exchanged:
+    async def exchange(
+        self, workspace_id: uuid.UUID, rc_user_id: str, rc_token: str, *, actor: str = "exchange"
+    ) -> Exchanged:
         for field, value in (("user_id", rc_user_id), ("auth_token", rc_token)):
             # Printable ASCII only: a CR, LF or NUL would otherwise reach the header encoder.
             if not value or len(value) > 512 or not all(" " < c <= "~" for c in value):
@@ -146,9 +148,25 @@ class Identity:
                 rocketchat_language=language,
             )
             prefs = await preferences.read(session, workspace_id, rc_user_id)
-        issued = self.codec.issue(
-            sub=rc_user_id, workspace_id=workspace_id, user_pk=user.id, role=role
-        )
+            issued = self.codec.issue(
+                sub=rc_user_id, workspace_id=workspace_id, user_pk=user.id, role=role
+            )
+            if role == "admin":
+                # Admin actions of this token are audited as `user:<id>`; this entry says which
+                # Rocket.Chat confirmed that identity, and for whom (the integration's key).
+                await audit.record(
+                    session,
+                    actor=actor,
+                    action="auth.admin_token.issue",
+                    target=f"user:{rc_user_id}",
+                    workspace_id=workspace_id,
+                    after={
+                        "confirmed_by": base_url,
+                        "username": username,
+                        "token_id": issued.claims.jti,
+                        "expires_at": issued.claims.expires_at,
+                    },
+                )
         return Exchanged(token=issued, username=username, target_lang=prefs.target_lang)
 
     async def _bot_view_of_language(self, workspace_id: uuid.UUID, user_id: str) -> str | None:

@@ -9,7 +9,7 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.params import JSONBody
 
-from service.accounts import roles
+from service.accounts import audit, roles
 from service.accounts.identity import Identity
 from service.api.auth import bearer_token_of, principal_of
 from service.errors import Forbidden, NotFound, ValidationFailed
@@ -61,7 +61,12 @@ class AuthController(Controller):
         user_id = data.user_id or request.headers.get("x-user-id") or ""
         auth_token = data.auth_token or request.headers.get("x-auth-token") or ""
         identity: Identity = request.app.state.identity
-        done = await identity.exchange(principal.workspace_id, user_id.strip(), auth_token.strip())
+        done = await identity.exchange(
+            principal.workspace_id,
+            user_id.strip(),
+            auth_token.strip(),
+            actor=audit.actor_of(principal),
+        )
         claims = done.token.claims
         return UserToken(
             token=done.token.token,

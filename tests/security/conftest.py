@@ -14,9 +14,20 @@ import pytest
 from aiohttp import web
 
 from service.settings import Secret, ServerSettings, Settings
+from tests.service.accounts.conftest import _rocketchat_server, env, rocketchat
+from tests.service.conftest import sqlite_settings
 from tests.service.usage.conftest import make_settings, start
 
-__all__ = ["Internal", "internal", "production_settings", "start"]
+__all__ = [
+    "Internal",
+    "_rocketchat_server",
+    "env",
+    "internal",
+    "production_settings",
+    "rocketchat",
+    "sqlite_settings",
+    "start",
+]
 
 BANNER = "internal-admin-console build 7f3a secret-banner"
 
