@@ -186,25 +186,30 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
         state=State({"settings": settings, "outbound_policy": policy}),
         request_max_body_size=settings.limits.max_body_bytes,
         cors_config=None if settings.is_production else CORSConfig(allow_origins=["*"]),
-        openapi_config=OpenAPIConfig(
-            title="Universal Translator Pro",
-            version=__version__,
-            path="/schema",
-            components=Components(
-                security_schemes={
-                    "apiKey": SecurityScheme(
-                        type="apiKey", name="X-API-Key", security_scheme_in="header"
-                    ),
-                    "bearer": SecurityScheme(type="http", scheme="bearer"),
-                }
-            ),
-        ),
+        openapi_config=_openapi() if settings.schema_served else None,
         debug=False,
         # Logging is ours (JSON on stdout, configured by `utp serve`); Litestar must not replace it.
         logging_config=None,
     )
     # Outside Litestar's own middleware stack so that unmatched routes (404/405) get a request
     # id, an access log line and metrics too.
-    app.asgi_handler = request_context(app.asgi_handler)
-    document_errors(app)
+    app.asgi_handler = request_context(app.asgi_handler, production=settings.is_production)
+    if settings.schema_served:
+        document_errors(app)
     return app
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Universal Translator Pro",
+        version=__version__,
+        path="/schema",
+        components=Components(
+            security_schemes={
+                "apiKey": SecurityScheme(
+                    type="apiKey", name="X-API-Key", security_scheme_in="header"
+                ),
+                "bearer": SecurityScheme(type="http", scheme="bearer"),
+            }
+        ),
+    )

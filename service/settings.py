@@ -72,6 +72,9 @@ class ServerSettings:
     # The deployed release (the image tag; the platform sets it). Reported by the health
     # endpoints and `utp_build_info`, so a deploy can tell when the new release is serving.
     release: str = ""
+    # The OpenAPI document and its pages under /schema: `auto` serves them outside production
+    # only (the pages load their scripts from a CDN, and the schema maps the whole API).
+    schema_enabled: Literal["auto", "true", "false"] = "auto"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,6 +135,9 @@ class SecuritySettings:
     # API keys created with a user token (a Rocket.Chat admin's 15-minute token) expire within
     # this many days: a short-lived credential must not mint a permanent one.
     token_minted_key_max_days: int = 30
+    # When set, /metrics answers only `Authorization: Bearer <this>` (give it to the scraper,
+    # e.g. a ServiceMonitor's bearerTokenSecret); the exposition has no tenant ids either way.
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -320,6 +326,12 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.server.environment == "production"
+
+    @property
+    def schema_served(self) -> bool:
+        if self.server.schema_enabled == "auto":
+            return not self.is_production
+        return self.server.schema_enabled == "true"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

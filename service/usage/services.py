@@ -31,6 +31,7 @@ class UsageServices:
     budgets: Budgets
     limiter: RateLimiter
     erasure_key: bytes
+    secret_key: str = field(default="", repr=False)
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def maintain(self) -> None:
@@ -51,7 +52,10 @@ class UsageServices:
         await purge_message_text(self.sessions, retention_days=self.settings.message_retention_days)
 
     async def _publish_budgets(self) -> None:
-        metrics.publish_budget_consumption(await self.budgets.consumption())
+        ratios = await self.budgets.consumption()
+        metrics.publish_budget_consumption(
+            {metrics.workspace_label(self.secret_key, ws): r for ws, r in ratios.items()}
+        )
 
     async def _purge_revoked_tokens(self) -> None:
         from service.accounts.tokens import purge_expired
@@ -124,4 +128,5 @@ def build_usage(
         budgets=budgets,
         limiter=limiter,
         erasure_key=erasure_key,
+        secret_key=settings.security.secret_key.get(),
     )
