@@ -146,6 +146,9 @@ class LimitSettings:
     max_batch_items: int = 50
     max_target_langs: int = 10
     max_context_messages: int = 10
+    # Characters of all context messages of a request together: context is sent to the LLMs
+    # with every text and counted in budget estimates, so it is bounded like the text is.
+    max_context_chars: int = 4000
     max_body_bytes: int = 1_048_576
     request_timeout_seconds: float = 30.0
 
@@ -270,6 +273,10 @@ class UsageSettings:
     rate_limit_user_per_hour: int = 3000
     rate_limit_channel_per_minute: int = 600
     rate_limit_channel_per_hour: int = 20_000
+    # The Rocket.Chat token exchange: every attempt per integration key, and failed attempts
+    # per Rocket.Chat user id (guessing a user's auth token is slowed to this pace).
+    rate_limit_exchange_per_minute: int = 600
+    rate_limit_exchange_user_per_minute: int = 10
     # Stored message text (the translation memory) is purged after this many days.
     message_retention_days: int = 30
     maintenance_interval_seconds: float = 300.0

@@ -15,15 +15,20 @@ from aiohttp import web
 
 from service.settings import Secret, ServerSettings, Settings
 from tests.service.accounts.conftest import _rocketchat_server, env, rocketchat
+from tests.service.chat.conftest import _chat_server, chat, detector, rc
 from tests.service.conftest import sqlite_settings
 from tests.service.usage.conftest import make_settings, start
 
 __all__ = [
     "Internal",
+    "_chat_server",
     "_rocketchat_server",
+    "chat",
+    "detector",
     "env",
     "internal",
     "production_settings",
+    "rc",
     "rocketchat",
     "sqlite_settings",
     "start",
