@@ -200,7 +200,7 @@ class WorkspacesController(Controller):
         if principal.token_id is not None:
             # A key minted with a short-lived user token expires within a bounded time.
             settings: Settings = request.app.state.settings
-            bound = settings.security.token_minted_key_max_days
+            bound = max(1, settings.security.token_minted_key_max_days)
             if expires_in_days is None:
                 expires_in_days = bound
             elif expires_in_days > bound:
