@@ -187,6 +187,11 @@ from service.accounts.commands import COMMANDS as ACCOUNT_COMMANDS  # noqa: E402
 for c in ACCOUNT_COMMANDS:
     main.add_command(c)
 
+from service.usage.commands import COMMANDS as USAGE_COMMANDS  # noqa: E402
+
+for c in USAGE_COMMANDS:
+    main.add_command(c)
+
 
 if __name__ == "__main__":
     main()

@@ -36,7 +36,7 @@ _CHECKPOINT_PASSES = 8
 _SCHEMA = "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)"
 _INSERT = "INSERT INTO outbox (body) VALUES (?)"
 # Events the database refused for their content (not an outage): kept here, out of the way of
-# the ones behind them, for an operator to inspect (docs/operations.md#dead-letters).
+# the ones behind them, for an operator to inspect (`utp usage dead-letters`).
 _DEAD_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, body BLOB NOT NULL, "
     "reason TEXT NOT NULL, set_aside_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"

@@ -14,6 +14,7 @@ from service.db.models import TranslationMemory, UsageEvent
 from service.db.session import create_engine, session_factory
 from service.observability import metrics
 from service.translation.cache import CachedTranslation, MemoryLRU, TranslationCache
+from service.usage.commands import dead_letters
 from service.usage.journal import Journal
 from service.usage.recorder import Event, UsageRecorder
 from tests.service.usage.conftest import Starter, eventually, make_settings
@@ -105,6 +106,9 @@ async def test_a_usage_event_the_database_refuses_is_set_aside_and_the_rest_flow
         [(_, body, reason, _)] = journal.dead_letters()
         assert b"c\x00" in body and "SQLSTATE" in reason
         assert _dead("usage") == before + 1
+        # What an operator reads with `utp usage dead-letters`.
+        [letter] = dead_letters(tmp_path)
+        assert letter["event"]["channel_id"] == "c\x00" and "SQLSTATE" in letter["reason"]
         # A restart does not replay it: the outbox is empty, the dead letter stays put.
         recorder.record(Event(workspace_id=second, target_lang="de", outcome="translated"))
         await recorder.drain()
@@ -175,3 +179,17 @@ async def test_nested_json_is_a_400_without_authentication_or_traceback(
         headers=app.headers,
     )
     assert ok.status_code == 200, ok.text
+
+
+def test_every_route_runs_the_edge_guard() -> None:
+    """The guard is the app's `before_request`; a route with a hook of its own would replace
+    it (Litestar keeps the closest), silently dropping the NUL and depth checks there."""
+    from service.api.guard import guard
+    from service.app import create_app
+    from service.settings import Settings
+
+    app = create_app(Settings())
+    handlers = [h for route in app.routes for h in getattr(route, "route_handlers", [])]
+    assert handlers
+    for handler in handlers:
+        assert handler.resolve_before_request() is guard, handler
