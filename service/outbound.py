@@ -23,6 +23,7 @@ tripled the cost of a call).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json as jsonlib
 import socket
 import ssl
@@ -194,7 +195,9 @@ class OutboundClient:
                 limit=self._max_connections,
                 keepalive_timeout=self._keepalive_seconds,
                 ssl=self._ssl,
-                resolver=None if self._policy is None else PolicyResolver(self._policy),
+                resolver=None
+                if self._policy is None
+                else PolicyResolver(self._policy, trusted=self._proxy_hosts()),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -204,6 +207,15 @@ class OutboundClient:
                 timeout=aiohttp.ClientTimeout(total=None),
             )
         return self._session
+
+    def _proxy_hosts(self) -> frozenset[str]:
+        hosts = set()
+        for scheme in ("http", "https"):
+            proxy = self._proxies.get(scheme)
+            if proxy:
+                with contextlib.suppress(ValueError):
+                    hosts.add((URL(proxy).host or "").lower())
+        return frozenset(hosts - {""})
 
     def _proxy(self, url: URL) -> str | None:
         key = (url.scheme, url.host or "")

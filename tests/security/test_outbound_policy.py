@@ -153,3 +153,21 @@ async def test_control_characters_in_exchange_credentials_are_a_4xx(
         answer = await app.client.post("/api/v1/auth/rocketchat", json=body, headers=app.headers)
         assert 400 <= answer.status_code < 500, answer.text
     assert internal.hits == []
+
+
+async def test_through_the_operators_proxy_the_target_is_still_checked(
+    internal: Internal,
+) -> None:
+    """The operator's proxy (here on loopback, named by host) is trusted to connect to; the
+    tenant's target behind it is checked before anything is sent."""
+    proxies = {"http": f"http://localhost:{internal.port}"}
+    policy = OutboundPolicy.build(
+        production=True, allow_http=True, allowed_networks=("127.0.0.2/32",)
+    )
+    async with OutboundClient(5, policy=policy, environ_proxies=proxies) as client:
+        with pytest.raises(OutboundInvalidURL):
+            await client.request("GET", "http://localhost:9/admin")
+        assert internal.hits == []
+        response = await client.request("GET", "http://127.0.0.2:9/allowed")
+    assert response.status_code == 400  # the "proxy" answered
+    assert len(internal.hits) == 1 and internal.hits[0].endswith("/allowed")
