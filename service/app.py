@@ -24,6 +24,7 @@ from service.api.accounts import ACCOUNT_ROUTES
 from service.api.auth import api_key_middleware
 from service.api.errors import HANDLERS
 from service.api.glossaries import GlossariesController
+from service.api.guard import guard
 from service.api.health import live, prometheus, ready, running
 from service.api.libretranslate import router as libretranslate
 from service.api.middleware import request_context
@@ -35,6 +36,7 @@ from service.api.translate import TranslateController
 from service.api.usage import USAGE_ROUTES
 from service.clock import SYSTEM_CLOCK, Clock
 from service.db.session import create_engine, session_factory
+from service.netpolicy import OutboundPolicy
 from service.observability import metrics
 from service.outbound import OutboundClient
 from service.settings import Settings
@@ -59,6 +61,7 @@ class Overrides:
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> Litestar:
     overrides = overrides or Overrides()
+    policy = OutboundPolicy.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -86,6 +89,12 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
 
             client = OutboundClient(settings.providers.provider_timeout_seconds)
             stack.push_async_callback(client.aclose)
+            # URLs a workspace configures (its providers' base_url, its Rocket.Chat) go through
+            # a client that checks every address when connecting (service/netpolicy.py).
+            tenant_client = OutboundClient(
+                settings.providers.provider_timeout_seconds, policy=policy
+            )
+            stack.push_async_callback(tenant_client.aclose)
 
             if overrides.providers is not None:
                 providers = list(overrides.providers)
@@ -140,8 +149,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             app.state.key_verifier = KeyVerifier(
                 sessions, cache_seconds=settings.security.api_key_cache_seconds
             )
-            install_identity(app.state, settings, sessions, client)
-            await install_workspace_config(app.state, settings, sessions, client, router)
+            install_identity(app.state, settings, sessions, tenant_client)
+            await install_workspace_config(app.state, settings, sessions, tenant_client, router)
             app.state.language_priors = LanguagePriors(sessions)
             app.state.engine = Engine(
                 router=router,
@@ -176,28 +185,35 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
         route_handlers=[api, libretranslate, outgoing, live, ready, prometheus],
         lifespan=[lifespan, chat_lifespan],
         exception_handlers=HANDLERS,
-        state=State({"settings": settings}),
+        # NUL and over-deep JSON are refused before any handler parses the body.
+        before_request=guard,
+        state=State({"settings": settings, "outbound_policy": policy}),
         request_max_body_size=settings.limits.max_body_bytes,
         cors_config=None if settings.is_production else CORSConfig(allow_origins=["*"]),
-        openapi_config=OpenAPIConfig(
-            title="Universal Translator Pro",
-            version=__version__,
-            path="/schema",
-            components=Components(
-                security_schemes={
-                    "apiKey": SecurityScheme(
-                        type="apiKey", name="X-API-Key", security_scheme_in="header"
-                    ),
-                    "bearer": SecurityScheme(type="http", scheme="bearer"),
-                }
-            ),
-        ),
+        openapi_config=_openapi() if settings.schema_served else None,
         debug=False,
         # Logging is ours (JSON on stdout, configured by `utp serve`); Litestar must not replace it.
         logging_config=None,
     )
     # Outside Litestar's own middleware stack so that unmatched routes (404/405) get a request
     # id, an access log line and metrics too.
-    app.asgi_handler = request_context(app.asgi_handler)
-    document_errors(app)
+    app.asgi_handler = request_context(app.asgi_handler, production=settings.is_production)
+    if settings.schema_served:
+        document_errors(app)
     return app
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Universal Translator Pro",
+        version=__version__,
+        path="/schema",
+        components=Components(
+            security_schemes={
+                "apiKey": SecurityScheme(
+                    type="apiKey", name="X-API-Key", security_scheme_in="header"
+                ),
+                "bearer": SecurityScheme(type="http", scheme="bearer"),
+            }
+        ),
+    )

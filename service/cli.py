@@ -43,7 +43,13 @@ def serve(host: str | None, port: int | None) -> None:
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port
     if issued is not None:
-        _announce(issued, bind_host, bind_port, seeded=bool(settings.security.bootstrap_api_key))
+        _announce(
+            issued,
+            bind_host,
+            bind_port,
+            seeded=bool(settings.security.bootstrap_api_key),
+            production=settings.is_production,
+        )
     uvicorn.run(
         create_app(settings),
         host=bind_host,
@@ -71,17 +77,30 @@ async def _bootstrap(settings: Settings) -> str | None:
     return issued.key if issued else None
 
 
-def _announce(key: str, host: str, port: int, *, seeded: bool) -> None:
-    shown = "(from UTP_BOOTSTRAP_API_KEY)" if seeded else key
+def _announce(key: str, host: str, port: int, *, seeded: bool, production: bool) -> None:
+    """The first start's greeting. The key itself is printed only when it was just generated
+    in development (`make run`): a key from UTP_BOOTSTRAP_API_KEY is already known to whoever
+    set it, and production output goes to log collectors, where a key must never land."""
     body = json.dumps({"text": "Good morning, how is the project going?", "target_lang": "es"})
     url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    if seeded:
+        shown, header = "(from UTP_BOOTSTRAP_API_KEY)", "X-API-Key: $UTP_BOOTSTRAP_API_KEY"
+    elif production:
+        click.echo(
+            "\n  Default workspace created. Its admin key is not printed in production: create "
+            "one with\n    utp keys create --workspace default --name admin --scope admin\n"
+        )
+        sys.stdout.flush()
+        return
+    else:
+        shown, header = key, f"X-API-Key: {key}"
     click.echo(
         "\n"
         "  Default workspace created. Its admin API key (shown only this once):\n"
         f"    {shown}\n\n"
         "  Translate something:\n"
         f"    curl -s http://{url_host}:{port}/api/v1/translate \\\n"
-        f"      -H 'X-API-Key: {key}' -H 'Content-Type: application/json' \\\n"
+        f"      -H \"{header}\" -H 'Content-Type: application/json' \\\n"
         f"      -d {shlex.quote(body)}\n",
         err=False,
     )
@@ -166,6 +185,11 @@ for c in ENCRYPTION_COMMANDS:
 from service.accounts.commands import COMMANDS as ACCOUNT_COMMANDS  # noqa: E402
 
 for c in ACCOUNT_COMMANDS:
+    main.add_command(c)
+
+from service.usage.commands import COMMANDS as USAGE_COMMANDS  # noqa: E402
+
+for c in USAGE_COMMANDS:
     main.add_command(c)
 
 

@@ -11,6 +11,10 @@ its models) cost more CPU than the connection itself, and httpcore's pool walks 
 connection on every request. Measured in-process, one call against a zero-latency loopback fake
 costs 0.27 ms of CPU through httpx over aiohttp and 0.11 ms here (bench/README.md, fourth round).
 
+Tenant-configured URLs (a workspace's provider `base_url`, its `rocketchat_url`) go through a
+client built with an `OutboundPolicy` (`service/netpolicy.py`): every address is checked when
+connecting, and a refused one raises `OutboundRefused` before a byte is sent.
+
 Proxies: `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` are read once when the client is created and
 resolved once per host (aiohttp's own `trust_env` re-reads them on every request, which
 tripled the cost of a call).
@@ -18,7 +22,10 @@ tripled the cost of a call).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json as jsonlib
+import socket
 import ssl
 import urllib.request
 from collections.abc import Mapping
@@ -29,6 +36,8 @@ from typing import Any, Final
 
 import aiohttp
 from yarl import URL
+
+from service.netpolicy import AddressRefused, OutboundPolicy, PolicyResolver, check_address
 
 USER_AGENT: Final = "universal-translator-pro"
 _JSON_HEADERS: Final = {"Content-Type": "application/json"}
@@ -44,6 +53,10 @@ class OutboundTimeout(OutboundError):
 
 class OutboundInvalidURL(OutboundError):
     """A URL that can never work: unparsable, or not http/https."""
+
+
+class OutboundRefused(OutboundInvalidURL):
+    """The outbound policy refuses the address the URL leads to (a configuration problem)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +93,9 @@ class OutboundClient:
         keepalive_seconds: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
         environ_proxies: Mapping[str, str] | None = None,
+        policy: OutboundPolicy | None = None,
     ) -> None:
+        self._policy = policy if policy is not None and policy.enforce else None
         self._timeout = timeout
         self._max_connections = max_connections
         self._keepalive_seconds = keepalive_seconds
@@ -114,6 +129,9 @@ class OutboundClient:
     ) -> OutboundResponse:
         """Send one request (a JSON body when `json` is not None) and read the whole reply."""
         target = _parse(url)
+        proxy = self._proxy(target)
+        if self._policy is not None:
+            await self._admit(target, proxy)
         if json is not None:
             body: bytes | None = jsonlib.dumps(json, ensure_ascii=False).encode()
             headers = _JSON_HEADERS if headers is None else {**_JSON_HEADERS, **headers}
@@ -127,7 +145,7 @@ class OutboundClient:
                 data=body,
                 headers=headers,
                 allow_redirects=False,
-                proxy=self._proxy(target),
+                proxy=proxy,
                 timeout=_timeout(self._timeout if timeout is None else timeout),
             ) as response:
                 content = await response.read()
@@ -139,7 +157,32 @@ class OutboundClient:
         except aiohttp.InvalidURL as exc:
             raise OutboundInvalidURL(_why(exc, "invalid URL")) from exc
         except (aiohttp.ClientError, OSError) as exc:
+            refused = _refusal(exc)
+            if refused is not None:
+                raise OutboundRefused(str(refused)) from None
             raise OutboundError(_why(exc, "connection failed")) from exc
+        except ValueError as exc:  # a header aiohttp will not send (CR/LF in a value)
+            raise OutboundInvalidURL(f"invalid request: {type(exc).__name__}") from None
+
+    async def _admit(self, target: URL, proxy: str | None) -> None:
+        """Checks the resolver cannot make: IP literals (aiohttp does not resolve them) and,
+        through a proxy (which resolves the name itself), the target's addresses now."""
+        assert self._policy is not None
+        host = target.raw_host or ""
+        try:
+            if proxy is None:
+                if _is_ip(host):
+                    check_address(self._policy, host, host)
+                return
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, target.port, type=socket.SOCK_STREAM
+            )
+            for *_, sockaddr in infos:
+                check_address(self._policy, str(sockaddr[0]), host)
+        except AddressRefused as exc:
+            raise OutboundRefused(str(exc)) from None
+        except OSError as exc:
+            raise OutboundError(_why(exc, "name resolution failed")) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -152,6 +195,9 @@ class OutboundClient:
                 limit=self._max_connections,
                 keepalive_timeout=self._keepalive_seconds,
                 ssl=self._ssl,
+                resolver=None
+                if self._policy is None
+                else PolicyResolver(self._policy, trusted=self._proxy_hosts()),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -161,6 +207,15 @@ class OutboundClient:
                 timeout=aiohttp.ClientTimeout(total=None),
             )
         return self._session
+
+    def _proxy_hosts(self) -> frozenset[str]:
+        hosts = set()
+        for scheme in ("http", "https"):
+            proxy = self._proxies.get(scheme)
+            if proxy:
+                with contextlib.suppress(ValueError):
+                    hosts.add((URL(proxy).host or "").lower())
+        return frozenset(hosts - {""})
 
     def _proxy(self, url: URL) -> str | None:
         key = (url.scheme, url.host or "")
@@ -182,6 +237,26 @@ def _parse(url: str) -> URL:
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise OutboundInvalidURL(f"unsupported URL {url!r}: use http:// or https:// and a host")
     return parsed
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host.strip("[]"))
+    except OSError:
+        return False
+    return True
+
+
+def _refusal(exc: BaseException) -> AddressRefused | None:
+    """The policy's refusal behind an aiohttp connection error, if that is what it was."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, AddressRefused):
+            return seen
+        seen = getattr(seen, "os_error", None) or seen.__cause__
+    return None
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:

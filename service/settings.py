@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import ipaddress
 import os
 import types
 import typing
@@ -71,6 +72,9 @@ class ServerSettings:
     # The deployed release (the image tag; the platform sets it). Reported by the health
     # endpoints and `utp_build_info`, so a deploy can tell when the new release is serving.
     release: str = ""
+    # The OpenAPI document and its pages under /schema: `auto` serves them outside production
+    # only (the pages load their scripts from a CDN, and the schema maps the whole API).
+    schema_enabled: Literal["auto", "true", "false"] = "auto"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +126,18 @@ class SecuritySettings:
     chat_roles_cache_seconds: float = 60.0
     chat_api_timeout_seconds: float = 5.0
     chat_api_max_retries: int = 2
+    # Tenant-configured URLs (provider base_url, rocketchat_url) may reach these networks
+    # (CIDRs, comma separated) in production, e.g. an on-premises Rocket.Chat at 10.0.4.0/24;
+    # every other non-public address is refused (service/netpolicy.py).
+    outbound_allowed_networks: tuple[str, ...] = ()
+    # Production takes only https for tenant-configured URLs unless this is on.
+    outbound_allow_http: bool = False
+    # API keys created with a user token (a Rocket.Chat admin's 15-minute token) expire within
+    # this many days: a short-lived credential must not mint a permanent one.
+    token_minted_key_max_days: int = 30
+    # When set, /metrics answers only `Authorization: Bearer <this>` (give it to the scraper,
+    # e.g. a ServiceMonitor's bearerTokenSecret); the exposition has no tenant ids either way.
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +146,9 @@ class LimitSettings:
     max_batch_items: int = 50
     max_target_langs: int = 10
     max_context_messages: int = 10
+    # Characters of all context messages of a request together: context is sent to the LLMs
+    # with every text and counted in budget estimates, so it is bounded like the text is.
+    max_context_chars: int = 4000
     max_body_bytes: int = 1_048_576
     request_timeout_seconds: float = 30.0
 
@@ -257,6 +276,10 @@ class UsageSettings:
     rate_limit_user_per_hour: int = 3000
     rate_limit_channel_per_minute: int = 600
     rate_limit_channel_per_hour: int = 20_000
+    # The Rocket.Chat token exchange: every attempt per integration key, and failed attempts
+    # per Rocket.Chat user id (guessing a user's auth token is slowed to this pace).
+    rate_limit_exchange_per_minute: int = 600
+    rate_limit_exchange_user_per_minute: int = 10
     # Stored message text (the translation memory) is purged after this many days.
     message_retention_days: int = 30
     maintenance_interval_seconds: float = 300.0
@@ -314,6 +337,12 @@ class Settings:
     def is_production(self) -> bool:
         return self.server.environment == "production"
 
+    @property
+    def schema_served(self) -> bool:
+        if self.server.schema_enabled == "auto":
+            return not self.is_production
+        return self.server.schema_enabled == "true"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -325,6 +354,14 @@ class Settings:
 
     def validate(self) -> None:
         _validate_encryption(self.security)
+        for network in self.security.outbound_allowed_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"UTP_OUTBOUND_ALLOWED_NETWORKS: {network!r} is not a network in CIDR "
+                    "notation (e.g. 10.0.4.0/24)"
+                ) from None
         if not self.is_production:
             return
         secret = self.security.secret_key.get()

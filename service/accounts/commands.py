@@ -90,12 +90,18 @@ def workspaces_list(as_json: bool) -> None:
     async def work(session: AsyncSession) -> list[dict[str, Any]]:
         return [workspaces.describe(w) for w in await workspaces.list_all(session)]
 
-    rows = _run(work)
+    from service.observability.metrics import workspace_label
+
+    secret = _settings().security.secret_key.get()
+    rows = [{**row, "metrics_label": workspace_label(secret, row["id"])} for row in _run(work)]
     if as_json:
         _echo_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['id']}  {row['name']}  created {row['created_at']:%Y-%m-%d}")
+        click.echo(
+            f"{row['id']}  {row['name']}  created {row['created_at']:%Y-%m-%d}  "
+            f"metrics {row['metrics_label']}"
+        )
 
 
 @workspaces_group.command("rename")

@@ -9,13 +9,14 @@ from Rocket.Chat's answer, never from the caller.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.accounts import preferences
+from service.accounts import audit, preferences
 from service.accounts.crypto import Keyring
 from service.accounts.keys import Principal
 from service.accounts.roles import ChatNotConfigured, ChatUnavailable, RoleResolver
@@ -24,11 +25,14 @@ from service.chat.rocketchat import (
     Credentials,
     RocketChatError,
     RocketChatUnauthorized,
+    public_reason,
 )
 from service.db.models import WorkspaceSettings
 from service.errors import Unauthorized, ValidationFailed
 from service.outbound import OutboundClient
 from service.settings import Settings
+
+log = logging.getLogger(__name__)
 
 USER_SCOPES = frozenset({"translate"})
 ADMIN_SCOPES = frozenset({"translate", "admin", "read:usage"})
@@ -95,9 +99,12 @@ class Identity:
     async def authenticate_token(self, token: str) -> Principal:
         return principal_from_claims(await self.tokens.verify(token))
 
-    async def exchange(self, workspace_id: uuid.UUID, rc_user_id: str, rc_token: str) -> Exchanged:
+    async def exchange(
+        self, workspace_id: uuid.UUID, rc_user_id: str, rc_token: str, *, actor: str = "exchange"
+    ) -> Exchanged:
         for field, value in (("user_id", rc_user_id), ("auth_token", rc_token)):
-            if not value or len(value) > 512:
+            # Printable ASCII only: a CR, LF or NUL would otherwise reach the header encoder.
+            if not value or len(value) > 512 or not all(" " < c <= "~" for c in value):
                 raise ValidationFailed(
                     f"{field}: give the Rocket.Chat {field.replace('_', ' ')}",
                     details={"field": field},
@@ -119,7 +126,10 @@ class Identity:
                 code="invalid_rocketchat_credentials",
             ) from None
         except RocketChatError as exc:
-            raise ChatUnavailable(f"cannot verify the user with Rocket.Chat: {exc}") from None
+            # Rocket.Chat's own words stay in the log: echoed, they would let the caller read
+            # whatever answers at the workspace's URL, and tell open ports from closed ones.
+            log.warning("token exchange: Rocket.Chat did not confirm the user: %s", exc)
+            raise ChatUnavailable(f"cannot verify the user: {public_reason(exc)}") from None
         if me.get("_id") != rc_user_id:
             raise Unauthorized(
                 "Rocket.Chat's answer is for another user", code="invalid_rocketchat_credentials"
@@ -138,9 +148,25 @@ class Identity:
                 rocketchat_language=language,
             )
             prefs = await preferences.read(session, workspace_id, rc_user_id)
-        issued = self.codec.issue(
-            sub=rc_user_id, workspace_id=workspace_id, user_pk=user.id, role=role
-        )
+            issued = self.codec.issue(
+                sub=rc_user_id, workspace_id=workspace_id, user_pk=user.id, role=role
+            )
+            if role == "admin":
+                # Admin actions of this token are audited as `user:<id>`; this entry says which
+                # Rocket.Chat confirmed that identity, and for whom (the integration's key).
+                await audit.record(
+                    session,
+                    actor=actor,
+                    action="auth.admin_token.issue",
+                    target=f"user:{rc_user_id}",
+                    workspace_id=workspace_id,
+                    after={
+                        "confirmed_by": base_url,
+                        "username": username,
+                        "token_id": issued.claims.jti,
+                        "expires_at": issued.claims.expires_at,
+                    },
+                )
         return Exchanged(token=issued, username=username, target_lang=prefs.target_lang)
 
     async def _bot_view_of_language(self, workspace_id: uuid.UUID, user_id: str) -> str | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import ipaddress
 import logging
 import time
 import uuid
@@ -26,7 +25,6 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.accounts.crypto import CryptoError, Keyring, credential_context
 from service.db.models import ProviderCredential, WorkspaceSettings
 from service.errors import NotFound, ValidationFailed
+from service.netpolicy import OutboundPolicy
 from service.outbound import OutboundClient
 from service.settings import ProviderSettings, Secret, Settings
 from service.translation.providers.anthropic import AnthropicProvider
@@ -114,37 +113,12 @@ def spec_of(name: str) -> Spec:
     return spec
 
 
-def check_base_url(url: str, *, production: bool) -> str:
-    """A provider URL a workspace may point the server at (no credentials, no private hosts).
-
-    In production the URL must be https and may not name a loopback, private or link-local
-    address, so a workspace cannot use the server to reach internal services.
-    """
-    url = url.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationFailed("base_url: must be an http(s) URL", details={"field": "base_url"})
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ValidationFailed(
-            "base_url: no credentials, query or fragment", details={"field": "base_url"}
-        )
-    if len(url) > 500:
-        raise ValidationFailed("base_url: at most 500 characters", details={"field": "base_url"})
-    if production:
-        host = parts.hostname.lower()
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            address = None
-        internal = host == "localhost" or host.endswith((".localhost", ".local", ".internal"))
-        if address is not None and not address.is_global:
-            internal = True
-        if parts.scheme != "https" or internal:
-            raise ValidationFailed(
-                "base_url: must be https and a public host",
-                details={"field": "base_url"},
-            )
-    return url
+def check_base_url(url: str, *, production: bool, policy: OutboundPolicy | None = None) -> str:
+    """A provider URL a workspace may point the server at (`service/netpolicy.py`): in
+    production https and a public host, so a workspace cannot reach internal services."""
+    if policy is None:
+        policy = OutboundPolicy.build(production=production, allow_http=False, allowed_networks=())
+    return policy.check_url(url, "base_url")
 
 
 # -- configuration (the admin API's domain functions) ------------------------------------------
@@ -249,8 +223,11 @@ async def put_credential(
     base_url: str | None = _UNSET,
     model: str | None = _UNSET,
     production: bool,
+    policy: OutboundPolicy | None = None,
 ) -> None:
-    """Store or change a workspace's key for `name`; an omitted key keeps the stored one."""
+    """Store or change a workspace's key for `name`; an omitted key keeps the stored one,
+    except when the URL changes: the stored key is never sent to a new address without the
+    admin giving it again (a principal that can change the URL need not know the key)."""
     spec = spec_of(name)
     row = await session.get(ProviderCredential, (workspace_id, name))
     if api_key is not _UNSET and api_key is not None:
@@ -268,8 +245,15 @@ async def put_credential(
     elif not api_key and spec.key_required:
         raise ValidationFailed("api_key: must not be empty", details={"field": "api_key"})
     if base_url is not _UNSET and base_url:
-        base_url = check_base_url(base_url, production=production)
+        base_url = check_base_url(base_url, production=production, policy=policy)
     new_url = (row.base_url if row else None) if base_url is _UNSET else (base_url or None)
+    if row is not None and new_url != row.base_url and (api_key is _UNSET or api_key is None):
+        raise ValidationFailed(
+            "api_key: give the key again to change base_url (the stored key is never sent "
+            "to a new address without it)",
+            code="api_key_required",
+            details={"field": "api_key"},
+        )
     if spec.url_required and not new_url:
         raise ValidationFailed(
             f"base_url: required to configure {name} (the server's URL)",

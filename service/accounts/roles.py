@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -28,9 +29,12 @@ from service.chat.rocketchat import (
     RocketChatError,
     RocketChatNotFound,
     RocketChatUnauthorized,
+    public_reason,
 )
 from service.errors import Forbidden, NotFound, ServiceError
 from service.outbound import OutboundClient
+
+log = logging.getLogger(__name__)
 
 ROOM_ADMIN_ROLES = frozenset({"owner", "moderator"})
 
@@ -167,7 +171,8 @@ class RoleResolver:
                 code="rocketchat_bot_unauthorized",
             ) from None
         except RocketChatError as exc:
-            raise ChatUnavailable(f"cannot check channel roles: {exc}") from None
+            log.warning("channel roles of %s: %s", channel_id, exc)
+            raise ChatUnavailable(f"cannot check channel roles: {public_reason(exc)}") from None
         for entry in roles:
             member = entry.get("u")
             if isinstance(member, dict) and member.get("_id") == user_id:

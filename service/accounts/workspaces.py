@@ -14,7 +14,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +23,7 @@ from service.accounts.crypto import CryptoError, Keyring, key_id_in
 from service.accounts.keys import IssuedKey, create_workspace
 from service.db.models import ApiKey, Workspace, WorkspaceSettings
 from service.errors import NotFound, ValidationFailed
+from service.netpolicy import OutboundPolicy
 from service.translation import languages
 
 QUALITY_TIERS = ("economy", "balanced", "premium")
@@ -213,10 +213,10 @@ def unset() -> Any:
     return _UNSET
 
 
-def _validated(change: SettingsChange) -> dict[str, Any]:
+def _validated(change: SettingsChange, policy: OutboundPolicy) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if change.rocketchat_url is not _UNSET:
-        values["rocketchat_url"] = _check_url(change.rocketchat_url)
+        values["rocketchat_url"] = _check_url(change.rocketchat_url, policy)
     if change.rocketchat_bot_user_id is not _UNSET:
         values["rocketchat_bot_user_id"] = _check_text(
             change.rocketchat_bot_user_id, "rocketchat_bot_user_id", 64
@@ -262,21 +262,15 @@ def _validated(change: SettingsChange) -> dict[str, Any]:
     return values
 
 
-def _check_url(value: Any) -> str | None:
+def _check_url(value: Any, policy: OutboundPolicy) -> str | None:
     if value is None:
         return None
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    if not isinstance(value, str):
         raise ValidationFailed(
             "rocketchat_url: give the server's http(s) URL, e.g. https://chat.example.com",
             details={"field": "rocketchat_url"},
         )
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ValidationFailed(
-            "rocketchat_url: no credentials, query or fragment in the URL",
-            details={"field": "rocketchat_url"},
-        )
-    return str(value).rstrip("/")
+    return policy.check_url(value, "rocketchat_url")
 
 
 def _check_text(value: Any, field: str, limit: int) -> str | None:
@@ -296,9 +290,22 @@ async def update_settings(
     *,
     actor: str,
     keyring: Keyring,
+    policy: OutboundPolicy | None = None,
 ) -> WorkspaceSettings:
-    values = _validated(change)
+    values = _validated(change, policy or OutboundPolicy())
     row = await settings_row(session, workspace_id)
+    if (
+        "rocketchat_url" in values
+        and values["rocketchat_url"] != row.rocketchat_url
+        and row.rocketchat_bot_token is not None
+        and "rocketchat_bot_token" not in values
+    ):
+        # The stored bot token is never sent to a new address unless it is given again.
+        raise ValidationFailed(
+            "rocketchat_bot_token: give the bot token again (or null) to change rocketchat_url",
+            code="rocketchat_bot_token_required",
+            details={"field": "rocketchat_bot_token"},
+        )
     before = _audit_view(row)
     for name, value in values.items():
         if name == "rocketchat_bot_token":

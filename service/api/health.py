@@ -1,7 +1,9 @@
-"""Liveness, readiness and the Prometheus scrape endpoint (public, no credentials)."""
+"""Liveness, readiness and the Prometheus scrape endpoint (public unless `UTP_METRICS_TOKEN`
+is set; the exposition carries no tenant identifiers either way)."""
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
@@ -12,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__
+from service.errors import Unauthorized
 from service.observability import metrics
 from service.settings import Settings
 from service.translation.cache import TranslationCache
@@ -70,5 +73,14 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
 
 
 @get("/metrics", summary="Prometheus metrics", tags=["health"], include_in_schema=False)
-async def prometheus() -> Response[bytes]:
+async def prometheus(request: Request[Any, Any, Any]) -> Response[bytes]:
+    settings: Settings = request.app.state.settings
+    token = settings.security.metrics_token.get()
+    if token:
+        presented = request.headers.get("authorization", "")
+        if not hmac.compare_digest(presented.encode(), f"Bearer {token}".encode()):
+            raise Unauthorized(
+                "/metrics needs the scrape credential: Authorization: Bearer <UTP_METRICS_TOKEN>",
+                code="invalid_metrics_token",
+            )
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

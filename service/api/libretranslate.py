@@ -114,8 +114,9 @@ async def translate(request: AnyRequest) -> JSONResponse:
     if text_format == "html":
         texts = [_shield_html(t) for t in texts]
 
-    # The same rate limits, budgets, workspace keys, glossary and priors as the v1 API.
-    admission = await admit(request)
+    # The same rate limits, budgets, workspace keys, glossary and priors as the v1 API; each
+    # line is one translation (Rocket.Chat sends a message's lines as one request).
+    admission = await admit(request, cost=len(texts))
     routing, glossary = await workspace_routing(request, None)
     options = Options(
         target=target,
@@ -144,13 +145,21 @@ async def translate(request: AnyRequest) -> JSONResponse:
 
 @post("/detect", status_code=200, summary="Detect the language of a text (LibreTranslate API)")
 async def detect(request: AnyRequest) -> JSONResponse:
+    settings: Settings = request.app.state.settings
     engine: Engine = request.app.state.engine
     params, _ = await _params(request)
     await _authorise(request, params)
     q = params.get("q")
     if not q:
         raise _missing("q")
-    result = await engine.detect("\n".join(_texts(q)))
+    text = "\n".join(_texts(q))
+    limit = settings.limits.max_text_chars
+    if len(text) > limit:
+        raise LibreTranslateError(
+            400, f"Invalid request: request ({len(text)}) exceeds text limit ({limit})"
+        )
+    await admit(request)  # the v1 detect's rate limits
+    result = await engine.detect(text)
     if result.language == UNDETERMINED:
         # LibreTranslate's answer when nothing is detectable.
         return Response([{"confidence": 0.0, "language": "en"}], status_code=200)

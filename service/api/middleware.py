@@ -6,7 +6,7 @@ import functools
 import logging
 import re
 import time
-from typing import Any
+from typing import Any, Final
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,7 +30,40 @@ def _series(route: str, method: str, status_class: int) -> tuple[Any, Any]:
     )
 
 
-def request_context(app: ASGIApp) -> ASGIApp:
+# Every answer is JSON, a CSV file or a docs page: nothing may sniff it into something else,
+# frame it, or learn the URL it came from.
+_COMMON: Final = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+_API_CSP: Final = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+# The OpenAPI pages (/schema, served outside production unless switched on) run the UI's
+# scripts and styles from the CDN Litestar renders them with, and fetch the document itself.
+_DOCS_CSP: Final = (
+    b"content-security-policy",
+    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
+    b"https://unpkg.com; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
+    b"https://unpkg.com https://fonts.googleapis.com; font-src https://fonts.gstatic.com data:; "
+    b"img-src 'self' data: https://cdn.jsdelivr.net; connect-src 'self'; "
+    b"frame-ancestors 'none'",
+)
+_HSTS: Final = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def security_headers(path: str, *, production: bool) -> list[tuple[bytes, bytes]]:
+    """The security headers of a response to `path`."""
+    headers = [*_COMMON, _DOCS_CSP if path.startswith("/schema") else _API_CSP]
+    if production:
+        # Production is served over TLS (the ingress terminates it); browsers stay on https.
+        headers.append(_HSTS)
+    return headers
+
+
+def request_context(app: ASGIApp, *, production: bool = False) -> ASGIApp:
+    api_headers = security_headers("/", production=production)
+    docs_headers = security_headers("/schema", production=production)
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
@@ -55,6 +88,8 @@ def request_context(app: ASGIApp) -> ASGIApp:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                path: str = scope["path"]
+                headers += docs_headers if path.startswith("/schema") else api_headers
                 message["headers"] = headers
             await send(message)
 

@@ -120,6 +120,7 @@ class ProvidersController(Controller):
                 base_url=_given(data.base_url),
                 model=_given(data.model),
                 production=settings.is_production,
+                policy=request.app.state.outbound_policy,
             )
             after = await config.configuration(session, _keyring(request), principal.workspace_id)
             await audit.record(

@@ -18,7 +18,7 @@ from service.accounts.roles import ChatUnavailable
 from service.api.auth import principal_of
 from service.chat.bot import UNAUTHORIZED_HINT, ChatBot, ChatDeps
 from service.chat.payload import OutgoingMessage
-from service.chat.rocketchat import RocketChatError, RocketChatUnauthorized
+from service.chat.rocketchat import RocketChatError, RocketChatUnauthorized, public_reason
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,8 @@ async def _check_bot(bot: ChatBot, workspace_id: Any) -> BotStatus:
         bot.health.problem(workspace_id, "rocketchat_bot_unauthorized", UNAUTHORIZED_HINT)
         return BotStatus(status="unauthorized", user_id=client.user_id, message=UNAUTHORIZED_HINT)
     except RocketChatError as exc:
-        return BotStatus(status="unavailable", user_id=client.user_id, message=str(exc))
+        log.info("rocketchat status of %s: %s", workspace_id, exc)
+        return BotStatus(status="unavailable", user_id=client.user_id, message=public_reason(exc))
     username = me.get("username")
     return BotStatus(
         status="ok",

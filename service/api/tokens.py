@@ -9,10 +9,11 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.params import JSONBody
 
-from service.accounts import roles
+from service.accounts import audit, roles
 from service.accounts.identity import Identity
 from service.api.auth import bearer_token_of, principal_of
-from service.errors import Forbidden, NotFound, ValidationFailed
+from service.api.usage import usage_services
+from service.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -61,7 +62,24 @@ class AuthController(Controller):
         user_id = data.user_id or request.headers.get("x-user-id") or ""
         auth_token = data.auth_token or request.headers.get("x-auth-token") or ""
         identity: Identity = request.app.state.identity
-        done = await identity.exchange(principal.workspace_id, user_id.strip(), auth_token.strip())
+        services = usage_services(request)
+        if services is not None:
+            await services.limiter.hit_exchange(
+                principal.workspace_id, api_key_id=principal.api_key_id, user_id=user_id.strip()
+            )
+        try:
+            done = await identity.exchange(
+                principal.workspace_id,
+                user_id.strip(),
+                auth_token.strip(),
+                actor=audit.actor_of(principal),
+            )
+        except ServiceError:
+            if services is not None:
+                await services.limiter.exchange_failed(
+                    principal.workspace_id, user_id=user_id.strip()
+                )
+            raise
         claims = done.token.claims
         return UserToken(
             token=done.token.token,

@@ -80,8 +80,12 @@ class TranslateController(Controller):
         settings: Settings = request.app.state.settings
         engine: Engine = request.app.state.engine
         limits = settings.limits
-        # Each text counts against the rate limits (as many as the batch may hold).
-        cost = max(1, min(len(data.texts), limits.max_batch_items))
+        # Each text into each language counts against the rate limits (as many as a batch may
+        # hold): one request of 50 texts into 10 languages is 500 translations, not 1.
+        languages_asked = len(data.target_langs) if data.target_langs is not None else 1
+        cost = max(1, min(len(data.texts), limits.max_batch_items)) * max(
+            1, min(languages_asked, limits.max_target_langs)
+        )
         admission = await admit(request, channel_id=data.channel_id, cost=cost)
         if not data.texts:
             raise ValidationFailed("texts: give at least one text", details={"field": "texts"})
@@ -239,6 +243,14 @@ def _options(
             f"context: at most {limit} messages",
             code="too_many_items",
             details={"field": "context"},
+        )
+    context_chars = sum(len(c.text) + len(c.author or "") for c in context)
+    most = settings.limits.max_context_chars
+    if context_chars > most:
+        raise ValidationFailed(
+            f"context: {context_chars} characters, the limit is {most}",
+            code="text_too_long",
+            details={"field": "context", "max": most},
         )
     return Options(
         target=languages.require(target, "target_lang"),

@@ -18,6 +18,8 @@ from service.accounts import apikeys, audit, roles, workspaces
 from service.accounts.identity import Identity
 from service.accounts.keys import KeyVerifier, Principal
 from service.api.auth import principal_of
+from service.errors import ValidationFailed
+from service.settings import Settings
 
 AnyRequest = Request[Any, Any, Any]
 UNSET = msgspec.UNSET
@@ -194,6 +196,19 @@ class WorkspacesController(Controller):
     ) -> ApiKeyCreated:
         principal = principal_of(request)
         target = target_workspace(principal, workspace_id)
+        expires_in_days = data.expires_in_days
+        if principal.token_id is not None:
+            # A key minted with a short-lived user token expires within a bounded time.
+            settings: Settings = request.app.state.settings
+            bound = max(1, settings.security.token_minted_key_max_days)
+            if expires_in_days is None:
+                expires_in_days = bound
+            elif expires_in_days > bound:
+                raise ValidationFailed(
+                    f"expires_in_days: a key created with a user token expires within {bound} "
+                    "days (UTP_TOKEN_MINTED_KEY_MAX_DAYS); use an admin API key for longer",
+                    details={"field": "expires_in_days", "max": bound},
+                )
         async with request.app.state.sessions.begin() as session:
             await workspaces.get(session, target)
             issued = await apikeys.create(
@@ -201,7 +216,7 @@ class WorkspacesController(Controller):
                 target,
                 name=data.name,
                 scopes=data.scopes,
-                expires_in_days=data.expires_in_days,
+                expires_in_days=expires_in_days,
                 actor=audit.actor_of(principal),
             )
             row = await apikeys.get(session, target, issued.key_id)
@@ -263,6 +278,7 @@ class WorkspacesController(Controller):
                 change,
                 actor=audit.actor_of(principal),
                 keyring=identity.keyring(),
+                policy=request.app.state.outbound_policy,
             )
             return WorkspaceSettings(**workspaces.settings_view(row))
 

@@ -149,6 +149,16 @@ class ChatBot:
             return "command"
         if not message.text.strip():
             return "ignored: no text"
+        limit = self.deps.settings.limits.max_text_chars
+        if len(message.text) > limit:
+            # The API's limit holds for the bot too: no provider call, no post of that size.
+            self.health.problem(
+                hook.workspace_id,
+                "text_too_long",
+                f"message {message.message_id} not translated: {len(message.text)} characters, "
+                f"the limit is {limit} (UTP_MAX_TEXT_CHARS)",
+            )
+            return "ignored: too long"
         async with self.deps.sessions() as session:
             channel = await channels.read(session, hook.workspace_id, message.channel_id)
         if not channel.enabled:
@@ -156,7 +166,11 @@ class ChatBot:
         if message.is_edited:
             earlier = await self.store.get(hook.workspace_id, message.message_id)
             if earlier is not None and earlier.written_digest == digest(message.text):
-                return "ignored: the bot's own edit"
+                # Attachment mode: the text the bot wrote; thread mode: the text it translated
+                # last (an edit payload replayed, or sent again, is not translated twice).
+                if earlier.mode == "attachment":
+                    return "ignored: the bot's own edit"
+                return "ignored: already translated"
         self.spawn(self._translate(hook, message, channel), f"chat-translate-{message.message_id}")
         return "queued"
 
@@ -437,6 +451,7 @@ class ChatBot:
             room_id=message.channel_id,
             mode="thread",
             reply_id=reply_id,
+            written_digest=digest(message.text),
             languages=[r.language for r in rendered],
         )
         if earlier is not None:

@@ -20,9 +20,13 @@ from service.outbound import (
     OutboundClient,
     OutboundError,
     OutboundInvalidURL,
+    OutboundRefused,
     OutboundResponse,
     OutboundTimeout,
 )
+
+# `RocketChatError.error` when the outbound policy refused the address (nothing was sent).
+POLICY_REFUSED = "outbound_policy"
 
 
 class RocketChatError(Exception):
@@ -32,6 +36,15 @@ class RocketChatError(Exception):
         super().__init__(message)
         self.status = status
         self.error = error
+
+
+def public_reason(exc: RocketChatError) -> str:
+    """What a caller of this service may be told: never Rocket.Chat's (or whatever answered
+    at the URL) own words, which would make the URL a way to read internal services."""
+    if exc.error == POLICY_REFUSED:
+        return str(exc)
+    status = f" (HTTP {exc.status})" if exc.status else ""
+    return f"Rocket.Chat could not be reached or did not answer as expected{status}"
 
 
 class RocketChatUnauthorized(RocketChatError):
@@ -262,6 +275,13 @@ class RocketChatClient:
                     await asyncio.sleep(self._delay(attempt, None))
                     continue
                 raise RocketChatUnavailable(f"Rocket.Chat {endpoint}: timed out") from None
+            except OutboundRefused:
+                raise RocketChatUnavailable(
+                    f"Rocket.Chat {endpoint}: the server's outbound policy refuses this "
+                    "address (an operator allows on-premises networks with "
+                    "UTP_OUTBOUND_ALLOWED_NETWORKS)",
+                    error=POLICY_REFUSED,
+                ) from None
             except OutboundInvalidURL as exc:
                 # A configuration error: no retry can fix it.
                 raise RocketChatUnavailable(f"Rocket.Chat {endpoint}: {exc}") from None

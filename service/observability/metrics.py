@@ -6,6 +6,8 @@ codes from the fixed language table, status classes. Never user ids, keys or mes
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -89,6 +91,13 @@ USAGE_WRITE_FAILURES = Counter(
     "Failed attempts to write usage events to the database (they are retried).",
     registry=REGISTRY,
 )
+DEAD_LETTERS = Counter(
+    "utp_dead_letters",
+    "Rows the database refused for their content, set aside so the rest flows on "
+    "(store: usage = the usage ledger's dead-letter table, translation_memory = dropped).",
+    ["store"],
+    registry=REGISTRY,
+)
 
 # -- cost, budgets and rate limits (wired by the usage work: service/usage/**) ---------------
 
@@ -108,7 +117,8 @@ BUDGET_TOP_N = 20
 BUDGET_CONSUMPTION = Gauge(
     "utp_budget_consumption_ratio",
     "Share of the monthly budget spent (1 = hard limit reached), for the workspaces with a "
-    f"budget that are nearest their limit (at most {BUDGET_TOP_N}).",
+    f"budget that are nearest their limit (at most {BUDGET_TOP_N}); `workspace` is a keyed "
+    "pseudonym (`utp workspaces list` shows each workspace's).",
     ["workspace"],
     registry=REGISTRY,
 )
@@ -136,12 +146,21 @@ DB_QUERY_LATENCY = Histogram(
 _OPERATIONS = frozenset({"select", "insert", "update", "delete"})
 
 
+def workspace_label(secret_key: str, workspace_id: object) -> str:
+    """The `workspace` label of a workspace: a keyed pseudonym, not its id or name, because
+    /metrics is scraped in plain text and must not list tenants with their spending.
+    `utp workspaces list` shows each workspace's label; replicas sharing UTP_SECRET_KEY agree."""
+    key = hashlib.sha256(b"utp-metrics-label:" + secret_key.encode()).digest()
+    return "ws-" + hmac.new(key, str(workspace_id).encode(), hashlib.sha256).hexdigest()[:12]
+
+
 def publish_budget_consumption(ratios: Mapping[str, float], top_n: int = BUDGET_TOP_N) -> None:
     """Replace the per-workspace budget gauge with the `top_n` workspaces nearest their limit.
 
-    `ratios` maps a workspace id to spent / monthly limit, for workspaces that have a budget.
-    Keeping only the top N bounds the series however many workspaces exist; the alerts care
-    about the ones near or over their limit, which are exactly those kept.
+    `ratios` maps a workspace's label (`workspace_label`) to spent / monthly limit, for
+    workspaces that have a budget. Keeping only the top N bounds the series however many
+    workspaces exist; the alerts care about the ones near or over their limit, which are
+    exactly those kept.
     """
     top = sorted(ratios.items(), key=lambda item: item[1], reverse=True)[:top_n]
     BUDGET_CONSUMPTION.clear()

@@ -24,7 +24,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -34,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.coalesce import Coalescer
+from service.db import rejects
 from service.db.models import TranslationMemory
 from service.db.session import insert_of
 from service.observability import metrics
@@ -320,13 +321,32 @@ class TranslationCache:
         rows = [self._rows.pop(k) for k in keys]
         if not rows:
             return
-        try:
-            async with self._sessions.begin() as session:
+        sessions = self._sessions
+
+        async def write(batch: Sequence[dict[str, Any]]) -> None:
+            async with sessions.begin() as session:
                 statement = _memory_insert(session.get_bind().dialect.name)
-                await session.execute(statement, rows)
+                await session.execute(statement, list(batch))
+
+        def set_aside(row: dict[str, Any], exc: BaseException) -> None:
+            # A cache row, not a record: dropped (the faster tiers still have it), counted, and
+            # logged without its text, which belongs to a tenant.
+            metrics.DEAD_LETTERS.labels(store="translation_memory").inc()
+            log.error(
+                "translation memory: entry %s of workspace %s refused by the database: %s",
+                row["cache_key"][:16],
+                row["workspace_id"],
+                rejects.reason_of(exc),
+            )
+
+        try:
+            await rejects.isolate(rows, write, set_aside)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             # The database is away: the translations are still served from the faster tiers.
-            log.warning("translation memory: %d entries not written: %s", len(rows), exc)
+            # The reason only: SQLAlchemy's message carries the parameters, other tenants' text.
+            log.warning(
+                "translation memory: %d entries not written: %s", len(rows), rejects.reason_of(exc)
+            )
 
     async def ping_redis(self) -> bool:
         if self._redis is None:

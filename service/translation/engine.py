@@ -13,6 +13,7 @@ flight anywhere in the process are computed once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -503,13 +504,22 @@ class Engine:
                 glossary_scope=snapshot.scope if snapshot is not None else "",
                 glossary_version=snapshot.version if snapshot is not None else 0,
             )
+            # Context goes to the provider with the texts: it is priced in the estimate too.
+            estimate = provider.estimate_cost(_billable(request))
             if spend is None:
-                result = await router.call(provider, request, deadline=deadline)
+                result = _sane(
+                    provider.name, await router.call(provider, request, deadline=deadline), request
+                )
             else:
-                held = await spend.reserve(provider, provider.estimate_cost(request.characters))
+                held = await spend.reserve(provider, estimate)
                 actual = Decimal(0)
                 try:
-                    result = await router.call(provider, request, deadline=deadline)
+                    result = _sane(
+                        provider.name,
+                        await router.call(provider, request, deadline=deadline),
+                        request,
+                        estimate,
+                    )
                     actual = result.cost
                 finally:
                     await spend.settle(held, actual)
@@ -592,6 +602,46 @@ def _untranslated(item: _Pending) -> None:
     assert item.outcome is not None
     item.outcome.text = item.text
     item.outcome.untranslated = True
+
+
+def _billable(request: TranslationRequest) -> int:
+    """Characters a provider is sent for `request`: the texts and any context."""
+    return request.characters + sum(len(c.text) + len(c.author or "") for c in request.context)
+
+
+# A call may cost more than its estimate (an LLM answering at length), but not this many times.
+_MAX_COST_OVER_ESTIMATE = 20
+
+
+def _sane(
+    provider: str,
+    result: TranslationResult,
+    request: TranslationRequest,
+    estimate: Decimal | None = None,
+) -> TranslationResult:
+    """The provider's own figures (billed characters, tokens, cost) clamped to what the request
+    can have used: a negative or absurd figure from a misbehaving server (or a workspace's own
+    base_url) must not make a budget's `spent` negative or exhaust it in one call."""
+    billable = _billable(request)
+    characters = min(max(result.characters, 0), 2 * billable)
+    token_cap = 2 * billable + 8192  # the prompt's instructions and glossary come on top
+    input_tokens = min(max(result.input_tokens, 0), token_cap)
+    output_tokens = min(max(result.output_tokens, 0), token_cap)
+    cost = result.cost if result.cost.is_finite() else Decimal(0)
+    cost = max(cost, Decimal(0))
+    if estimate is not None and estimate > 0:
+        cost = min(cost, estimate * _MAX_COST_OVER_ESTIMATE)
+    clamped = (characters, input_tokens, output_tokens, cost)
+    if clamped == (result.characters, result.input_tokens, result.output_tokens, result.cost):
+        return result
+    log.warning("provider %s reported implausible usage figures; clamped", provider)
+    return dataclasses.replace(
+        result,
+        characters=characters,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost=cost,
+    )
 
 
 def _shares(

@@ -35,6 +35,12 @@ WAL_LIMIT = 16 * 2**20
 _CHECKPOINT_PASSES = 8
 _SCHEMA = "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)"
 _INSERT = "INSERT INTO outbox (body) VALUES (?)"
+# Events the database refused for their content (not an outage): kept here, out of the way of
+# the ones behind them, for an operator to inspect (`utp usage dead-letters`).
+_DEAD_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, body BLOB NOT NULL, "
+    "reason TEXT NOT NULL, set_aside_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+)
 
 
 class Journal:
@@ -56,6 +62,7 @@ class Journal:
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._conn.execute(f"PRAGMA journal_size_limit={int(wal_limit)}")
         self._conn.execute(_SCHEMA)
+        self._conn.execute(_DEAD_SCHEMA)
         self._stop = threading.Event()
         self._dirty = threading.Event()
         self._syncer: threading.Thread | None = None
@@ -118,6 +125,18 @@ class Journal:
     def delete_through(self, seq: int) -> None:
         self._conn.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
         self._dirty.set()
+
+    def set_aside(self, body: bytes, reason: str) -> None:
+        """Keep a refused event in the dead-letter table (it leaves the outbox with its batch)."""
+        self._conn.execute("INSERT INTO dead_letter (body, reason) VALUES (?, ?)", (body, reason))
+        self._dirty.set()
+
+    def dead_letters(self) -> list[tuple[int, bytes, str, str]]:
+        """(seq, body, reason, set_aside_at) of every event set aside, oldest first."""
+        rows = self._conn.execute(
+            "SELECT seq, body, reason, set_aside_at FROM dead_letter ORDER BY seq"
+        ).fetchall()
+        return [(int(seq), bytes(body), str(reason), str(at)) for seq, body, reason, at in rows]
 
     def count(self) -> int:
         (n,) = self._conn.execute("SELECT count(*) FROM outbox").fetchone()

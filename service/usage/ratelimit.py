@@ -19,6 +19,8 @@ CPU to a few per cent (bench/README.md, third round). Calls do not wait for each
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import math
 import time
@@ -163,6 +165,51 @@ class RateLimiter:
             if len(self._rules) >= _RULES_CACHED:
                 self._rules.clear()
             self._rules[identity] = rules
+        await self._enforce(workspace_id, rules, cost)
+
+    async def hit_exchange(
+        self, workspace_id: uuid.UUID, *, api_key_id: uuid.UUID, user_id: str
+    ) -> None:
+        """Before a Rocket.Chat token exchange: every attempt counts against the integration
+        key's window; the user id's window refuses once it holds as many *failed* attempts as
+        its limit (`exchange_failed`), so an auth token cannot be guessed faster than that
+        while a user who signs in often is never held back."""
+        s = self._settings
+        key_limit, user_limit = (
+            s.rate_limit_exchange_per_minute,
+            s.rate_limit_exchange_user_per_minute,
+        )
+        if key_limit > 0:
+            await self._enforce(
+                workspace_id,
+                [self._exchange_rule(workspace_id, "key", str(api_key_id), key_limit)],
+                1,
+            )
+        if user_limit > 0:
+            # Cost 0 against limit - 1: refused exactly when `user_limit` failures are counted.
+            rule = self._exchange_rule(workspace_id, "user", user_id, user_limit)
+            await self._enforce(workspace_id, [dataclasses.replace(rule, limit=user_limit - 1)], 0)
+
+    async def exchange_failed(self, workspace_id: uuid.UUID, *, user_id: str) -> None:
+        """Count a failed exchange for `user_id` (never refuses: the attempt was made)."""
+        limit = self._settings.rate_limit_exchange_user_per_minute
+        if limit > 0:
+            rule = self._exchange_rule(workspace_id, "user", user_id, limit)
+            await self._enforce(workspace_id, [dataclasses.replace(rule, limit=2**31)], 1)
+
+    def _exchange_rule(self, workspace_id: uuid.UUID, kind: str, ident: str, limit: int) -> Rule:
+        if kind == "user":  # any length the caller sends, one bounded key
+            ident = hashlib.sha256(ident.encode()).hexdigest()[:32]
+        what = "API key" if kind == "key" else "user (failed attempts)"
+        return Rule(
+            key=f"utp:rl:{{{workspace_id}}}:exchange:{kind}:{ident}:60",
+            limit=limit,
+            window_ms=60_000,
+            what=f"{limit} token exchanges per minute per {what}",
+            scope="api_key" if kind == "key" else "user",
+        )
+
+    async def _enforce(self, workspace_id: uuid.UUID, rules: list[Rule], cost: int) -> None:
         if not rules:
             return
         refused: tuple[Rule, float] | None

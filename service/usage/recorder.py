@@ -9,7 +9,10 @@ database in journal order, in batches, with the daily rollups in the same transa
 then deletes them from the journal. The insert skips ids already stored and the rollups count
 only the rows it inserted, so a batch written again after a crash between the commit and the
 journal delete cannot double-count: exactly once by event id. A database outage only delays
-events; a failed write keeps them and retries with backoff.
+events; a failed write keeps them and retries with backoff. An event the database refuses for
+its content (SQLSTATE classes 22/23: NUL in a text, a deleted workspace) is no outage: it is
+isolated from its batch, moved to the journal's dead-letter table and counted in
+`utp_dead_letters_total{store="usage"}`, and the rest flows on.
 
 Without a journal (unit tests, tools) the outbox is the in-memory buffer alone.
 """
@@ -32,9 +35,10 @@ from decimal import Decimal
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.db import rejects
 from service.db.models import UsageEvent, UserErasure
 from service.ids import random_uuid
 from service.observability import metrics
@@ -257,7 +261,7 @@ class UsageRecorder:
                 return 0
             events = [e for _, e in batch if e is not None]
             if events:
-                await self._write(events)
+                await self._write(events, source)
             source.done_through(len(batch))
             self._pending = max(0, self._pending - len(batch))
             if source is not self._own and not source.memory and not source.overflow:
@@ -274,25 +278,20 @@ class UsageRecorder:
         while await self.flush():
             pass
 
-    async def _write(self, events: list[Event]) -> None:
-        try:
-            await self._insert(events)
-        except (IntegrityError, DataError) as exc:
-            # Not an outage: some event cannot be stored (its workspace was deleted, ...).
-            # Isolate it by halving, so the others still get through.
-            if len(events) == 1:
-                log.error(
-                    "usage event %s dropped, the database refuses it: %s",
-                    events[0].id,
-                    type(exc.orig).__name__ if exc.orig else exc,
-                )
-                metrics.USAGE_WRITE_FAILURES.inc()
-                return
-            middle = len(events) // 2
-            await self._write(events[:middle])
-            await self._write(events[middle:])
+    async def _write(self, events: list[Event], source: _Source | None = None) -> None:
+        # An event the database refuses for its content (not an outage) is set aside, so the
+        # events behind it, of every workspace, still get through.
+        def set_aside(event: Event, exc: BaseException) -> None:
+            reason = rejects.reason_of(exc)
+            log.error("usage event %s set aside, the database refuses it: %s", event.id, reason)
+            metrics.DEAD_LETTERS.labels(store="usage").inc()
+            journal = (source or self._own).journal or self._own.journal
+            if journal is not None:
+                journal.set_aside(_ENCODER.encode(event), reason)
 
-    async def _insert(self, events: list[Event]) -> None:
+        await rejects.isolate(events, self._insert, set_aside)
+
+    async def _insert(self, events: Sequence[Event]) -> None:
         async with self._sessions.begin() as session:
             events = await self._anonymise(session, events)
             rows = [_row(e) for e in events]
@@ -301,7 +300,7 @@ class UsageRecorder:
             if fresh:
                 await session.execute(rollup.upsert(session), rollup.aggregate(fresh))
 
-    async def _anonymise(self, session: AsyncSession, events: list[Event]) -> list[Event]:
+    async def _anonymise(self, session: AsyncSession, events: Sequence[Event]) -> list[Event]:
         """Events of users erased meanwhile (recorded before the erasure) lose their user."""
         digests = {
             erasure_digest(self._erasure_key, e.workspace_id, e.user_id): (
@@ -312,7 +311,7 @@ class UsageRecorder:
             if e.user_id is not None
         }
         if not digests:
-            return events
+            return list(events)
         erased = {
             digests[h]
             for h in await session.scalars(
@@ -320,7 +319,7 @@ class UsageRecorder:
             )
         }
         if not erased:
-            return events
+            return list(events)
         return [
             msgspec.structs.replace(e, user_id=None) if (e.workspace_id, e.user_id) in erased else e
             for e in events

@@ -33,6 +33,7 @@ class UsageServices:
     limiter: RateLimiter
     erasure_key: bytes
     clock: Clock
+    secret_key: str = field(default="", repr=False)
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def maintain(self) -> None:
@@ -57,7 +58,10 @@ class UsageServices:
         )
 
     async def _publish_budgets(self) -> None:
-        metrics.publish_budget_consumption(await self.budgets.consumption())
+        ratios = await self.budgets.consumption()
+        metrics.publish_budget_consumption(
+            {metrics.workspace_label(self.secret_key, ws): r for ws, r in ratios.items()}
+        )
 
     async def _purge_revoked_tokens(self) -> None:
         from service.accounts.tokens import purge_expired
@@ -133,4 +137,5 @@ def build_usage(
         limiter=limiter,
         erasure_key=erasure_key,
         clock=clock,
+        secret_key=settings.security.secret_key.get(),
     )
