@@ -318,3 +318,34 @@ def test_a_provider_without_a_recorded_schema_is_reported(staging_graph, tmp_pat
     ]
     (problem,) = schema_problems([dataclasses.replace(unrecorded[0], custom=True)])
     assert "not in the recorded pulumi-aws" in problem
+
+
+@pytest.mark.parametrize(
+    ("prefix", "token"),
+    [
+        ("kubernetes", DEPLOYMENT),
+        ("aws", LAUNCH_TEMPLATE),
+        ("random", "random:index/randomPassword:RandomPassword"),
+    ],
+)
+def test_the_recorded_schema_is_what_the_script_derives_from_the_sdk(prefix, token):
+    """The data is the script's output for the installed SDK, not edited by hand."""
+    import importlib.util
+
+    from stacks.verify.schema import PACKAGES, schema_record
+
+    spec = importlib.util.spec_from_file_location(
+        "record_provider_schemas", ROOT / "scripts" / "record_provider_schemas.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    derived = script.record(prefix, {token})
+    from importlib import metadata
+
+    stored = schema_record(PACKAGES[prefix], metadata.version(PACKAGES[prefix]))
+    assert stored is not None
+    assert stored["source"] == derived["source"] and stored["why"]
+    assert stored["resources"][token] == derived["resources"][token]
+    for key, schema in derived["types"].items():
+        assert stored["types"][key] == schema, key
