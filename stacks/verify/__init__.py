@@ -3,7 +3,8 @@
 Mocks accept anything. This builds the stack from the config exactly as `pulumi up` passes
 it, then checks the recorded graph against what the engine, AWS and the Kubernetes API server
 enforce: cluster access before Kubernetes resources, CRDs before their custom resources,
-physical-name limits, region-valid values, Helm values the pinned charts know.
+physical-name limits, region-valid values, Helm values the pinned charts know, and every
+resource's inputs against its provider's schema at the pinned version.
 Each problem is one line.
 """
 
@@ -18,6 +19,7 @@ from stacks.verify.crds import crd_order_problems
 from stacks.verify.helm_values import helm_value_problems
 from stacks.verify.names import name_problems
 from stacks.verify.regional import regional_problems
+from stacks.verify.schema import schema_problems
 
 
 def verify(stack: str, root: Path | None = None) -> list[str]:
@@ -36,4 +38,5 @@ def verify(stack: str, root: Path | None = None) -> list[str]:
         *name_problems(graph),
         *regional_problems(graph),
         *helm_value_problems(graph),
+        *schema_problems(graph),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from pathlib import Path
@@ -194,3 +195,157 @@ def test_kubernetes_resources_wait_for_the_admin_access_entry(staging_graph):
     ]
     problems = access_problems(unordered)
     assert len(problems) == 2 and all("does not wait for an" in p for p in problems)
+
+
+def _edited(graph, typ: str, edit):
+    """`graph` with `edit(inputs)` applied to a deep copy of every `typ` resource's inputs."""
+    out = []
+    for r in graph:
+        if r.type == typ:
+            inputs = copy.deepcopy(r.inputs)
+            edit(inputs)
+            r = dataclasses.replace(r, inputs=inputs)
+        out.append(r)
+    return out
+
+
+def _first_container(inputs):
+    return inputs["spec"]["template"]["spec"]["containers"][0]
+
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+
+
+@pytest.mark.parametrize(
+    ("typ", "edit", "problem"),
+    [
+        # Unknown properties: the SDK passes a plain dict's keys through untranslated.
+        (
+            DEPLOYMENT,
+            lambda i: _first_container(i).update(imagePullPolcy="Always"),
+            "spec.template.spec.containers[0].imagePullPolcy: not a property of Container",
+        ),
+        (
+            LAUNCH_TEMPLATE,
+            lambda i: i["metadataOptions"].update(httpToken="required"),
+            "metadataOptions.httpToken: not a property of LaunchTemplateMetadataOptions",
+        ),
+        # Missing required properties.
+        (
+            DEPLOYMENT,
+            lambda i: i["spec"].pop("selector"),
+            "spec.selector: required by DeploymentSpec, missing",
+        ),
+        (
+            "aws:route53/record:Record",
+            lambda i: i.pop("zoneId"),
+            "zoneId: required by Record, missing",
+        ),
+        # Wrong types.
+        (DEPLOYMENT, lambda i: i["spec"].update(replicas="2"), "spec.replicas: expected integer"),
+        (
+            "kubernetes:core/v1:Service",
+            lambda i: i["spec"]["ports"][0].update(targetPort=[8080]),
+            "spec.ports[0].targetPort: expected integer or string, got array [8080]",
+        ),
+        (
+            LAUNCH_TEMPLATE,
+            lambda i: i["metadataOptions"].update(httpPutResponseHopLimit=1.5),
+            "metadataOptions.httpPutResponseHopLimit: expected integer, got number 1.5",
+        ),
+        # Values outside the schema's enum.
+        (
+            "aws:route53/record:Record",
+            lambda i: i.update(type="AAA"),
+            "type: 'AAA' is not one of A, AAAA, CAA,",
+        ),
+        (DEPLOYMENT, lambda i: i.update(kind="Deploymnet"), "kind: 'Deploymnet' is not one of"),
+    ],
+)
+def test_inputs_must_match_the_provider_schema(staging_graph, typ, edit, problem):
+    from stacks.verify.schema import schema_problems
+
+    assert schema_problems(staging_graph) == []
+    problems = schema_problems(_edited(staging_graph, typ, edit))
+    assert problems, problems
+    assert all(p.startswith("schema: ") and f"({typ}): {problem}" in p for p in problems), problems
+
+
+def test_secrets_and_custom_resources_are_not_judged(staging_graph):
+    """A masked secret has no type to check; a CRD's resources are in no provider schema."""
+    from stacks.verify.schema import schema_problems
+
+    masked = _edited(staging_graph, DEPLOYMENT, lambda i: i["spec"].update(replicas="[secret]"))
+    assert schema_problems(masked) == []
+    custom = _edited(
+        staging_graph,
+        "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+        lambda i: i.update(anything="goes"),
+    )
+    assert schema_problems(custom) == []
+
+
+def test_the_recorded_schemas_match_the_installed_providers():
+    """A provider bump without re-recording fails here (and in `utp-infra verify`)."""
+    from importlib import metadata
+
+    from stacks.verify.schema import PACKAGES, RECORD_COMMAND, record_path
+
+    for package in PACKAGES.values():
+        installed = metadata.version(package)
+        assert record_path(package, installed).is_file(), (
+            f"{package} {installed} is installed but its schema is not recorded: run"
+            f" `{RECORD_COMMAND}` and commit infra/data/schemas/"
+        )
+        pin = f'"{package}=={installed}"'
+        assert pin in (ROOT / "pyproject.toml").read_text(), f"pyproject.toml must pin {pin}"
+
+
+def test_a_provider_without_a_recorded_schema_is_reported(staging_graph, tmp_path):
+    from stacks.verify.schema import schema_problems
+
+    problems = schema_problems(staging_graph, data_dir=tmp_path)
+    assert len(problems) == 3, problems
+    for package, line in zip(
+        ("pulumi-aws", "pulumi-kubernetes", "pulumi-random"), sorted(problems), strict=True
+    ):
+        assert line.startswith(f"schema: no record of {package} ") and (
+            "python scripts/record_provider_schemas.py" in line
+        ), line
+    unrecorded = [
+        dataclasses.replace(r, type="aws:ec2/instance:Instance") for r in staging_graph[:1]
+    ]
+    (problem,) = schema_problems([dataclasses.replace(unrecorded[0], custom=True)])
+    assert "not in the recorded pulumi-aws" in problem
+
+
+@pytest.mark.parametrize(
+    ("prefix", "token"),
+    [
+        ("kubernetes", DEPLOYMENT),
+        ("aws", LAUNCH_TEMPLATE),
+        ("random", "random:index/randomPassword:RandomPassword"),
+    ],
+)
+def test_the_recorded_schema_is_what_the_script_derives_from_the_sdk(prefix, token):
+    """The data is the script's output for the installed SDK, not edited by hand."""
+    import importlib.util
+
+    from stacks.verify.schema import PACKAGES, schema_record
+
+    spec = importlib.util.spec_from_file_location(
+        "record_provider_schemas", ROOT / "scripts" / "record_provider_schemas.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    derived = script.record(prefix, {token})
+    from importlib import metadata
+
+    stored = schema_record(PACKAGES[prefix], metadata.version(PACKAGES[prefix]))
+    assert stored is not None
+    assert stored["source"] == derived["source"] and stored["why"]
+    assert stored["resources"][token] == derived["resources"][token]
+    for key, schema in derived["types"].items():
+        assert stored["types"][key] == schema, key
