@@ -102,3 +102,25 @@ async def test_a_schema_migrated_by_a_newer_release_is_left_as_it_is(tmp_path: P
     assert said is not None and "0099_future" in said and "never downgraded" in said
     assert await database_revisions(url) == {"0099_future"}
     assert "future_feature" in await _columns(url)
+
+
+async def test_postgres_has_the_retention_indexes(postgres_url: str) -> None:
+    import asyncio
+
+    await asyncio.to_thread(upgrade, postgres_url)
+    engine = create_async_engine(postgres_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.text(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%created'"
+                )
+            )
+            found = dict(rows.all())
+    finally:
+        await engine.dispose()
+    for name, table in (
+        ("ix_translation_memory_workspace_created", "translation_memory"),
+        ("ix_chat_deliveries_workspace_created", "chat_deliveries"),
+    ):
+        assert f"ON public.{table} USING btree (workspace_id, created_at)" in found[name]
