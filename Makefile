@@ -45,6 +45,7 @@ test: $(VENV)/.all-deps $(LIBRETRANSLATE_VENV)/.installed-$(LIBRETRANSLATE_VERSI
 # after a year's start, just before a year's end (the run crosses midnight) and on a leap day:
 # a test or a feature that only works mid-month fails here on any day, not only on the 1st.
 CALENDAR_TESTS := tests/service/usage tests/service/test_retention.py tests/service/ops/test_prune.py \
+	tests/service/ops/test_archived_backups.py \
 	tests/service/ops/test_healthcheck.py \
 	tests/service/accounts/test_tokens.py tests/service/accounts/test_workspaces_api.py \
 	tests/stacks/test_release.py

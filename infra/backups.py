@@ -22,9 +22,15 @@ class ReplicationTarget:
     kms_key_arn: pulumi.Input[str]
 
 
+def prune_service_account(backup_service_account: str) -> str:
+    """The prune CronJob's service account, beside the backup job's (same namespace)."""
+    return f"{backup_service_account}-prune"
+
+
 @dataclass(frozen=True, kw_only=True)
 class BackupIdentity:
-    """The Kubernetes service account (IRSA) of the backup job; the only writer."""
+    """The Kubernetes service account (IRSA) of the backup job; the only writer. Its prune
+    job (`prune_service_account`) is the only principal that may delete."""
 
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
@@ -39,6 +45,9 @@ class BackupsArgs:
     kms_key_arn: pulumi.Input[str]
     production: bool = False
     noncurrent_expiry_days: int = 90
+    # Backstop for `utp backups prune` (12 monthly backups reach back ~12 months): what
+    # retention no longer keeps expires even if the prune job stops running.
+    expiry_days: int = 400
     log_expiry_days: int = 365
     replicate_to: ReplicationTarget | None = None
     writer: BackupIdentity | None = None
@@ -48,12 +57,14 @@ class Backups(pulumi.ComponentResource):
     """Creates an access-log bucket and the backup bucket: all four public-access-block flags,
     BucketOwnerEnforced, SSE-KMS with a bucket key, versioning, a TLS-only policy, lifecycle
     (Standard -> IA 30 d -> Glacier 90 d -> Deep Archive 365 d, noncurrent expiry, abort
-    incomplete uploads), access logging; optionally cross-region replication with replication
-    time control into a replica KMS key, and an IRSA role that is the bucket's only writer.
+    incomplete uploads, expiry after `expiry_days`), access logging; optionally cross-region
+    replication with replication time control into a replica KMS key, an IRSA role that is the
+    bucket's only writer, and one for its prune job, the only principal that may delete.
     """
 
     bucket: aws.s3.Bucket
     writer_role: aws.iam.Role | None
+    prune_role: aws.iam.Role | None
     replication_role: aws.iam.Role | None
 
     def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None):
@@ -89,13 +100,21 @@ class Backups(pulumi.ComponentResource):
             force_destroy=not args.production,
             opts=stateful,
         )
-        self.writer_role = None
+        self.writer_role = self.prune_role = None
         writers: list[pulumi.Input[str]] = []
+        deleters: list[pulumi.Input[str]] = []
         if args.writer is not None:
             self.writer_role = self._create_writer(args.writer, args.kms_key_arn)
             writers.append(self.writer_role.arn)
+            self.prune_role = self._create_pruner(args.writer, args.kms_key_arn)
+            deleters.append(self.prune_role.arn)
         versioning = self._harden(
-            f"{name}-bucket", self.bucket, args.kms_key_arn, writers=writers, logs=logs
+            f"{name}-bucket",
+            self.bucket,
+            args.kms_key_arn,
+            writers=writers,
+            deleters=deleters,
+            logs=logs,
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
@@ -110,6 +129,7 @@ class Backups(pulumi.ComponentResource):
                         {"days": 90, "storage_class": "GLACIER"},
                         {"days": 365, "storage_class": "DEEP_ARCHIVE"},
                     ],
+                    "expiration": {"days": args.expiry_days},
                     "noncurrent_version_expiration": {
                         "noncurrent_days": args.noncurrent_expiry_days
                     },
@@ -132,6 +152,7 @@ class Backups(pulumi.ComponentResource):
         kms_key_arn: pulumi.Input[str] | None,
         *,
         writers: list[pulumi.Input[str]] | None = None,
+        deleters: list[pulumi.Input[str]] | None = None,
         logs: aws.s3.Bucket | None = None,
     ) -> aws.s3.BucketVersioning:
         child = pulumi.ResourceOptions(parent=self)
@@ -186,9 +207,21 @@ class Backups(pulumi.ComponentResource):
                     "Sid": "OnlyTheBackupJobWrites",
                     "Effect": "Deny",
                     "Principal": "*",
-                    "Action": ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+                    "Action": ["s3:PutObject", "s3:DeleteObjectVersion"],
                     "Resource": pulumi.Output.concat(bucket.arn, "/*"),
                     "Condition": {"ArnNotEquals": {"aws:PrincipalArn": writers}},
+                }
+            )
+            # Deleting leaves a delete marker (versioning); the data itself goes with the
+            # noncurrent-version expiry, so no job ever needs DeleteObjectVersion.
+            statements.append(
+                {
+                    "Sid": "OnlyThePruneJobDeletes",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:DeleteObject",
+                    "Resource": pulumi.Output.concat(bucket.arn, "/*"),
+                    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": deleters or writers}},
                 }
             )
         if logs is None and kms_key_arn is None:
@@ -242,6 +275,36 @@ class Backups(pulumi.ComponentResource):
                         "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
                         "Resource": kms_key_arn,
                     },
+                ]
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return role
+
+    def _create_pruner(self, who: BackupIdentity, kms_key_arn: pulumi.Input[str]) -> aws.iam.Role:
+        """`utp backups prune`: list, read manifests, delete current versions. Nothing else."""
+        role = aws.iam.Role(
+            f"{self._name}-prune-role",
+            assume_role_policy=irsa_trust_policy(
+                who.oidc_provider_arn,
+                who.oidc_issuer,
+                who.namespace,
+                prune_service_account(who.service_account),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-prune-policy",
+            role=role.id,
+            policy=policy_document(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:DeleteObject"],
+                        "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
+                    },
+                    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": self.bucket.arn},
+                    {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": kms_key_arn},
                 ]
             ),
             opts=pulumi.ResourceOptions(parent=self),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shlex
 import sys
 
@@ -38,7 +39,9 @@ def serve(host: str | None, port: int | None) -> None:
     settings = _settings()
     configure(settings.server.log_level)
     settings.server.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database_url)
+    untouched = upgrade(settings.database_url)
+    if untouched:
+        logging.getLogger("service.db").warning("schema: %s", untouched)
     issued = asyncio.run(_bootstrap(settings))
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port
@@ -120,7 +123,10 @@ def db_upgrade(revision: str) -> None:
 
     settings = _settings()
     settings.server.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database_url, revision)
+    untouched = upgrade(settings.database_url, revision)
+    if untouched:
+        click.echo(f"database at {_safe_url(settings.database_url)} left as it is: {untouched}")
+        return
     click.echo(f"database at {_safe_url(settings.database_url)} is at {revision}")
 
 

@@ -108,7 +108,7 @@ class ServiceConfig:
     memory_request: str = "512Mi"
     memory_limit: str = "1Gi"
     log_level: str = "INFO"
-    backup_schedule: str = "0 */6 * * *"
+    backup_schedule: str = "0 */4 * * *"
 
 
 @dataclass(frozen=True, kw_only=True)

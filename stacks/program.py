@@ -403,6 +403,9 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 backup_role_arn=backups.writer_role.arn
                 if is_primary and backups.writer_role is not None
                 else None,
+                backup_prune_role_arn=backups.prune_role.arn
+                if is_primary and backups.prune_role is not None
+                else None,
                 backup_schedule=svc.backup_schedule,
                 namespace=backup_ns,
                 backup_service_account=backup_sa,

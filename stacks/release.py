@@ -4,9 +4,9 @@ The orchestration talks to a `PulumiStack`: the subset of `pulumi.automation.Sta
 with the same method names and types, so a real Automation API stack (which needs the Pulumi
 CLI) and the in-memory `InMemoryStack` used by tests are interchangeable.
 
-The service version lives in the stack config as `utp:service.imageTag`. The version a
-rollback returns to is the newest *succeeded* update in the stack's history whose config
-recorded a different image tag.
+The service version is set in the stack config as `utp:service.imageTag` for each `up`. Which
+version runs, and which one a rollback returns to, comes from the live stack's update history
+(stacks/versions.py), never from the committed stack file.
 """
 
 from __future__ import annotations
@@ -25,11 +25,16 @@ import httpx
 from pulumi import automation as auto
 
 from service.ops.healthcheck import CheckOptions, HealthReport, run_check
+from stacks.versions import (
+    ROLLBACK_MESSAGE,
+    VERSION,
+    deployments,
+    last_good,
+    rollback_target,
+    running_version,
+)
 
-VERSION = re.compile(r"^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 IMAGE_TAG_KEY = "utp:service.imageTag"
-SERVICE_KEY = "utp:service"
-MESSAGE_VERSION = re.compile(r"\b(?:deploy|rollback to) (v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)")
 
 Outcome = Literal["succeeded", "dry_run", "rolled_back", "rollback_failed", "failed"]
 Log = Callable[[str], None]
@@ -78,65 +83,6 @@ def automation_stack(stack: str, work_dir: Path) -> PulumiStack:
             "`utp-infra plan --stack " + stack + "` shows the offline resource graph."
         )
     return auto.select_stack(stack_name=stack, work_dir=str(work_dir))
-
-
-# -- versions ---------------------------------------------------------------------------------
-
-
-def _config_value(raw: Any) -> str | None:
-    if isinstance(raw, auto.ConfigValue):
-        return raw.value
-    if isinstance(raw, Mapping):
-        value = raw.get("value")
-        return None if value is None else str(value)
-    return None if raw is None else str(raw)
-
-
-def version_of_update(update: auto.UpdateSummary) -> str | None:
-    """The image tag an update deployed: from its recorded config, else from its message."""
-    config: Mapping[str, Any] = update.config or {}
-    service = _config_value(config.get(SERVICE_KEY))
-    if service:
-        try:
-            tag = json.loads(service).get("imageTag")
-        except (ValueError, AttributeError):
-            tag = None
-        if tag:
-            return str(tag)
-    match = MESSAGE_VERSION.search(update.message or "")
-    return match.group(1) if match else None
-
-
-def current_version(stack: PulumiStack) -> str | None:
-    try:
-        return stack.get_config(IMAGE_TAG_KEY, path=True).value or None
-    except auto.CommandError:
-        return None
-
-
-def previous_version(stack: PulumiStack, other_than: str | None) -> str | None:
-    """The newest successfully deployed version that is not `other_than`, skipping versions
-    that were rolled back."""
-    updates = sorted(
-        stack.history(page_size=50, page=1, show_secrets=False),
-        key=lambda u: u.start_time,
-        reverse=True,
-    )
-    rolled_back_from_next = False
-    for update in updates:
-        if update.kind != "update" or update.result != "succeeded":
-            continue
-        if rolled_back_from_next:
-            # The update a rollback replaced went up fine but failed its health gate (or was
-            # rolled back by hand): never a rollback target.
-            rolled_back_from_next = False
-            continue
-        if (update.message or "").startswith("utp-infra rollback to"):
-            rolled_back_from_next = True
-        version = version_of_update(update)
-        if version and version != other_than:
-            return version
-    return None
 
 
 # -- notifications ----------------------------------------------------------------------------
@@ -330,16 +276,17 @@ class Release:
         result = ReleaseResult("deploy", self.stack_name, version, "failed", None, 0.0)
         try:
             self._step(result, "pre-flight", lambda: self._preflight(version))
-            result.previous_version = current_version(self.stack)
+            history = deployments(self.stack)
+            result.previous_version = history[0].version if history else None
+            # Chosen before `up` adds this version to the history.
+            fallback = last_good(history, other_than=version)
         except Exception as exc:
             result.error = str(exc)
             return self._finish(result, started)
 
         if dry_run:
             try:
-                self._step(
-                    result, "preview", lambda: self._preview(version, result.previous_version)
-                )
+                self._step(result, "preview", lambda: self._preview(version, f"deploy {version}"))
                 result.outcome = "dry_run"
             except Exception as exc:
                 result.error = str(exc)
@@ -370,26 +317,29 @@ class Release:
             return self._finish(result, started)
         except Exception as exc:
             result.error = str(exc)
-        self._auto_rollback(result)
+        self._auto_rollback(result, fallback)
         return self._finish(result, started)
 
-    def _preview(self, version: str, previous: str | None) -> str:
+    def _preview(self, version: str, action: str) -> str:
         # Preview reads the stack config, so the new tag is set for it and put back after:
         # a dry run leaves the stack exactly as it was.
+        try:
+            before: auto.ConfigValue | None = self.stack.get_config(IMAGE_TAG_KEY, path=True)
+        except auto.CommandError:
+            before = None
         self._set_version(version)
         try:
             preview = self.stack.preview(
-                message=f"utp-infra deploy {version} (dry run)", on_output=self._engine_line
+                message=f"utp-infra {action} (dry run)", on_output=self._engine_line
             )
         finally:
-            if previous is not None:
-                self._set_version(previous)
+            if before is not None:
+                self.stack.set_config(IMAGE_TAG_KEY, before, path=True)
         changes = preview.change_summary or {}
         return ", ".join(f"{k} {v}" for k, v in sorted(changes.items())) or "no changes"
 
-    def _auto_rollback(self, result: ReleaseResult) -> None:
-        target = result.previous_version or previous_version(self.stack, result.version)
-        if target is None or target == result.version:
+    def _auto_rollback(self, result: ReleaseResult, target: str | None) -> None:
+        if target is None:
             result.outcome = "failed"
             result.error += "; no previous version to roll back to"
             self.log("    automatic rollback: impossible, no previous version recorded")
@@ -398,7 +348,7 @@ class Release:
             self._step(
                 result,
                 f"automatic rollback to {target}",
-                lambda: self._up(target, f"utp-infra rollback to {target} (automatic)"),
+                lambda: self._up(target, f"{ROLLBACK_MESSAGE} {target} (automatic)"),
             )
             self._step(result, "health gate after rollback", lambda: self._wait_healthy(target))
             result.outcome = "rolled_back"
@@ -406,10 +356,10 @@ class Release:
             result.outcome = "rollback_failed"
             result.error += f"; rollback to {target} failed: {exc}"
 
-    def rollback(self, to: str | None = None) -> ReleaseResult:
+    def rollback(self, to: str | None = None, *, dry_run: bool = False) -> ReleaseResult:
         started = time.monotonic()
-        current = current_version(self.stack)
-        target = to or previous_version(self.stack, current)
+        current = running_version(self.stack)
+        target = to or rollback_target(self.stack)
         result = ReleaseResult("rollback", self.stack_name, target or "?", "failed", current, 0.0)
         try:
             if target is None:
@@ -417,6 +367,12 @@ class Release:
                     "no previous version in the stack history; name one with --rollback-to"
                 )
             self._step(result, "pre-flight", lambda: self._preflight(target))
+            if dry_run:
+                self._step(
+                    result, "preview", lambda: self._preview(target, f"rollback to {target}")
+                )
+                result.outcome = "dry_run"
+                return self._finish(result, started)
             if self.backup is not None:
                 backup = self.backup
                 self._step(
@@ -425,7 +381,7 @@ class Release:
                     lambda: backup(self.stack_name, f"pre-rollback-{target}"),
                 )
             self._step(
-                result, f"up {target}", lambda: self._up(target, f"utp-infra rollback to {target}")
+                result, f"up {target}", lambda: self._up(target, f"{ROLLBACK_MESSAGE} {target}")
             )
             self._step(result, "health gate", lambda: self._wait_healthy(target))
             result.outcome = "rolled_back"

@@ -18,14 +18,22 @@ from stacks.release import (
     ReleaseError,
     SlackNotifier,
     automation_stack,
-    current_version,
     http_health_probe,
-    previous_version,
     rds_snapshot_backup,
 )
+from stacks.versions import RegistryError, newest_image_tag, rollback_target, running_version
 
 StackFactory = Callable[[str], PulumiStack]
 BackupFactory = Callable[[PulumiStack], Backup]
+# The newest release image of the stack's registry (for `--version latest`).
+LatestTag = Callable[[PulumiStack], str]
+
+
+def registry_latest(stack: PulumiStack) -> str:
+    output = stack.outputs().get("repositoryUrl")
+    if output is None or not output.value:
+        raise RegistryError("stack output repositoryUrl is missing: is the stack deployed?")
+    return newest_image_tag(str(output.value))
 
 
 def offline_policy_check(stack: str) -> Sequence[str]:
@@ -55,6 +63,15 @@ def _health_url(stack: str, given: str | None) -> str:
         raise click.ClickException(str(exc)) from None
 
 
+def _one_stack(option: str | None, argument: str | None) -> str:
+    if option and argument and option != argument:
+        raise click.UsageError(f"two stacks given: {argument} and --stack {option}")
+    chosen = option or argument
+    if not chosen:
+        raise click.UsageError("name the stack: --stack staging|production (or --environment)")
+    return chosen
+
+
 def _log(line: str) -> None:
     click.echo(line)
     sys.stdout.flush()
@@ -65,6 +82,7 @@ def build_commands(
     policy_check: PolicyCheck = offline_policy_check,
     stack_factory: StackFactory = lambda name: automation_stack(name, REPO_ROOT),
     backup_factory: BackupFactory = rds_snapshot_backup,
+    latest_tag: LatestTag = registry_latest,
 ) -> list[click.Command]:
     """The commands, with the policy check, stack and backup wired by the caller."""
     from service.settings import Settings, SettingsError
@@ -97,7 +115,12 @@ def build_commands(
             pulumi_stack,
         )
 
-    stack_option = click.option("--stack", type=click.Choice(STACKS), required=True)
+    # `--environment` and (for rollback) a positional STACK: the deployment overview's
+    # deploy.sh/rollback.sh spell it that way.
+    stack_choice = click.Choice(STACKS)
+    stack_option = click.option(
+        "--stack", "--environment", "stack", type=stack_choice, help="staging or production."
+    )
     health_option = click.option(
         "--health-url",
         default=None,
@@ -117,14 +140,19 @@ def build_commands(
 
     @click.command("deploy")
     @stack_option
-    @click.option("--version", "version", required=True, help="Image tag to deploy, vX.Y.Z.")
+    @click.option(
+        "--version",
+        "version",
+        required=True,
+        help="Image tag to deploy, vX.Y.Z; `latest`: the newest vX.Y.Z image in the registry.",
+    )
     @click.option("--dry-run", is_flag=True, help="Pre-flight and `pulumi preview` only.")
     @click.option("--skip-backup", is_flag=True, help="No pre-deploy database snapshot.")
     @health_option
     @deadline_option
     @interval_option
     def deploy(
-        stack: str,
+        stack: str | None,
         version: str,
         dry_run: bool,
         skip_backup: bool,
@@ -133,41 +161,54 @@ def build_commands(
         gate_interval: float,
     ) -> None:
         """Deploy VERSION: pre-flight, backup, up, health gate; roll back if the gate fails."""
-        runner, _ = release(
-            stack, health_url, Gate(deadline_seconds=gate_deadline, interval_seconds=gate_interval)
+        name = _one_stack(stack, None)
+        runner, pulumi_stack = release(
+            name, health_url, Gate(deadline_seconds=gate_deadline, interval_seconds=gate_interval)
         )
+        if version == "latest":
+            try:
+                version = latest_tag(pulumi_stack)
+            except RegistryError as exc:
+                raise click.ClickException(f"--version latest: {exc}") from None
+            _log(f"--version latest: {version}, the newest release image in the registry")
         result = runner.deploy(version, dry_run=dry_run, skip_backup=skip_backup)
         if not result.ok:
             raise click.ClickException(f"deploy {result.outcome}: {result.error}")
 
     @click.command("rollback")
+    @click.argument("stack_argument", metavar="[STACK]", required=False, type=stack_choice)
     @stack_option
     @click.option("--rollback-to", "target", default=None, help="Version (default: previous).")
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    @click.option("--dry-run", is_flag=True, help="Pre-flight and `pulumi preview` only.")
     @health_option
     @deadline_option
     @interval_option
     def rollback(
-        stack: str,
+        stack_argument: str | None,
+        stack: str | None,
         target: str | None,
         yes: bool,
+        dry_run: bool,
         health_url: str | None,
         gate_deadline: float,
         gate_interval: float,
     ) -> None:
-        """Roll STACK back to --rollback-to, or to the previous successfully deployed version."""
+        """Roll STACK back to --rollback-to, or to the last release before the running one
+        that passed its health gate (both from the live stack's update history)."""
+        name = _one_stack(stack, stack_argument)
         runner, pulumi_stack = release(
-            stack, health_url, Gate(deadline_seconds=gate_deadline, interval_seconds=gate_interval)
+            name, health_url, Gate(deadline_seconds=gate_deadline, interval_seconds=gate_interval)
         )
-        current = current_version(pulumi_stack)
-        chosen = target or previous_version(pulumi_stack, current)
+        current = running_version(pulumi_stack)
+        chosen = target or rollback_target(pulumi_stack)
         if chosen is None:
             raise click.ClickException(
-                f"{stack}: no previous version in the stack history; name one with --rollback-to"
+                f"{name}: no earlier good release in the stack history; name one with --rollback-to"
             )
-        if not yes:
-            click.confirm(f"Roll {stack} back from {current or '?'} to {chosen}?", abort=True)
-        result = runner.rollback(chosen)
+        if not yes and not dry_run:
+            click.confirm(f"Roll {name} back from {current or '?'} to {chosen}?", abort=True)
+        result = runner.rollback(chosen, dry_run=dry_run)
         if not result.ok and result.outcome != "rolled_back":
             raise click.ClickException(f"rollback {result.outcome}: {result.error}")
 

@@ -41,6 +41,13 @@ class TranslatorServiceArgs:
     run_migrations: bool = True
     backup_bucket: pulumi.Input[str] | None = None
     backup_role_arn: pulumi.Input[str] | None = None
-    backup_schedule: str = "0 */6 * * *"
+    # Application data every 4 hours, as the deployment overview promises.
+    backup_schedule: str = "0 */4 * * *"
+    # `utp backups prune` once a day with this retention (infra/backups.py expires the rest).
+    backup_prune_role_arn: pulumi.Input[str] | None = None
+    prune_schedule: str = "30 3 * * *"
+    keep_daily: int = 30
+    keep_weekly: int = 12
+    keep_monthly: int = 12
     namespace: str = "utp"
     backup_service_account: str = "utp-backup"

@@ -12,7 +12,12 @@ from infra.service.api import create_deployment, create_exposure, create_service
 from infra.service.args import TranslatorServiceArgs
 from infra.service.env import PROVIDERS, create_config_map, env_refs
 from infra.service.guardrails import create_guardrails
-from infra.service.jobs import create_backup_cronjob, create_backup_metrics, create_migration_job
+from infra.service.jobs import (
+    create_backup_cronjob,
+    create_backup_metrics,
+    create_migration_job,
+    create_prune_cronjob,
+)
 from infra.service.network import allow_backup_metrics_traffic, create_network_policies
 from infra.service.scope import Scope
 from infra.service.secrets import create_external_secret
@@ -69,6 +74,8 @@ class TranslatorService(pulumi.ComponentResource):
         if args.backup_bucket is not None and args.backup_role_arn is not None:
             self._create_backup_cronjob(args.backup_bucket, args.backup_role_arn, [config, secret])
             self._create_backup_metrics(args.backup_bucket)
+            if args.backup_prune_role_arn is not None:
+                create_prune_cronjob(self._scope, args.backup_bucket, args.backup_prune_role_arn)
         self.register_outputs({"namespace": args.namespace, "image": self.image})
 
     def env(self) -> list[dict[str, Any]]:

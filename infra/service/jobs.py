@@ -1,4 +1,5 @@
-"""Pods beside the API: the migration Job, the backup CronJob and the backup-metrics exporter."""
+"""Pods beside the API: the migration Job, the backup and prune CronJobs and the backup-metrics
+exporter."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from infra._k8s import RESTRICTED_CONTAINER
 from infra._util import irsa_trust_policy, policy_document
+from infra.backups import prune_service_account
 from infra.service.pods import container, pod_spec
 from infra.service.scope import Scope
 
@@ -103,6 +105,63 @@ def create_backup_cronjob(
             },
         },
         opts=pulumi.ResourceOptions(parent=scope.parent, depends_on=[scope.ns, *after]),
+    )
+
+
+def create_prune_cronjob(
+    scope: Scope, bucket: pulumi.Input[str], role_arn: pulumi.Input[str]
+) -> None:
+    """`utp backups prune` once a day under its own service account: the only principal the
+    bucket lets delete (infra/backups.py), and it can do nothing else."""
+    a, name = scope.args, scope.name
+    account = prune_service_account(a.backup_service_account)
+    k8s.core.v1.ServiceAccount(
+        f"{name}-prune-sa",
+        metadata={
+            "name": account,
+            "namespace": a.namespace,
+            "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+        },
+        opts=scope.child,
+    )
+    prune = container(
+        scope,
+        "prune",
+        [
+            "utp", "backups", "prune",
+            "--keep-daily", str(a.keep_daily),
+            "--keep-weekly", str(a.keep_weekly),
+            "--keep-monthly", str(a.keep_monthly),
+        ],
+    )  # fmt: skip
+    # Only what pruning reads: the bucket, never the database or provider secrets.
+    prune["env"] = [
+        {"name": "AWS_REGION", "value": a.region},
+        {"name": "UTP_BACKUP_BUCKET", "value": bucket},
+        {"name": "UTP_BACKUP_S3_REGION", "value": a.region},
+        {"name": "UTP_DATA_DIR", "value": "/var/lib/utp"},
+    ]
+    labels = {**scope.labels, "app.kubernetes.io/component": "backup-prune"}
+    k8s.batch.v1.CronJob(
+        f"{name}-backup-prune",
+        metadata={"name": "utp-backup-prune", "namespace": a.namespace, "labels": labels},
+        spec={
+            "schedule": a.prune_schedule,
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "spec": {
+                    "backoffLimit": 2,
+                    "activeDeadlineSeconds": 1800,
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": pod_spec([prune], account, restartPolicy="Never"),
+                    },
+                }
+            },
+        },
+        opts=pulumi.ResourceOptions(parent=scope.parent, depends_on=[scope.ns]),
     )
 
 

@@ -95,6 +95,11 @@ class TranslationMemory(Base):
     meta: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
+    # Per-workspace retention purges (migration 0007).
+    __table_args__ = (
+        sa.Index("ix_translation_memory_workspace_created", "workspace_id", "created_at"),
+    )
+
 
 class UsageEvent(Base):
     """One translation request (cache hits too). `id` is the event id: inserts are idempotent."""
@@ -416,6 +421,11 @@ class ChatDelivery(Base):
     languages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    # Per-workspace retention purges (migration 0007).
+    __table_args__ = (
+        sa.Index("ix_chat_deliveries_workspace_created", "workspace_id", "created_at"),
+    )
 
 
 # Analytics by user and the privacy export look a user's events up within a workspace.

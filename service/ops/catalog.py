@@ -1,10 +1,18 @@
-"""The backups in a store: only folders whose manifest was written (last) count as backups."""
+"""The backups in a store: only folders whose manifest was written (last) count as backups.
+
+Backups age into archive storage classes (the bucket's lifecycle moves them to GLACIER at 90
+days and DEEP_ARCHIVE at 365). Such objects are listed but cannot be read until S3 has restored
+a temporary copy, so a backup whose manifest is archived is catalogued from its listing alone:
+its id names its type, day and name, its manifest's timestamp says when it completed, and the
+manifest's presence says it completed. What only the manifest knows (artifacts, checksums) is
+read once the backup is restored (`utp restore <id>` starts that).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from service.ops.manifest import MANIFEST_NAME, Manifest, ManifestError, is_backup_id
 from service.ops.storage import Storage, StoredObject
@@ -12,22 +20,59 @@ from service.ops.storage import Storage, StoredObject
 
 @dataclass(frozen=True)
 class Backup:
-    manifest: Manifest
+    id: str
+    # None while manifest.json itself is archived without a restored copy.
+    manifest: Manifest | None
     objects: tuple[StoredObject, ...]
-    # Empty when every artifact the manifest names is stored with its recorded size.
+    # Empty when every artifact the manifest names is stored with its recorded size (not
+    # checkable while the manifest is archived).
     problems: tuple[str, ...]
-
-    @property
-    def id(self) -> str:
-        return self.manifest.id
+    # Keys in an archive class with no readable restored copy; those of them being restored.
+    unreadable: tuple[str, ...] = ()
+    restoring: tuple[str, ...] = ()
 
     @property
     def good(self) -> bool:
         return not self.problems
 
     @property
+    def type(self) -> str:
+        return self.manifest.type if self.manifest else self.id.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name if self.manifest else self.id.rsplit("/", 1)[1]
+
+    @property
     def created_at(self) -> datetime:
-        return self.manifest.started_at
+        """When it started; while the manifest is archived, the start of the UTC day its id
+        names. (Not the objects' LastModified: a copy or a replica gets a new one.)"""
+        if self.manifest:
+            return self.manifest.started_at
+        year, month, day = (int(part) for part in self.id.split("/")[1:4])
+        return datetime(year, month, day, tzinfo=UTC)
+
+    @property
+    def completed_at(self) -> datetime:
+        if self.manifest:
+            return self.manifest.completed_at
+        # The manifest is written last; lifecycle transitions keep LastModified.
+        return next(o.modified for o in self.objects if o.key.endswith("/" + MANIFEST_NAME))
+
+    @property
+    def size(self) -> int:
+        if self.manifest:
+            return self.manifest.size
+        return sum(o.size for o in self.objects if not o.key.endswith("/" + MANIFEST_NAME))
+
+    @property
+    def storage_class(self) -> str:
+        """The storage class of its objects, `A+B` while a transition is half done."""
+        return "+".join(sorted({o.storage_class for o in self.objects}))
+
+    @property
+    def restorable_now(self) -> bool:
+        return not self.unreadable
 
 
 @dataclass(frozen=True)
@@ -57,7 +102,7 @@ class Catalog:
         exact = [b for b in self.backups if b.id == ref.strip("/")]
         if exact:
             return exact[0]
-        named = [b for b in self.backups if b.manifest.name == ref]
+        named = [b for b in self.backups if b.name == ref]
         if len(named) == 1:
             return named[0]
         if len(named) > 1:
@@ -88,6 +133,12 @@ def load_catalog(storage: Storage) -> Catalog:
             orphans.append(Orphan(folder, tuple(objects)))
             continue
         where = f"{folder}/{MANIFEST_NAME}"
+        states = {o.key: storage.restore_state(o.key) for o in objects if o.archived}
+        unreadable = tuple(sorted(k for k, state in states.items() if state != "restored"))
+        restoring = tuple(sorted(k for k, state in states.items() if state == "in-progress"))
+        if where in unreadable:
+            backups.append(Backup(folder, None, tuple(objects), (), unreadable, restoring))
+            continue
         try:
             manifest = Manifest.from_json(storage.get_bytes(where), where=where)
         except ManifestError:
@@ -105,7 +156,9 @@ def load_catalog(storage: Storage) -> Catalog:
                 problems.append(
                     f"{artifact.filename} is {stored.size} bytes, the manifest says {artifact.size}"
                 )
-        backups.append(Backup(manifest, tuple(objects), tuple(problems)))
+        backups.append(
+            Backup(folder, manifest, tuple(objects), tuple(problems), unreadable, restoring)
+        )
     backups.sort(key=lambda b: (b.created_at, b.id))
     orphans.sort(key=lambda o: o.id)
     return Catalog(tuple(backups), tuple(orphans))

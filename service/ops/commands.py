@@ -6,11 +6,18 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from service.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from service.ops.catalog import Backup
+
+# `utp restore` of an archived backup: the S3 restore was requested, nothing restored yet
+# (sysexits' EX_TEMPFAIL: try again later).
+EXIT_RESTORE_PENDING = 75
 
 
 def _settings() -> Settings:
@@ -88,6 +95,7 @@ def backups_list(bucket: str | None, prefix: str | None, as_json: bool) -> None:
     """Complete backups (those whose manifest was written), oldest first."""
     from service.ops.catalog import load_catalog
     from service.ops.storage import StorageError
+    from service.ops.thaw import describe
 
     settings = _settings()
     storage = _storage(settings, bucket, prefix)
@@ -96,34 +104,51 @@ def backups_list(bucket: str | None, prefix: str | None, as_json: bool) -> None:
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        rows = [
-            {
-                "id": b.id,
-                "type": b.manifest.type,
-                "name": b.manifest.name,
-                "started_at": b.manifest.started_at.isoformat(),
-                "completed_at": b.manifest.completed_at.isoformat(),
-                "size": b.manifest.size,
-                "artifacts": [a.kind for a in b.manifest.artifacts],
-                "status": "ok" if b.good else "damaged",
-                "problems": list(b.problems),
-            }
-            for b in catalog.backups
-        ]
+        rows = [_row(b) for b in catalog.backups]
         click.echo(json.dumps({"location": storage.location, "backups": rows}, indent=2))
         return
     if not catalog.backups:
         click.echo(f"no backups in {storage.location}")
     else:
-        click.echo(f"{'ID':<60} {'COMPLETED (UTC)':<20} {'SIZE':>10}  STATUS")
+        click.echo(
+            f"{'ID':<60} {'COMPLETED (UTC)':<20} {'SIZE':>10}  {'CLASS':<13} "
+            f"{'RESTORABLE':<10}  STATUS"
+        )
         for b in catalog.backups:
-            status = "ok" if b.good else "DAMAGED: " + "; ".join(b.problems)
             click.echo(
-                f"{b.id:<60} {b.manifest.completed_at:%Y-%m-%d %H:%M:%S} "
-                f"{_human(b.manifest.size):>10}  {status}"
+                f"{b.id:<60} {b.completed_at:%Y-%m-%d %H:%M:%S} {_human(b.size):>10}  "
+                f"{b.storage_class:<13} {describe(b):<10}  {_status(b)}"
             )
     if catalog.orphans:
         _say(f"{len(catalog.orphans)} folder(s) without a manifest (unfinished) are not listed")
+
+
+def _status(b: Backup) -> str:
+    if b.problems:
+        return "DAMAGED: " + "; ".join(b.problems)
+    # An archived manifest cannot be read, so the sizes are checked once it is restored.
+    return "ok" if b.manifest else "archived (checked after restore)"
+
+
+def _row(b: Backup) -> dict[str, Any]:
+    """A backup in `list --json`; fields only the manifest knows are null while it is archived."""
+    from service.ops.thaw import describe
+
+    m = b.manifest
+    return {
+        "id": b.id,
+        "type": b.type,
+        "name": b.name,
+        "started_at": m.started_at.isoformat() if m else None,
+        "completed_at": b.completed_at.isoformat(),
+        "size": b.size,
+        "artifacts": [a.kind for a in m.artifacts] if m else None,
+        "storage_class": b.storage_class,
+        "restorable_now": b.restorable_now,
+        "restore": describe(b),
+        "status": ("damaged" if b.problems else "ok") if m else "archived",
+        "problems": list(b.problems),
+    }
 
 
 def _human(size: int) -> str:
@@ -202,6 +227,25 @@ def backups_prune(
     is_flag=True,
     help="Restore into a scratch database, compare row/key/file counts, drop it.",
 )
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="For an archived backup: wait until S3 has restored it, then restore.",
+)
+@click.option(
+    "--tier",
+    type=click.Choice(["Standard", "Bulk", "Expedited"]),
+    default="Standard",
+    show_default=True,
+    help="S3 retrieval tier for an archived backup (Expedited: GLACIER only).",
+)
+@click.option(
+    "--restore-days",
+    type=click.IntRange(min=1),
+    default=7,
+    show_default=True,
+    help="How long S3 keeps the restored copies of an archived backup.",
+)
 @bucket_option
 @prefix_option
 def restore(
@@ -211,11 +255,19 @@ def restore(
     redis_url: str | None,
     force: bool,
     verify_only: bool,
+    wait: bool,
+    tier: str,
+    restore_days: int,
     bucket: str | None,
     prefix: str | None,
 ) -> None:
-    """Restore BACKUP_ID (an id from `utp backups list`, a unique name, or `latest`)."""
+    """Restore BACKUP_ID (an id from `utp backups list`, a unique name, or `latest`).
+
+    An archived backup (GLACIER, DEEP_ARCHIVE) is first restored by S3: the command requests
+    that, says when to come back and exits 75, or with --wait waits for it and restores.
+    """
     from service.ops.restore import RestoreError, run_restore
+    from service.ops.thaw import RestorePending, ThawOptions
 
     settings = _settings()
     storage = _storage(settings, bucket, prefix)
@@ -229,10 +281,14 @@ def restore(
             redis_url=redis_url,
             force=force,
             verify_only=verify_only,
+            thaw=ThawOptions(tier=tier, days=restore_days, wait=wait),
             say=_say,
         )
     except RestoreError as exc:
         raise click.ClickException(str(exc)) from None
+    except RestorePending as exc:
+        _say(str(exc))
+        sys.exit(EXIT_RESTORE_PENDING)
     for component, target in report.targets.items():
         click.echo(f"{component}: {target}")
     for what, expected, actual in report.checks:

@@ -15,6 +15,7 @@ from service.ops import pg, redisops
 from service.ops.catalog import Backup, load_catalog
 from service.ops.manifest import Artifact, ManifestError, sha256_file
 from service.ops.storage import Storage, StorageError
+from service.ops.thaw import ThawError, ThawOptions, ensure_readable
 from service.settings import Settings
 
 Say = Callable[[str], None]
@@ -52,24 +53,26 @@ def run_restore(
     redis_url: str | None = None,
     force: bool = False,
     verify_only: bool = False,
+    thaw: ThawOptions | None = None,
     say: Say = print,
 ) -> RestoreReport:
+    """Raises RestorePending (nothing restored) while an archived backup is being thawed."""
     try:
         backup = load_catalog(storage).find(ref)
-    except (ManifestError, StorageError) as exc:
+        _refuse_incomplete(backup)  # before asking S3 to thaw a backup that cannot be used
+        backup = ensure_readable(storage, backup, thaw or ThawOptions(), say=say)
+    except (ManifestError, StorageError, ThawError) as exc:
         raise RestoreError(str(exc)) from None
-    if backup.problems:
-        raise RestoreError(
-            f"refusing to restore {backup.id}: the backup is incomplete ("
-            + "; ".join(backup.problems)
-            + ")"
-        )
-    wanted = list(kinds) if kinds else [a.kind for a in backup.manifest.artifacts]
+    _refuse_incomplete(backup)
+    if backup.manifest is None:  # ensure_readable returns only readable backups
+        raise RestoreError(f"{backup.id}: its manifest cannot be read")
+    manifest = backup.manifest
+    wanted = list(kinds) if kinds else [a.kind for a in manifest.artifacts]
     chosen: list[Artifact] = []
     for kind in wanted:
-        artifact = backup.manifest.artifact(kind)
+        artifact = manifest.artifact(kind)
         if artifact is None:
-            held = ", ".join(a.kind for a in backup.manifest.artifacts)
+            held = ", ".join(a.kind for a in manifest.artifacts)
             raise RestoreError(f"backup {backup.id} has no {kind} artifact (it holds: {held})")
         chosen.append(artifact)
 
@@ -85,6 +88,15 @@ def run_restore(
             else:
                 _files(settings, backup, artifact, path, force, verify_only, report, say)
     return report
+
+
+def _refuse_incomplete(backup: Backup) -> None:
+    if backup.problems:
+        raise RestoreError(
+            f"refusing to restore {backup.id}: the backup is incomplete ("
+            + "; ".join(backup.problems)
+            + ")"
+        )
 
 
 def _download_and_verify(
@@ -316,7 +328,7 @@ def _files(
             report.targets["files"] = "read back (not extracted)"
         else:
             data_dir = settings.server.data_dir
-            target = data_dir if force else data_dir / "restored" / backup.manifest.name
+            target = data_dir if force else data_dir / "restored" / backup.name
             if target.exists() and any(target.iterdir()) and not force:
                 raise RestoreError(f"{target} is not empty; add --force to restore over it")
             say(f"  files: extracting into {target} ...")

@@ -83,7 +83,9 @@ class PrunePlan:
 
 
 def plan_prune(catalog: Catalog, policy: Policy, now: datetime) -> PrunePlan:
-    good = [(b.id, b.manifest.type, b.created_at) for b in catalog.backups if b.good]
+    # Archived backups take part like any other: their manifest exists, so they completed, and
+    # S3 deletes archived objects without restoring them first.
+    good = [(b.id, b.type, b.created_at) for b in catalog.backups if b.good]
     return PrunePlan(
         decision=decide(good, policy),
         orphans=stale_orphans([(o.id, o.newest) for o in catalog.orphans], now),

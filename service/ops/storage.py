@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from service.settings import OpsSettings, Settings
 
@@ -24,11 +24,27 @@ class StorageError(RuntimeError):
     """The backup store could not be reached or refused an operation."""
 
 
+class ArchivedError(StorageError):
+    """The object is in an archive storage class and has no restored copy to read (yet)."""
+
+
+# S3 classes whose objects cannot be read until `RestoreObject` has made a temporary copy.
+# (GLACIER_IR is read directly; the lifecycle never moves backups to Intelligent-Tiering.)
+ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+
+RestoreState = Literal["not-requested", "in-progress", "restored"]
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str  # relative to the store's prefix
     size: int
     modified: datetime
+    storage_class: str = "STANDARD"
+
+    @property
+    def archived(self) -> bool:
+        return self.storage_class in ARCHIVE_CLASSES
 
 
 class Storage(Protocol):
@@ -46,6 +62,10 @@ class Storage(Protocol):
     def list(self, prefix: str = "") -> Iterator[StoredObject]: ...
 
     def delete(self, keys: Iterable[str]) -> None: ...
+
+    def restore_state(self, key: str) -> RestoreState: ...
+
+    def request_restore(self, key: str, *, days: int, tier: str) -> None: ...
 
 
 class LocalStorage:
@@ -114,6 +134,13 @@ class LocalStorage:
                 parent.rmdir()
                 parent = parent.parent
 
+    # A directory has no archive classes: every object is readable now.
+    def restore_state(self, key: str) -> RestoreState:
+        return "restored"
+
+    def request_restore(self, key: str, *, days: int, tier: str) -> None:
+        raise StorageError(f"{key}: a local directory holds no archived objects to restore")
+
 
 class S3Storage:
     """An S3 bucket (or an S3-compatible endpoint). Every object is written with SSE-KMS."""
@@ -161,13 +188,24 @@ class S3Storage:
             extra["SSEKMSKeyId"] = self.kms_key_id
         return extra
 
-    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+    def _call(
+        self, what: str, fn: Callable[[], Any], *, tolerate: frozenset[str] = frozenset()
+    ) -> Any:
+        """`fn()`, with S3's errors as StorageError; error codes in `tolerate` return None."""
         from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
         try:
             return fn()
         except ClientError as exc:
             error = exc.response.get("Error", {})
+            if error.get("Code") in tolerate:
+                return None
+            if error.get("Code") == "InvalidObjectState":
+                raise ArchivedError(
+                    f"{what} in {self.location}: the object is archived ("
+                    f"{error.get('StorageClass') or 'GLACIER/DEEP_ARCHIVE'}); restore it first "
+                    "(`utp restore <id>` starts that)"
+                ) from None
             raise StorageError(
                 f"{what} in {self.location}: {error.get('Code', '?')} {error.get('Message', '')}"
             ) from None
@@ -223,7 +261,10 @@ class S3Storage:
         for page in pages:
             for item in page.get("Contents", []):
                 yield StoredObject(
-                    item["Key"][len(self.prefix) :], int(item["Size"]), item["LastModified"]
+                    item["Key"][len(self.prefix) :],
+                    int(item["Size"]),
+                    item["LastModified"],
+                    item.get("StorageClass") or "STANDARD",
                 )
 
     def delete(self, keys: Iterable[str]) -> None:
@@ -240,6 +281,30 @@ class S3Storage:
                 raise StorageError(
                     f"delete in {self.location}: {first.get('Key')}: {first.get('Message')}"
                 )
+
+    def restore_state(self, key: str) -> RestoreState:
+        """From HeadObject's `x-amz-restore` (absent: never requested, or the copy expired)."""
+        head = self._call(
+            f"inspect {key}",
+            lambda: self.client.head_object(Bucket=self.bucket, Key=self.prefix + key),
+        )
+        restore = str(head.get("Restore") or "")
+        if not restore:
+            return "not-requested"
+        return "in-progress" if 'ongoing-request="true"' in restore else "restored"
+
+    def request_restore(self, key: str, *, days: int, tier: str) -> None:
+        """Ask S3 for a temporary copy (`days` long); asking again while one is on its way is
+        not an error."""
+        self._call(
+            f"restore {key}",
+            lambda: self.client.restore_object(
+                Bucket=self.bucket,
+                Key=self.prefix + key,
+                RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}},
+            ),
+            tolerate=frozenset({"RestoreAlreadyInProgress"}),
+        )
 
 
 def local_dir(settings: Settings) -> Path:

@@ -128,6 +128,10 @@ def test_backup_bucket_hardening(build):
     writers = next(s for s in statements if s["Sid"] == "OnlyTheBackupJobWrites")
     (role,) = [r for r in g.of_type("aws:iam/role:Role") if r.name.endswith("writer-role")]
     assert writers["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [role.outputs["arn"]]
+    deleters = next(s for s in statements if s["Sid"] == "OnlyThePruneJobDeletes")
+    (pruner,) = [r for r in g.of_type("aws:iam/role:Role") if r.name.endswith("prune-role")]
+    assert deleters["Action"] == "s3:DeleteObject"
+    assert deleters["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [pruner.outputs["arn"]]
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert "system:serviceaccount:utp:utp-backup" in trust["Condition"]["StringEquals"].values()
     logging = next(
@@ -136,6 +140,46 @@ def test_backup_bucket_hardening(build):
         if lg.inputs["bucket"] == bucket
     )
     assert logging.inputs["targetBucket"] == _bucket_id(g, "access-logs")
+
+
+def test_prune_role_may_delete_current_versions_and_nothing_more(build):
+    g = build(_backups)
+    (role,) = [r for r in g.of_type("aws:iam/role:Role") if r.name.endswith("prune-role")]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert (
+        "system:serviceaccount:utp:utp-backup-prune" in trust["Condition"]["StringEquals"].values()
+    )
+    (policy,) = [
+        p for p in g.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("prune-policy")
+    ]
+    actions = {
+        a
+        for st in json.loads(policy.inputs["policy"])["Statement"]
+        for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    }
+    assert actions == {"s3:GetObject", "s3:DeleteObject", "s3:ListBucket", "kms:Decrypt"}
+    (writer,) = [
+        p for p in g.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("writer-policy")
+    ]
+    assert "Delete" not in writer.inputs["policy"]
+
+
+def test_lifecycle_expires_what_retention_no_longer_keeps(build):
+    from infra.service.args import TranslatorServiceArgs
+
+    g = build(_backups)
+    bucket = _bucket_id(g, "-bucket")
+    (lc,) = [
+        x
+        for x in g.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        if x.inputs["bucket"] == bucket
+    ]
+    days = lc.inputs["rules"][0]["expiration"]["days"]
+    # The prune job's oldest keeper is the newest backup of the month keep_monthly - 1
+    # months back: at most 31 * keep_monthly days old. Expiry comes after it, not much later.
+    keep_monthly = TranslatorServiceArgs.__dataclass_fields__["keep_monthly"].default
+    assert isinstance(keep_monthly, int)
+    assert 31 * keep_monthly < days <= 31 * (keep_monthly + 2)
 
 
 def test_backup_lifecycle_tiers(build):

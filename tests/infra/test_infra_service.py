@@ -67,6 +67,7 @@ def _service(backups: bool = True, migrations: bool = True, min_replicas: int = 
             min_replicas=min_replicas,
             backup_bucket="utp-backups" if backups else None,
             backup_role_arn="arn:aws:iam::123456789012:role/backup" if backups else None,
+            backup_prune_role_arn="arn:aws:iam::123456789012:role/prune" if backups else None,
         ),
         opts=aws_opts(),
     )
@@ -147,7 +148,9 @@ def test_migration_job_before_rollout_and_backup_cronjob(build):
         "db",
         "upgrade",
     ]
-    (cron,) = g.of_type("kubernetes:batch/v1:CronJob")
+    (cron,) = _named(g, "kubernetes:batch/v1:CronJob", "utp-backup")
+    # Application data every 4 hours, as the deployment overview promises.
+    assert cron.inputs["spec"]["schedule"] == "0 */4 * * *"
     pod = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "utp-backup"
     container = pod["containers"][0]
@@ -158,6 +161,28 @@ def test_migration_job_before_rollout_and_backup_cronjob(build):
     for command in (container["command"], job_command):
         assert command[0] == "utp"
         _parse_utp(list(command[1:]))
+
+
+def test_prune_cronjob_applies_retention_under_its_own_account(build):
+    g = build(_service)
+    (cron,) = _named(g, "kubernetes:batch/v1:CronJob", "utp-backup-prune")
+    assert cron.inputs["spec"]["schedule"] == "30 3 * * *"
+    assert cron.inputs["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "utp-backup-prune"
+    (container,) = pod["containers"]
+    assert container["command"] == [
+        "utp", "backups", "prune", "--keep-daily", "30", "--keep-weekly", "12",
+        "--keep-monthly", "12",
+    ]  # fmt: skip
+    _parse_utp(container["command"][1:])
+    # The bucket and region only: no database, Redis or provider secrets in this pod.
+    assert {e["name"] for e in container["env"]} == {
+        "AWS_REGION", "UTP_BACKUP_BUCKET", "UTP_BACKUP_S3_REGION", "UTP_DATA_DIR"
+    }  # fmt: skip
+    (account,) = _named(g, "kubernetes:core/v1:ServiceAccount", "utp-backup-prune")
+    annotations = account.inputs["metadata"]["annotations"]
+    assert annotations["eks.amazonaws.com/role-arn"] == "arn:aws:iam::123456789012:role/prune"
 
 
 def _parse_utp(args: list[str]) -> None:

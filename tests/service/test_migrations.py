@@ -80,3 +80,47 @@ async def test_postgres_timestamps_keep_their_time_zone(postgres_url: str) -> No
     finally:
         await engine.dispose()
     assert kind == "timestamp with time zone"
+
+
+async def test_a_schema_migrated_by_a_newer_release_is_left_as_it_is(tmp_path: Path) -> None:
+    import asyncio
+
+    from service.db.migrate import database_revisions
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ahead.db'}"
+    await asyncio.to_thread(upgrade, url)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            # What a release with one more migration leaves behind.
+            await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099_future'"))
+            await conn.execute(sa.text("CREATE TABLE future_feature (id INTEGER PRIMARY KEY)"))
+    finally:
+        await engine.dispose()
+
+    said = await asyncio.to_thread(upgrade, url)
+    assert said is not None and "0099_future" in said and "never downgraded" in said
+    assert await database_revisions(url) == {"0099_future"}
+    assert "future_feature" in await _columns(url)
+
+
+async def test_postgres_has_the_retention_indexes(postgres_url: str) -> None:
+    import asyncio
+
+    await asyncio.to_thread(upgrade, postgres_url)
+    engine = create_async_engine(postgres_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.text(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%created'"
+                )
+            )
+            found = dict(rows.all())
+    finally:
+        await engine.dispose()
+    for name, table in (
+        ("ix_translation_memory_workspace_created", "translation_memory"),
+        ("ix_chat_deliveries_workspace_created", "chat_deliveries"),
+    ):
+        assert f"ON public.{table} USING btree (workspace_id, created_at)" in found[name]

@@ -20,12 +20,11 @@ from stacks.release import (
     InMemoryStack,
     Release,
     SlackNotifier,
-    current_version,
     http_health_probe,
-    previous_version,
     rds_snapshot_backup,
 )
 from stacks.release_cli import build_commands
+from stacks.versions import rollback_target, running_version
 
 FAST_GATE = Gate(deadline_seconds=2.0, interval_seconds=0.05, successes=2)
 
@@ -168,14 +167,14 @@ def test_successful_deploy(loopback: FakeService) -> None:
     result = _release(stack, loopback, rec).deploy("v1.1.0")
 
     assert result.outcome == "succeeded", rec.lines
-    assert current_version(stack) == "v1.1.0" and loopback.version == "v1.1.0"
+    assert running_version(stack) == "v1.1.0" and loopback.version == "v1.1.0"
     assert rec.backups == [("staging", "pre-deploy-v1.1.0")]
     assert rec.config_checks == ["staging"]
     assert [s.name for s in result.steps] == [
         "pre-flight", "pre-deploy backup", "up v1.1.0", "health gate"
     ]  # fmt: skip
     assert any("4. health gate ..." in line for line in rec.lines)
-    assert previous_version(stack, "v1.1.0") == "v1.0.0"
+    assert rollback_target(stack) == "v1.0.0"
     [payload] = loopback.webhooks
     assert payload["stack"] == "staging" and payload["version"] == "v1.1.0"
     assert payload["outcome"] == "succeeded" and payload["previous_version"] == "v1.0.0"
@@ -189,7 +188,7 @@ def test_failed_health_gate_rolls_back_to_the_previous_version(loopback: FakeSer
 
     assert result.outcome == "rolled_back"
     assert "health gate: not healthy" in result.error and "database down" in result.error
-    assert current_version(stack) == "v1.1.0" and loopback.version == "v1.1.0"
+    assert running_version(stack) == "v1.1.0" and loopback.version == "v1.1.0"
     newest = stack.history()[0]
     assert newest.result == "succeeded" and "rollback to v1.1.0 (automatic)" in newest.message
     steps = [(s.name, s.status) for s in result.steps]
@@ -221,7 +220,7 @@ def test_release_that_never_serves_is_rolled_back(loopback: FakeService) -> None
 
     assert result.outcome == "rolled_back", rec.lines
     assert "not healthy" in result.error and "release degraded" in result.error
-    assert current_version(stack) == "v1.1.0" and loopback.serving == "v1.1.0"
+    assert running_version(stack) == "v1.1.0" and loopback.serving == "v1.1.0"
 
 
 def test_failed_update_rolls_back_from_history(loopback: FakeService) -> None:
@@ -238,7 +237,7 @@ def test_failed_update_rolls_back_from_history(loopback: FakeService) -> None:
     stack.on_up = failing
     result = _release(stack, loopback, Recorder()).deploy("v2.0.0")
     assert result.outcome == "rolled_back" and "ImagePullBackOff" in result.error
-    assert current_version(stack) == "v1.1.0"
+    assert running_version(stack) == "v1.1.0"
     assert [u.result for u in stack.history()[:2]] == ["succeeded", "failed"]
 
 
@@ -265,7 +264,7 @@ def test_policy_violation_stops_before_anything_changes(loopback: FakeService) -
         "v1.1.0"
     )
     assert result.outcome == "failed" and "1 mandatory violation" in result.error
-    assert current_version(stack) == "v1.0.0" and rec.backups == []
+    assert running_version(stack) == "v1.0.0" and rec.backups == []
     assert loopback.webhooks[0]["outcome"] == "failed"
 
 
@@ -307,15 +306,15 @@ def test_cli_deploy_and_rollback(loopback: FakeService, monkeypatch: pytest.Monk
 
     bad = runner.invoke(deploy, ["--stack", "staging", "--version", "v1.2.0-bad", *gate], env=env)
     assert bad.exit_code == 1 and "deploy rolled_back" in bad.output
-    assert current_version(stack) == "v1.1.0"
+    assert running_version(stack) == "v1.1.0"
 
     asked = runner.invoke(rollback, ["--stack", "staging", *gate], env=env, input="n\n")
     assert asked.exit_code == 1 and "from v1.1.0 to v1.0.0?" in asked.output
-    assert current_version(stack) == "v1.1.0"
+    assert running_version(stack) == "v1.1.0"
 
     back = runner.invoke(rollback, ["--stack", "staging", "--yes", *gate], env=env)
     assert back.exit_code == 0, back.output
-    assert current_version(stack) == "v1.0.0"
+    assert running_version(stack) == "v1.0.0"
     assert snapshots == ["pre-deploy-v1.1.0", "pre-deploy-v1.2.0-bad", "pre-rollback-v1.0.0"]
     assert [w["outcome"] for w in loopback.webhooks] == ["succeeded", "rolled_back", "rolled_back"]
     assert loopback.webhooks[-1]["action"] == "rollback"
@@ -324,7 +323,7 @@ def test_cli_deploy_and_rollback(loopback: FakeService, monkeypatch: pytest.Monk
         rollback, ["--stack", "staging", "--rollback-to", "v1.1.0", "--yes", *gate], env=env
     )
     assert pinned.exit_code == 0, pinned.output
-    assert current_version(stack) == "v1.1.0"
+    assert running_version(stack) == "v1.1.0"
 
 
 def _staging_database() -> Any:
