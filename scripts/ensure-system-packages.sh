@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages a target needs when they are missing and apt-get can be used.
 # `run` needs Apertium (the offline engine); `test` also PostgreSQL, Redis, promtool, amtool,
-# faketime (for `make test-calendar`);
+# faketime (for `make test-calendar`), docker-compose (validates compose.yaml);
 # `bench` also wrk and Apertium's own server (APy), its baselines.
 set -euo pipefail
 
@@ -28,6 +28,9 @@ if [ "$target" = test ] || [ "$target" = bench ]; then
 fi
 if [ "$target" = test ]; then
   command -v faketime >/dev/null 2>&1 || missing+=(faketime)  # make test-calendar
+  # `docker compose config` (the plugin) or Debian's standalone docker-compose.
+  docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 \
+    || missing+=(docker-compose)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -48,7 +48,7 @@ def test_no_secret_has_a_value() -> None:
     assert "UTP_SECRET_KEY" in secret_names and "UTP_REDIS_URL" in secret_names
     filled = [name for _, name, value in _entries() if name in secret_names and value]
     assert not filled, f"secrets must stay empty in the example: {filled}"
-    database = dict((name, value) for _, name, value in _entries())["UTP_DATABASE_URL"]
+    database = {name: value for _, name, value in _entries()}["UTP_DATABASE_URL"]
     assert database == "", "the database URL carries a password: keep it empty"
 
 
