@@ -2,19 +2,26 @@
 # Installs the system packages a target needs when they are missing and apt-get can be used.
 # `run` needs Apertium (the offline engine); `test` also PostgreSQL, Redis, promtool, amtool,
 # faketime (for `make test-calendar`), docker-compose (validates compose.yaml);
-# `bench` also wrk and Apertium's own server (APy), its baselines.
+# `bench` also wrk and Apertium's own server (APy), its baselines;
+# `image` only a Docker engine (Debian's docker.io) and debootstrap (the stand-in base image).
 set -euo pipefail
 
 target="${1:-run}"
 apertium_pkgs=(apertium apertium-eng-spa apertium-eng-cat apertium-fr-es apertium-es-pt)
 
 missing=()
+if [ "$target" = image ]; then
+  docker info >/dev/null 2>&1 || command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+fi
 have_pair() { [ -e "/usr/share/apertium/modes/$1.mode" ]; }
-command -v apertium >/dev/null 2>&1 || missing+=(apertium)
-have_pair eng-spa || missing+=(apertium-eng-spa)
-have_pair eng-cat || missing+=(apertium-eng-cat)
-have_pair fr-es || missing+=(apertium-fr-es)
-have_pair es-pt || missing+=(apertium-es-pt)
+if [ "$target" != image ]; then
+  command -v apertium >/dev/null 2>&1 || missing+=(apertium)
+  have_pair eng-spa || missing+=(apertium-eng-spa)
+  have_pair eng-cat || missing+=(apertium-eng-cat)
+  have_pair fr-es || missing+=(apertium-fr-es)
+  have_pair es-pt || missing+=(apertium-es-pt)
+fi
 if [ "$target" = bench ]; then
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   command -v apertium-apy >/dev/null 2>&1 || missing+=(apertium-apy)
