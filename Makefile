@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-calendar lint format policy plan bench clean
+.PHONY: run test test-calendar lint format policy plan bench clean image image-test sbom
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,27 @@ format: $(VENV)/.all-deps
 bench: $(VENV)/.all-deps
 	@scripts/ensure-system-packages.sh bench
 	$(BIN)/python -m bench
+
+# The service image (service/Dockerfile) on the running Docker engine, or on a private Debian
+# dockerd started for the build; with the local stand-in base when python:3.11-slim-bookworm
+# cannot be pulled (docs/compose.md, "The image").
+image:
+	@scripts/ensure-system-packages.sh image
+	scripts/image-build.sh
+
+# Builds the image, then runs tests/image against the real container (read-only, UID 10001,
+# no capabilities) with throwaway PostgreSQL and Redis.
+image-test: $(VENV)/.all-deps
+	@scripts/ensure-system-packages.sh test
+	@scripts/ensure-system-packages.sh image
+	scripts/image-test.sh
+
+# The image's CycloneDX SBOM (build/image/sbom.cdx.json: Debian and Python packages) and a
+# pip-audit of its Python packages. The delivery workflow keeps Trivy and signing for the
+# registry's image.
+sbom: $(VENV)/.all-deps
+	@scripts/ensure-system-packages.sh image
+	scripts/image-sbom.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

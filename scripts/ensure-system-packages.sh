@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # Installs the system packages a target needs when they are missing and apt-get can be used.
 # `run` needs Apertium (the offline engine); `test` also PostgreSQL, Redis, promtool, amtool,
-# faketime (for `make test-calendar`);
-# `bench` also wrk and Apertium's own server (APy), its baselines.
+# faketime (for `make test-calendar`), docker-compose (validates compose.yaml);
+# `bench` also wrk and Apertium's own server (APy), its baselines;
+# `image` only a Docker engine (Debian's docker.io) and debootstrap (the stand-in base image).
 set -euo pipefail
 
 target="${1:-run}"
 apertium_pkgs=(apertium apertium-eng-spa apertium-eng-cat apertium-fr-es apertium-es-pt)
 
 missing=()
+if [ "$target" = image ]; then
+  docker info >/dev/null 2>&1 || command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+fi
 have_pair() { [ -e "/usr/share/apertium/modes/$1.mode" ]; }
-command -v apertium >/dev/null 2>&1 || missing+=(apertium)
-have_pair eng-spa || missing+=(apertium-eng-spa)
-have_pair eng-cat || missing+=(apertium-eng-cat)
-have_pair fr-es || missing+=(apertium-fr-es)
-have_pair es-pt || missing+=(apertium-es-pt)
+if [ "$target" != image ]; then
+  command -v apertium >/dev/null 2>&1 || missing+=(apertium)
+  have_pair eng-spa || missing+=(apertium-eng-spa)
+  have_pair eng-cat || missing+=(apertium-eng-cat)
+  have_pair fr-es || missing+=(apertium-fr-es)
+  have_pair es-pt || missing+=(apertium-es-pt)
+fi
 if [ "$target" = bench ]; then
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   command -v apertium-apy >/dev/null 2>&1 || missing+=(apertium-apy)
@@ -28,6 +35,9 @@ if [ "$target" = test ] || [ "$target" = bench ]; then
 fi
 if [ "$target" = test ]; then
   command -v faketime >/dev/null 2>&1 || missing+=(faketime)  # make test-calendar
+  # `docker compose config` (the plugin) or Debian's standalone docker-compose.
+  docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 \
+    || missing+=(docker-compose)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -2,7 +2,8 @@
 
 Every field of every group maps to one variable: `UTP_` + the field name in upper case
 (`database_url` -> `UTP_DATABASE_URL`). `env_var_names()` lists them all, so the platform's
-Deployment can be checked against this module.
+Deployment can be checked against this module. A secret can instead be read from a file named
+by `<VAR>_FILE` (`UTP_SECRET_KEY_FILE=/run/secrets/utp_secret_key`, as compose.yaml does).
 """
 
 from __future__ import annotations
@@ -447,12 +448,25 @@ def env_var_names() -> frozenset[str]:
     return frozenset(PREFIX + f.name.upper() for group in GROUPS for f in dataclasses.fields(group))
 
 
+def _secret_from_file(var: str, path: str, *, also_set: bool) -> str:
+    """A secret's value from `<VAR>_FILE` (Docker and Compose secrets under /run/secrets)."""
+    if also_set:
+        raise SettingsError(f"set {var} or {var}_FILE, not both")
+    try:
+        # One trailing newline is how editors and `echo` end a file, not part of the secret.
+        return Path(path).read_text().removesuffix("\n").removesuffix("\r")
+    except OSError as exc:
+        raise SettingsError(f"{var}_FILE: cannot read {path}: {exc.strerror}") from None
+
+
 def _load_group(group: Any, env: Mapping[str, str]) -> Any:
     hints = typing.get_type_hints(group)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(group):
         var = PREFIX + f.name.upper()
         raw = env.get(var)
+        if hints[f.name] is Secret and env.get(var + "_FILE"):
+            raw = _secret_from_file(var, env[var + "_FILE"], also_set=bool(raw))
         if raw is None:
             continue
         values[f.name] = _coerce(var, raw, hints[f.name])

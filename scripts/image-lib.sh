@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Shared by scripts/image-build.sh and scripts/image-test.sh (sourced, not run): a private Docker
+# engine, the stand-in base image and a loopback server for the host's package-index settings.
+# Everything cached between runs lives under build/image/ (gitignored).
+
+IMAGE_CACHE="${UTP_IMAGE_CACHE:-$PWD/build/image}"
+BASE_TAG="utp-base/python:3.11-bookworm-debian"
+
+# DOCKER_HOST set by the caller wins; otherwise a running default engine; otherwise start Debian's
+# dockerd (docker.io) on a private socket, with vfs (works inside containers and sandboxes) and
+# no iptables/bridge (builds and containers use the host's network). Its data root is kept under
+# build/image/ so layers are reused by the next run.
+STARTED_DOCKERD_PID=""
+PRIVATE_DIR=""
+start_engine() {
+  if [ -n "${DOCKER_HOST:-}" ] && docker info >/dev/null 2>&1; then return 0; fi
+  if [ -z "${DOCKER_HOST:-}" ] && docker info >/dev/null 2>&1; then return 0; fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    echo "no Docker engine: dockerd is not installed (Debian: apt-get install docker.io)" >&2
+    return 1
+  fi
+  PRIVATE_DIR="$(mktemp -d /tmp/utp-docker.XXXXXX)"
+  mkdir -p "$IMAGE_CACHE/docker"
+  dockerd --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none \
+    --data-root "$IMAGE_CACHE/docker" --exec-root "$PRIVATE_DIR/exec" \
+    --pidfile "$PRIVATE_DIR/docker.pid" -H "unix://$PRIVATE_DIR/docker.sock" \
+    >"$PRIVATE_DIR/dockerd.log" 2>&1 &
+  STARTED_DOCKERD_PID=$!
+  export DOCKER_HOST="unix://$PRIVATE_DIR/docker.sock"
+  for _ in $(seq 1 60); do
+    if docker info >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$STARTED_DOCKERD_PID" 2>/dev/null; then break; fi
+    sleep 1
+  done
+  echo "no Docker engine: dockerd did not start; its log:" >&2
+  tail -20 "$PRIVATE_DIR/dockerd.log" >&2
+  stop_engine
+  return 1
+}
+
+CONF_SERVER_PID=""
+stop_engine() {
+  stop_host_config
+  if [ -n "$STARTED_DOCKERD_PID" ]; then
+    # Containers this run started go with the engine: stop them first so none outlives it.
+    local running
+    running="$(docker ps -q 2>/dev/null || true)"
+    if [ -n "$running" ]; then docker rm -f $running >/dev/null 2>&1 || true; fi
+    kill "$STARTED_DOCKERD_PID" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$STARTED_DOCKERD_PID" 2>/dev/null || break; sleep 1; done
+    kill -9 "$STARTED_DOCKERD_PID" 2>/dev/null || true
+    STARTED_DOCKERD_PID=""
+  fi
+  if [ -n "$PRIVATE_DIR" ]; then
+    # dockerd leaves its network namespace mounted under the exec root.
+    awk -v d="$PRIVATE_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r \
+      | while read -r mount; do umount -l "$mount" 2>/dev/null || true; done
+    rm -rf "$PRIVATE_DIR"
+    PRIVATE_DIR=""
+  fi
+}
+
+# The host's Debian mirror, read from its apt sources (deb822 or one-line format), never written
+# in the repository.
+host_debian_mirror() {
+  local uri
+  uri="$(grep -h -E '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+    | awk '{print $2}' | grep -v -- '-security' | head -1 || true)"
+  if [ -z "$uri" ]; then
+    uri="$(grep -h -E '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+      | grep -v -- '-security' | awk '{for (i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' || true)"
+  fi
+  echo "$uri"
+}
+
+# The stand-in for python:3.11-slim-bookworm: Debian bookworm (debootstrap minbase) with Debian's
+# python3.11 and venv. Its root filesystem tarball is cached; importing it takes seconds.
+ensure_base_image() {
+  if docker image inspect "$BASE_TAG" >/dev/null 2>&1; then return 0; fi
+  local tarball="$IMAGE_CACHE/base-bookworm-python3.11.tar"
+  if [ ! -s "$tarball" ]; then
+    command -v debootstrap >/dev/null 2>&1 || { echo "debootstrap is missing (apt-get install debootstrap)" >&2; return 1; }
+    local mirror root
+    mirror="$(host_debian_mirror)"
+    root="$(mktemp -d /tmp/utp-rootfs.XXXXXX)"
+    echo "building the stand-in base image (debootstrap bookworm from the host's mirror)..."
+    {
+      debootstrap --variant=minbase bookworm "$root" "$mirror" \
+        && cp /etc/resolv.conf "$root/etc/resolv.conf" \
+        && chroot "$root" apt-get update -qq \
+        && DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends \
+             python3.11 python3.11-venv ca-certificates
+    } >"$IMAGE_CACHE/debootstrap.log" 2>&1 \
+      || { tail -20 "$IMAGE_CACHE/debootstrap.log" >&2; rm -rf "$root"; return 1; }
+    # As in the official image: `python3` on PATH, no package lists or caches. The host's mirror
+    # is not left in it: builds get the package sources from the host (HOST_CONFIG_URL).
+    chmod 0755 "$root"  # mktemp made it 0700: as the image's / it would lock out UID 10001
+    ln -sf python3.11 "$root/usr/bin/python3"
+    : >"$root/etc/apt/sources.list"
+    : >"$root/etc/resolv.conf"
+    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
+    tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    rm -rf "$root"
+  fi
+  docker import --change 'CMD ["python3"]' --change 'ENV LANG=C.UTF-8' "$tarball" "$BASE_TAG" >/dev/null
+}
+
+# Serves the host's package-index settings (scripts/image_hostconf.py) on loopback for the build.
+# A fixed port keeps the build argument, and so the layer cache, the same from run to run.
+HOSTCONF_DIR=""
+serve_host_config() {
+  local port
+  HOSTCONF_DIR="$(mktemp -d /tmp/utp-hostconf.XXXXXX)"
+  python3 scripts/image_hostconf.py "$HOSTCONF_DIR/hostconf.tar"
+  port="${UTP_IMAGE_CONF_PORT:-47319}"
+  if python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1])))" "$port" 2>/dev/null; then :; else
+    port="$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")"
+  fi
+  python3 -m http.server --bind 127.0.0.1 --directory "$HOSTCONF_DIR" "$port" >/dev/null 2>&1 &
+  CONF_SERVER_PID=$!
+  for _ in $(seq 1 50); do
+    python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+      "http://127.0.0.1:$port/hostconf.tar" 2>/dev/null && break
+    sleep 0.2
+  done
+  HOST_CONFIG_URL="http://127.0.0.1:$port/hostconf.tar"
+}
+
+# Builds service/Dockerfile as $UTP_IMAGE. The base is $PYTHON_IMAGE when given, else the public
+# python:3.11-slim-bookworm when it is present or can be pulled, else the local stand-in; with
+# the stand-in (an offline build) pg_dump comes from Debian unless POSTGRES_CLIENT says otherwise.
+build_image() {
+  local base="${PYTHON_IMAGE:-}" pg="${POSTGRES_CLIENT:-}"
+  if [ -z "$base" ]; then
+    base="python:3.11-slim-bookworm"
+    if ! docker image inspect "$base" >/dev/null 2>&1 \
+       && ! timeout 60 docker pull -q "$base" >/dev/null 2>&1; then
+      echo "$base cannot be pulled here: using the stand-in $BASE_TAG (Debian bookworm + python3.11)"
+      ensure_base_image
+      base="$BASE_TAG"
+      pg="${pg:-debian}"
+    fi
+  fi
+  pg="${pg:-pgdg}"
+  serve_host_config
+  echo "building $UTP_IMAGE from $base (POSTGRES_CLIENT=$pg)"
+  DOCKER_BUILDKIT=0 docker build --network host -f service/Dockerfile \
+    --build-arg PYTHON_IMAGE="$base" --build-arg POSTGRES_CLIENT="$pg" \
+    --build-arg HOST_CONFIG_URL="$HOST_CONFIG_URL" \
+    -t "$UTP_IMAGE" .
+  stop_host_config
+}
+
+stop_host_config() {
+  if [ -n "$CONF_SERVER_PID" ]; then kill "$CONF_SERVER_PID" 2>/dev/null || true; CONF_SERVER_PID=""; fi
+  if [ -n "$HOSTCONF_DIR" ]; then rm -rf "$HOSTCONF_DIR"; HOSTCONF_DIR=""; fi
+}
+
+# The image's CycloneDX SBOM (Debian and Python packages, read from the image) in
+# build/image/sbom.cdx.json, then pip-audit of the Python packages it pins. pip-audit asks
+# PyPI's vulnerability data; where that cannot be reached the audit says it did not happen
+# (a failure with `require-data`, as `make sbom` passes) and the SBOM still stands.
+sbom_and_audit() {
+  local require="${1:-}"
+  mkdir -p "$IMAGE_CACHE"
+  .venv/bin/python scripts/image_sbom.py "$UTP_IMAGE" "$IMAGE_CACHE/sbom.cdx.json" \
+    "$IMAGE_CACHE/requirements.txt"
+  # Its own exit code only says "found something or skipped something": the verdict reads the
+  # report.
+  .venv/bin/pip-audit --requirement "$IMAGE_CACHE/requirements.txt" --no-deps --disable-pip \
+    --progress-spinner off --format json --output "$IMAGE_CACHE/pip-audit.json" 2>/dev/null || true
+  .venv/bin/python scripts/image_sbom.py --audit-report "$IMAGE_CACHE/pip-audit.json" \
+    ${require:+--require-data}
+}
