@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Final
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
-from service.translation import markup
+from service.translation import markup, shorthand
 from service.translation.languages import base_language, normalize
 
 if TYPE_CHECKING:
@@ -76,12 +76,13 @@ def clean_text(text: str) -> str:
     """The part of a chat message that says something about its language.
 
     Code, URLs, mentions, channels, emoji and sentinels are removed (via `markup.protect`),
-    as are formatting characters; whitespace is collapsed.
+    as are formatting characters, chat shorthand and code-ish tokens (`lgtm`, `PROJ-123`,
+    `settings.py`: see `shorthand`); whitespace is collapsed.
     """
     protected = markup.protect(text)
     stripped = _SENTINEL_RE.sub(" ", protected.text)
     stripped = _FORMATTING_RE.sub(" ", stripped)
-    return " ".join(stripped.split())
+    return shorthand.remove(stripped)
 
 
 def word_count(text: str) -> int:
@@ -185,8 +186,9 @@ class LanguageDetector:
     ) -> DetectionResult:
         """The language of `text`, preferring `candidates` and, for short text, the author's.
 
-        Text with nothing to detect (only markup, digits or punctuation) is attributed to
-        `author_language` with confidence 0, or `UNDETERMINED` when that is unknown.
+        Text with nothing to detect (only markup, digits, punctuation or chat shorthand such
+        as `lgtm`) is attributed to `author_language` with confidence 0, or `UNDETERMINED`
+        when that is unknown.
         """
         author = normalize(author_language) if author_language else None
         cleaned = clean_text(text)[:MAX_DETECT_CHARS]

@@ -34,7 +34,7 @@ from service.errors import (
     ValidationFailed,
 )
 from service.observability import metrics
-from service.translation import languages, markup
+from service.translation import languages, markup, shorthand
 from service.translation.cache import CachedTranslation, TranslationCache, cache_key
 from service.translation.glossary import GlossarySnapshot
 from service.translation.providers.base import (
@@ -260,7 +260,8 @@ class Engine:
                 if pairs
                 else protected
             )
-            if not protected.has_words:
+            if not protected.has_words or shorthand.languageless(protected.text):
+                # Only markup, or only `lgtm` / `+1` / `PROJ-123`: nothing to translate.
                 outcomes[i] = Outcome(
                     text=text,
                     source=source,

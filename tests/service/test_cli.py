@@ -97,6 +97,14 @@ def test_make_run_flow_prints_a_key_and_a_curl_that_translates(
     assert ready.status_code == 200
     assert ready.json()["checks"]["providers"]["enabled"] == ["apertium"]
 
+    # Issue 22: the pairs `make run` installs serve at least 15 languages offline.
+    listed = httpx.get(base + "/api/v1/languages", headers={"X-API-Key": key.group(0)})
+    offline = {
+        item["code"] for item in listed.json()["languages"] if "apertium" in item["providers"]
+    }
+    assert len(offline) >= 15, offline
+    assert {"gl", "it", "ro", "eu", "oc", "an", "ast", "sv", "da", "nb", "nn"} <= offline
+
 
 def test_bootstrap_key_is_seeded_and_not_printed(tmp_path: Path) -> None:
     port = free_port()

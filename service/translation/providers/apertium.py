@@ -4,7 +4,7 @@ Modes are discovered in `apertium_modes_dir` (`eng-spa.mode`, `fr-es.mode`, `es-
 ...). Their ISO 639-3 or 639-1 codes map onto canonical codes; a variant suffix either names
 a canonical code of its own (`pt_BR` -> `pt-BR`) or is a dialect (`eng_US`, `cat_valencia`)
 used only when the plain mode is missing. A pair with no mode of its own is translated
-through Spanish and/or English (fr -> es -> en) and the result says so in `pivot`.
+through Spanish, English and/or Catalan (fr -> es -> en) and the result says so in `pivot`.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ from service.translation.providers.base import (
 
 log = logging.getLogger(__name__)
 
-# Languages a translation may pass through when no direct mode exists, in order of preference.
-PIVOTS: Final = ("es", "en")
+# Languages a translation may pass through when no direct mode exists, in order of preference:
+# Spanish and English have the most pairs; Catalan joins Occitan and Spanish to English.
+PIVOTS: Final = ("es", "en", "ca")
 MAX_HOPS: Final = 3
 
 

@@ -42,12 +42,13 @@ MAX_TEXTS: Final = 50
 # DeepL's languages (its v2 list, checked against DeepL's mock server 1.21.0) that have a
 # canonical code here; source and target, `pt-BR`, `zh-Hant` being target variants that
 # DeepL reads as PT / ZH when they are the source. DeepL's other languages (af, bn, ga, sw
-# and some 60 more) and its en-GB / es-419 variants wait for canonical codes of their own.
+# and some 50 more) and its en-GB / es-419 variants wait for canonical codes of their own.
 LANGUAGES: Final = frozenset(
     {
-        "ar", "bg", "ca", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "he", "hi",
-        "hu", "id", "it", "ja", "ko", "lt", "lv", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru",
-        "sk", "sl", "sv", "th", "tr", "uk", "vi", "zh-Hans", "zh-Hant",
+        "an", "ar", "bg", "ca", "cs", "da", "de", "el", "en", "eo", "es", "et", "eu", "fi",
+        "fr", "gl", "he", "hi", "hu", "id", "is", "it", "ja", "ko", "lt", "lv", "mk", "nb",
+        "nl", "oc", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "uk", "vi",
+        "zh-Hans", "zh-Hant",
     }
 )  # fmt: skip
 # Canonical code -> DeepL target_lang where it is not just the upper-cased code.

@@ -29,8 +29,9 @@ MAX_SEGMENTS: Final = 128
 # Google advises keeping a request well under 30k code points; chat batches rarely get close.
 MAX_CHARACTERS: Final = 30_000
 
-# Google translates every language we have a canonical code for.
-LANGUAGES: Final = frozenset(langs.LANGUAGES)
+# Google translates every language we have a canonical code for, except the smaller Romance
+# and Norwegian standards the offline engine added (Aragonese, Asturian, Nynorsk).
+LANGUAGES: Final = frozenset(langs.LANGUAGES) - {"an", "ast", "nn"}
 # Canonical -> Google where they differ. Google's bare "pt" is Brazilian Portuguese.
 _SOURCE_CODES: Final = {"zh-Hans": "zh-CN", "zh-Hant": "zh-TW", "pt-BR": "pt", "nb": "no"}
 _TARGET_CODES: Final = _SOURCE_CODES | {"pt": "pt-PT"}

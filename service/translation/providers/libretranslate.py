@@ -33,7 +33,8 @@ from service.translation.providers.base import (
 
 # What a LibreTranslate server with all Argos models installed serves; replaced at start-up
 # by the server's own `GET /languages` answer when it can be read.
-LANGUAGES: Final = frozenset(langs.LANGUAGES)
+# (Argos has no model for Aragonese, Asturian, Icelandic, Macedonian, Occitan or Nynorsk.)
+LANGUAGES: Final = frozenset(langs.LANGUAGES) - {"an", "ast", "is", "mk", "oc", "nn"}
 # Server spellings that `languages.normalize` does not know (LibreTranslate < 1.6 used these).
 _LEGACY: Final = {"zt": "zh-Hant", "pb": "pt-BR"}
 
