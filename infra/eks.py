@@ -42,6 +42,14 @@ ADDON_VERSIONS: dict[str, dict[str, str]] = {
 # Add-ons that must run before nodes can become Ready (networking, credentials).
 _BEFORE_NODES = ("vpc-cni", "eks-pod-identity-agent", "kube-proxy")
 
+# Add-on configuration values (the add-on's own JSON schema, `aws eks
+# describe-addon-configuration`). Without `enableNetworkPolicy` the VPC CNI runs no network
+# policy agent and every NetworkPolicy is accepted by the API server but never enforced.
+# The schema types it as a string, hence "true", not true.
+ADDON_CONFIGURATION: dict[str, dict[str, str]] = {
+    "vpc-cni": {"enableNetworkPolicy": "true"},
+}
+
 
 @dataclass(frozen=True, kw_only=True)
 class EksClusterArgs:
@@ -64,10 +72,10 @@ class EksClusterArgs:
 class EksCluster(pulumi.ComponentResource):
     """Creates an EKS control plane (KMS secrets encryption, private endpoint, every log type to a
     KMS-encrypted log group with retention, API authentication mode with access entries), an
-    IAM OIDC provider for IRSA, pinned managed add-ons (vpc-cni, coredns, kube-proxy, EBS CSI,
-    Pod Identity agent) with Pod Identity roles, a managed node group on a launch template
-    (IMDSv2 only, encrypted gp3 root volume, no SSH), a gp3 default StorageClass, and a
-    `k8s.Provider` for the cluster.
+    IAM OIDC provider for IRSA, pinned managed add-ons (vpc-cni with its network policy agent
+    on, coredns, kube-proxy, EBS CSI, Pod Identity agent) with Pod Identity roles, a managed
+    node group on a launch template (IMDSv2 only, encrypted gp3 root volume, no SSH), a gp3
+    default StorageClass, and a `k8s.Provider` for the cluster.
     """
 
     cluster: aws.eks.Cluster
@@ -251,6 +259,11 @@ class EksCluster(pulumi.ComponentResource):
                     resolve_conflicts_on_create="OVERWRITE",
                     resolve_conflicts_on_update="PRESERVE",
                     pod_identity_associations=associations,
+                    configuration_values=(
+                        json.dumps(ADDON_CONFIGURATION[addon])
+                        if addon in ADDON_CONFIGURATION
+                        else None
+                    ),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
                 )
             )

@@ -476,16 +476,8 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 depends_on=[crds[s.role], operators[s.role]],
             ),
         )
-    if ROUTE53_METRICS_REGION not in cfg.regions:
-        pulumi.log.warn(
-            f"Route 53 health-check metrics exist only in {ROUTE53_METRICS_REGION}, which is"
-            " neither region: Route53HealthCheckFailing cannot fire."
-        )
-    if alerting is None and cfg.production:
-        pulumi.log.warn(
-            "utp:alerting.slackWebhookUrl is not set: alerts go to the null receiver (visible in"
-            " Alertmanager and Grafana only; nobody is notified)."
-        )
+    for warning in plan_warnings(cfg):
+        pulumi.log.warn(warning)
 
     pulumi.export("primaryRegion", cfg.primary_region)
     pulumi.export("drRegion", cfg.dr_region)
@@ -511,6 +503,25 @@ def program(cfg: StackConfig, *, stack: str) -> None:
 # for it with the right shape, so the routing tree is built as it would be for real.
 OFFLINE_SLACK_WEBHOOK = "https://hooks.slack.com/services/OFFLINE/PLACEHOLDER"
 OFFLINE_ROUTING_KEY = "offline-placeholder-routing-key"
+
+
+def plan_warnings(cfg: StackConfig) -> list[str]:
+    """What the stack cannot deliver as configured; `pulumi preview` and `utp-infra plan`
+    both print these."""
+    warnings = []
+    if ROUTE53_METRICS_REGION not in cfg.regions:
+        warnings.append(
+            f"Route 53 health-check metrics exist only in {ROUTE53_METRICS_REGION}, which is"
+            " neither region: Route53HealthCheckFailing cannot fire."
+        )
+    if not cfg.alerting.configured:
+        # Every stack, staging too: a silent null receiver looks exactly like "no alerts".
+        warnings.append(
+            "NO ALERT RECEIVER: utp:alerting.slackWebhookUrl is not set, so every alert goes to"
+            " the null receiver (visible in Alertmanager and Grafana only; nobody is paged)."
+            " Set it as described in docs/platform.md, 'Alert receivers'."
+        )
+    return warnings
 
 
 def _secret(value: SecretValue, offline: str) -> pulumi.Output[str]:

@@ -165,6 +165,16 @@ def _eks(s: GoodStack, key: str) -> None:
         },
     )
     s.add(
+        "aws:eks/addon:Addon",
+        "vpc-cni",
+        {
+            "clusterName": _id("eks"),
+            "addonName": "vpc-cni",
+            "addonVersion": "v1.19.6-eksbuild.1",
+            "configurationValues": json.dumps({"enableNetworkPolicy": "true"}),
+        },
+    )
+    s.add(
         "aws:ec2/launchTemplate:LaunchTemplate",
         "nodes-lt",
         {

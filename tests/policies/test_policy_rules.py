@@ -72,6 +72,12 @@ CASES: list[tuple[str, Mutation, str]] = [
         "no pinned addonVersion",
     ),
     (
+        "aws-eks-network-policy-enforced",
+        set_("vpc-cni", "configurationValues", "{}"),
+        "declared but not enforced",
+    ),
+    ("aws-eks-network-policy-enforced", remove("vpc-cni"), "declared but not enforced"),
+    (
         "aws-eks-workload-identity",
         both(set_("eks-pod-identity", "addonName", "vpc-cni"), remove("eks-oidc")),
         "neither an IAM OIDC provider",
