@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -42,6 +42,10 @@ ADDON_VERSIONS: dict[str, dict[str, str]] = {
 # Add-ons that must run before nodes can become Ready (networking, credentials).
 _BEFORE_NODES = ("vpc-cni", "eks-pod-identity-agent", "kube-proxy")
 
+# What a node launch creates that provider default tags never reach (launch template tag
+# specifications): tagged, they count in cost allocation and the Environment-filtered budget.
+NODE_TAGGED_RESOURCES = ("instance", "volume", "network-interface")
+
 # Add-on configuration values (the add-on's own JSON schema, `aws eks
 # describe-addon-configuration`). Without `enableNetworkPolicy` the VPC CNI runs no network
 # policy agent and every NetworkPolicy is accepted by the API server but never enforced.
@@ -67,6 +71,9 @@ class EksClusterArgs:
     max_nodes: int = 6
     node_disk_gib: int = 50
     admin_role_arns: tuple[str, ...] = ()
+    # Cost-allocation tags (Project, Environment, ...): the provider's default tags reach the
+    # launch template but not the instances, volumes and ENIs the node group launches from it.
+    cost_tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -315,8 +322,11 @@ class EksCluster(pulumi.ComponentResource):
             ],
             monitoring={"enabled": True},
             tag_specifications=[
-                {"resource_type": "instance", "tags": {"Name": f"{name}-node"}},
-                {"resource_type": "volume", "tags": {"Name": f"{name}-node"}},
+                {
+                    "resource_type": kind,
+                    "tags": {**args.cost_tags, "Component": "eks-nodes", "Name": f"{name}-node"},
+                }
+                for kind in NODE_TAGGED_RESOURCES
             ],
             opts=child,
         )

@@ -123,6 +123,12 @@ class DnsConfig:
 class BudgetConfig:
     monthly_usd: int
     emails: tuple[str, ...]
+    # The yearly budget's limit; unset: 12 x monthlyUsd.
+    yearly_usd: int | None = None
+
+    @property
+    def yearly_limit_usd(self) -> int:
+        return self.yearly_usd if self.yearly_usd is not None else 12 * self.monthly_usd
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -335,6 +341,8 @@ def _validate(cfg: StackConfig) -> None:
         problems.append("utp:budget.emails: at least one email address")
     if cfg.budget.monthly_usd <= 0:
         problems.append("utp:budget.monthlyUsd: must be positive")
+    if cfg.budget.yearly_limit_usd < cfg.budget.monthly_usd:
+        problems.append("utp:budget.yearlyUsd: must be at least monthlyUsd")
     problems.extend(_alerting_problems(cfg.alerting))
     if cfg.production:
         if cfg.database.backup_retention_days < 30:

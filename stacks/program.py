@@ -77,21 +77,25 @@ class Scope:
         )
 
 
+def cost_tags(cfg: StackConfig, role: str) -> dict[str, str]:
+    """Every resource's tags (the provider's default tags; launch templates copy them onto what
+    they launch). Activate Project, Environment and Component as cost-allocation tags in the
+    billing console: the budget filters on Environment."""
+    return {
+        "Project": "universal-translator-pro",
+        "Environment": cfg.environment,
+        "RegionRole": role,
+        "ManagedBy": "pulumi",
+    }
+
+
 def _scope(cfg: StackConfig, *, role: str, region: str) -> Scope:
     prefix = f"{PROJECT}-{ENV_CODES[cfg.environment]}-{short_region(region)}"
     component = Region(f"{role}-{region}", region=region, role=role)
     provider = aws.Provider(
         f"aws-{role}-{region}",
         region=region,
-        default_tags={
-            "tags": {
-                # Cost-allocation tags: activate Project/Environment in the billing console.
-                "Project": "universal-translator-pro",
-                "Environment": cfg.environment,
-                "RegionRole": role,
-                "ManagedBy": "pulumi",
-            }
-        },
+        default_tags={"tags": cost_tags(cfg, role)},
         opts=pulumi.ResourceOptions(parent=component),
     )
     randomness = random.Provider(
@@ -163,6 +167,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 max_nodes=c.max_nodes if s.role == "primary" else c.dr_max_nodes,
                 node_disk_gib=c.node_disk_gib,
                 admin_role_arns=c.cluster_admins,
+                cost_tags=cost_tags(cfg, s.role),
             ),
             opts=s.opts(),
         )
@@ -313,6 +318,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
         CostBudgetArgs(
             environment=cfg.environment,
             monthly_usd=cfg.budget.monthly_usd,
+            yearly_usd=cfg.budget.yearly_limit_usd,
             emails=cfg.budget.emails,
             topic_arn=alerts.topic.arn,
         ),

@@ -10,6 +10,7 @@ from policies.rules import (
     kms,
     kubernetes,
     logs,
+    maintenance,
     network,
     protection,
     rds,
@@ -27,6 +28,7 @@ BY_AREA: dict[str, list[Any]] = {
     "logs": logs.RULES,
     "route53": route53.RULES,
     "kubernetes": kubernetes.RULES,
+    "maintenance": maintenance.RULES,
     "pulumi": protection.RULES,
 }
 

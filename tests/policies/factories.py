@@ -142,6 +142,7 @@ def _eks(s: GoodStack, key: str) -> None:
                 "scheduler",
             ],
             "accessConfig": {"authenticationMode": "API"},
+            "upgradePolicy": {"supportType": "STANDARD"},
         },
         outputs={
             "identities": [{"oidcs": [{"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/X"}]}]
@@ -189,6 +190,10 @@ def _eks(s: GoodStack, key: str) -> None:
                     "ebs": {"encrypted": "true", "kmsKeyId": key, "volumeType": "gp3"},
                 }
             ],
+            "tagSpecifications": [
+                {"resourceType": kind, "tags": {"Project": "utp", "Environment": STACK}}
+                for kind in ("instance", "volume", "network-interface")
+            ],
         },
     )
     s.add(
@@ -227,6 +232,7 @@ def _rds(s: GoodStack, key_east: str, key_west: str) -> None:
         "monitoringRoleArn": arn("iam", "", "role/rds-monitoring"),
         "enabledCloudwatchLogsExports": ["postgresql", "upgrade"],
         "instanceClass": "db.r6g.large",
+        "maintenanceWindow": "sun:02:00-sun:03:00",
     }
     primary_arn = arn("rds", "us-east-1", "db:db-primary")
     s.add(
@@ -281,6 +287,7 @@ def _cache(s: GoodStack, key: str) -> None:
             "automaticFailoverEnabled": True,
             "numCacheClusters": 2,
             "snapshotRetentionLimit": 7,
+            "maintenanceWindow": "sun:03:00-sun:04:00",
             "logDeliveryConfigurations": [
                 {"logType": "slow-log", "destinationType": "cloudwatch-logs"},
                 {"logType": "engine-log", "destinationType": "cloudwatch-logs"},

@@ -82,6 +82,24 @@ CASES: list[tuple[str, Mutation, str]] = [
         both(set_("eks-pod-identity", "addonName", "vpc-cni"), remove("eks-oidc")),
         "neither an IAM OIDC provider",
     ),
+    # Maintenance and cost
+    (
+        "aws-maintenance-window-sunday-night",
+        set_("db-primary", "maintenanceWindow", "sun:04:30-sun:05:30"),
+        "outside Sunday 02:00-04:00",
+    ),
+    (
+        "aws-maintenance-window-sunday-night",
+        set_("redis", "maintenanceWindow", "sat:02:00-sat:03:00"),
+        "outside Sunday",
+    ),
+    ("aws-maintenance-window-sunday-night", drop("redis", "maintenanceWindow"), "no maintenance"),
+    ("aws-eks-standard-support", drop("eks", "upgradePolicy"), "EXTENDED by default"),
+    (
+        "aws-ec2-launch-template-cost-tags",
+        set_("nodes-lt", "tagSpecifications.2.tags", {"Name": "node"}),
+        "network-interfaces it launches are not tagged Project, Environment",
+    ),
     # RDS
     ("aws-rds-storage-encrypted", set_("db-replica", "storageEncrypted", False), "not encrypted"),
     ("aws-rds-storage-encrypted", drop("db-primary", "kmsKeyId"), "customer-managed KMS key"),
