@@ -64,6 +64,10 @@ class ClusterConfig:
     dr_desired_nodes: int = 2
     dr_max_nodes: int = 6
     node_disk_gib: int = 50
+    # The interruptible SPOT pool (scales from zero, tainted: the service never runs there);
+    # empty turns it off. Several types spread it over more spot capacity pools.
+    spot_instance_types: tuple[str, ...] = ("m6i.large", "m6a.large", "m5.large")
+    spot_max_nodes: int = 4
     log_retention_days: int = 90
     # More IAM roles given cluster-admin through EKS access entries (people, break-glass).
     admin_role_arns: tuple[str, ...] = ()

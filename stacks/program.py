@@ -9,6 +9,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.alerts import AlertTopic, AlertTopicArgs, CostBudget, CostBudgetArgs
+from infra.autoscaling import Autoscaling, AutoscalingArgs
 from infra.backups import BackupIdentity, Backups, BackupsArgs, ReplicationTarget
 from infra.cache import Cache, CacheArgs
 from infra.crds import PrometheusOperatorCrds
@@ -168,11 +169,28 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 node_disk_gib=c.node_disk_gib,
                 admin_role_arns=c.cluster_admins,
                 cost_tags=cost_tags(cfg, s.role),
+                spot_instance_types=c.spot_instance_types,
+                spot_max_nodes=c.spot_max_nodes,
             ),
             opts=s.opts(),
         )
         for s in (primary, dr)
     }
+    for s in (primary, dr):
+        Autoscaling(
+            f"{s.prefix}-autoscaling",
+            AutoscalingArgs(
+                cluster_name=clusters[s.role].cluster.name,
+                region=s.region,
+                kubernetes_version=c.kubernetes_version,
+                oidc_provider_arn=clusters[s.role].oidc_provider_arn,
+                oidc_issuer=clusters[s.role].oidc_issuer,
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=s.component,
+                providers=[s.provider, clusters[s.role].k8s_provider],
+            ),
+        )
     d = cfg.database
     databases: dict[str, Database] = {}
     for s in (primary, dr):

@@ -46,6 +46,9 @@ def pod_spec(containers: list[dict[str, Any]], sa: str, **extra: Any) -> dict[st
             "fsGroup": 10001,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+        # The service's pods never run on interruptible capacity (the SPOT pool is also
+        # tainted); EKS labels every managed node with its capacity type.
+        "nodeSelector": {"eks.amazonaws.com/capacityType": "ON_DEMAND"},
         "containers": containers,
         "volumes": [
             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},

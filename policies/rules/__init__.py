@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from policies.rules import (
+    autoscaling,
     eks,
     elasticache,
     kms,
@@ -29,6 +30,7 @@ BY_AREA: dict[str, list[Any]] = {
     "route53": route53.RULES,
     "kubernetes": kubernetes.RULES,
     "maintenance": maintenance.RULES,
+    "autoscaling": autoscaling.RULES,
     "pulumi": protection.RULES,
 }
 

@@ -114,7 +114,10 @@ def _node_group_remote_access(res: Res) -> Iterator[str]:
 
 def _node_group_multi_az(res: Res) -> Iterator[str]:
     min_size = as_int(res.get("scalingConfig", "minSize"))
-    if min_size is not None and min_size < 2:
+    # An interruptible SPOT pool carries no service and may scale to zero; only its spread
+    # over zones matters.
+    spot = res.get("capacityType") == "SPOT"
+    if min_size is not None and min_size < 2 and not spot:
         yield f"minSize is {min_size}; at least 2 nodes are needed to survive one failure."
     subnets = res.get("subnetIds")
     if subnets is not UNKNOWN and len(as_list(subnets)) < 2:

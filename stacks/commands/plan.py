@@ -69,16 +69,10 @@ def render_json(stack: str, graph: list[RecordedResource]) -> str:
 )
 def command(stack: str, fmt: str) -> None:
     """Run the Pulumi program under mocks and print the resources it would create."""
-    from stacks.config import load_stack_config
     from stacks.offline import build_graph
-    from stacks.program import plan_warnings
 
     try:
         graph = build_graph(stack)
-        warnings = plan_warnings(load_stack_config(stack))
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration: {exc}") from None
     click.echo(render_json(stack, graph) if fmt == "json" else render_text(stack, graph))
-    for warning in warnings:
-        # stderr, so `--format json` output stays parseable.
-        click.secho(f"warning: {warning}", fg="yellow", bold=True, err=True)

@@ -206,6 +206,17 @@ def _eks(s: GoodStack, key: str) -> None:
             "subnetIds": ["subnet-a", "subnet-b", "subnet-c"],
         },
     )
+    s.add(
+        "aws:eks/nodeGroup:NodeGroup",
+        "nodes-spot",
+        {
+            "clusterName": _id("eks"),
+            "capacityType": "SPOT",
+            "launchTemplate": {"id": _id("nodes-lt"), "version": "1"},
+            "scalingConfig": {"minSize": 0, "desiredSize": 0, "maxSize": 4},
+            "subnetIds": ["subnet-a", "subnet-b", "subnet-c"],
+        },
+    )
 
 
 def _rds(s: GoodStack, key_east: str, key_west: str) -> None:
@@ -602,6 +613,13 @@ def _kubernetes(s: GoodStack) -> None:
         {"chart": "traefik", "version": "33.2.1", "namespace": "traefik"},
         provider=K8S_EAST,
     )
+    for chart in ("metrics-server", "cluster-autoscaler"):
+        s.add(
+            "kubernetes:helm.sh/v3:Release",
+            chart,
+            {"chart": chart, "version": "1.0.0", "namespace": "kube-system"},
+            provider=K8S_EAST,
+        )
 
 
 def good_stack() -> list[RecordedResource]:

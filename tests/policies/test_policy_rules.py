@@ -82,6 +82,14 @@ CASES: list[tuple[str, Mutation, str]] = [
         both(set_("eks-pod-identity", "addonName", "vpc-cni"), remove("eks-oidc")),
         "neither an IAM OIDC provider",
     ),
+    # Autoscaling
+    ("k8s-hpa-metrics-server", remove("metrics-server"), "can never scale"),
+    ("aws-eks-node-autoscaler", remove("cluster-autoscaler"), "run a node autoscaler"),
+    (
+        "aws-eks-nodegroup-multi-az",
+        set_("nodes-spot", "capacityType", "ON_DEMAND"),
+        "minSize is 0",
+    ),
     # Maintenance and cost
     (
         "aws-maintenance-window-sunday-night",
