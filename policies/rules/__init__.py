@@ -17,6 +17,7 @@ from policies.rules import (
     rds,
     route53,
     s3,
+    tls,
 )
 
 BY_AREA: dict[str, list[Any]] = {
@@ -31,6 +32,7 @@ BY_AREA: dict[str, list[Any]] = {
     "kubernetes": kubernetes.RULES,
     "maintenance": maintenance.RULES,
     "autoscaling": autoscaling.RULES,
+    "tls": tls.RULES,
     "pulumi": protection.RULES,
 }
 

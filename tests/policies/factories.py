@@ -613,6 +613,25 @@ def _kubernetes(s: GoodStack) -> None:
         {"chart": "traefik", "version": "33.2.1", "namespace": "traefik"},
         provider=K8S_EAST,
     )
+    s.add(
+        "kubernetes:external-secrets.io/v1:ExternalSecret",
+        "utp-env",
+        {
+            "metadata": {"namespace": ns},
+            "spec": {
+                "target": {
+                    "template": {
+                        "data": {
+                            "UTP_DATABASE_URL": "postgresql+asyncpg://u:p@db:5432/utp"
+                            "?ssl=verify-full",
+                            "UTP_REDIS_URL": "rediss://:t@redis:6379/0",
+                        }
+                    }
+                }
+            },
+        },
+        provider=K8S_EAST,
+    )
     for chart in ("metrics-server", "cluster-autoscaler"):
         s.add(
             "kubernetes:helm.sh/v3:Release",

@@ -82,6 +82,16 @@ CASES: list[tuple[str, Mutation, str]] = [
         both(set_("eks-pod-identity", "addonName", "vpc-cni"), remove("eks-oidc")),
         "neither an IAM OIDC provider",
     ),
+    # TLS
+    (
+        "k8s-database-url-verify-full",
+        set_(
+            "utp-env",
+            "spec.target.template.data.UTP_DATABASE_URL",
+            "postgresql+asyncpg://u:p@db:5432/utp?ssl=require",
+        ),
+        "without verify-full",
+    ),
     # Autoscaling
     ("k8s-hpa-metrics-server", remove("metrics-server"), "can never scale"),
     ("aws-eks-node-autoscaler", remove("cluster-autoscaler"), "run a node autoscaler"),
