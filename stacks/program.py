@@ -383,6 +383,10 @@ def program(cfg: StackConfig, *, stack: str) -> None:
         operators[s.role] = operator
         is_primary = s.role == "primary"
         svc = cfg.service
+
+        def regional(arn: pulumi.Output[str], region: str = s.region) -> pulumi.Output[str]:
+            return arn.apply(lambda a: _in_region(a, region))
+
         TranslatorService(
             f"{s.prefix}-service",
             TranslatorServiceArgs(
@@ -405,10 +409,12 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 database_name=d.name,
                 redis_host=caches[s.role].replication_group.primary_endpoint_address,
                 redis_secret_arn=caches[s.role].auth_secret.arn,
-                secret_key_arn=app_secrets.secrets["secret-key"].arn,
-                encryption_key_arn=app_secrets.secrets["encryption-key"].arn,
+                # The application secrets are replicated to the DR region: each region's
+                # SecretStore reads its own copy (a us-east-1 ARN fails from us-west-2).
+                secret_key_arn=regional(app_secrets.secrets["secret-key"].arn),
+                encryption_key_arn=regional(app_secrets.secrets["encryption-key"].arn),
                 provider_key_arns={
-                    p: app_secrets.secrets[f"{p}-api-key"].arn for p in provider_keys
+                    p: regional(app_secrets.secrets[f"{p}-api-key"].arn) for p in provider_keys
                 },
                 kms_key_arns=[
                     kms["primary"].arn("secrets"),
