@@ -42,8 +42,7 @@ def test_dr_service_reads_only_us_west_2(graph):
     dr = [
         es
         for es in graph.of_type(EXTERNAL_SECRET)
-        if graph.effective_region(es) == "us-west-2"
-        and es.inputs["metadata"]["namespace"] == "utp"
+        if graph.effective_region(es) == "us-west-2" and es.inputs["metadata"]["namespace"] == "utp"
     ]
     assert dr
     for es in dr:
