@@ -44,6 +44,18 @@ CHARTS: dict[str, tuple[str, str, str]] = {
         "https://prometheus-community.github.io/helm-charts",
     ),
     "external-secrets": ("external-secrets", "0.20.1", "https://charts.external-secrets.io"),
+    # Autoscaling (infra/autoscaling.py): metrics-server 0.8.1; the Cluster Autoscaler chart
+    # for 1.33 (its image tag follows the cluster's Kubernetes minor).
+    "metrics-server": (
+        "metrics-server",
+        "3.13.1",
+        "https://kubernetes-sigs.github.io/metrics-server/",
+    ),
+    "cluster-autoscaler": (
+        "cluster-autoscaler",
+        "9.51.0",
+        "https://kubernetes.github.io/autoscaler",
+    ),
 }
 
 

@@ -69,6 +69,7 @@ class AlertTopic(pulumi.ComponentResource):
 class CostBudgetArgs:
     environment: str
     monthly_usd: int
+    yearly_usd: int
     emails: tuple[str, ...]
     topic_arn: pulumi.Input[str]
     # Percentages of the limit: actual spend alerts, then forecast alerts.
@@ -77,10 +78,12 @@ class CostBudgetArgs:
 
 
 class CostBudget(pulumi.ComponentResource):
-    """Creates a monthly AWS cost budget scoped by the `Environment` cost-allocation tag, with
-    actual and forecast notifications to email and the alert topic."""
+    """Creates a monthly and a yearly AWS cost budget scoped by the `Environment`
+    cost-allocation tag, each with actual and forecast notifications to email and the alert
+    topic. The yearly one catches a steady overrun that stays under each month's alert."""
 
     budget: aws.budgets.Budget
+    yearly: aws.budgets.Budget
 
     def __init__(self, name: str, args: CostBudgetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("utp:alerts:CostBudget", name, None, opts)
@@ -99,17 +102,23 @@ class CostBudget(pulumi.ComponentResource):
             )
             for pct in pcts
         ]
-        self.budget = aws.budgets.Budget(
-            f"{name}-budget",
-            name=f"{name}-monthly",
-            budget_type="COST",
-            limit_amount=str(args.monthly_usd),
-            limit_unit="USD",
-            time_unit="MONTHLY",
-            cost_filters=[
-                {"name": "TagKeyValue", "values": [f"user:Environment${args.environment}"]}
-            ],
-            notifications=notifications,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.register_outputs({"budget": self.budget.name})
+
+        def budget(resource: str, period: str, time_unit: str, usd: int) -> aws.budgets.Budget:
+            return aws.budgets.Budget(
+                resource,
+                name=f"{name}-{period}",
+                budget_type="COST",
+                limit_amount=str(usd),
+                limit_unit="USD",
+                time_unit=time_unit,
+                cost_filters=[
+                    {"name": "TagKeyValue", "values": [f"user:Environment${args.environment}"]}
+                ],
+                notifications=notifications,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        # The monthly budget keeps its original resource name: renaming would replace it.
+        self.budget = budget(f"{name}-budget", "monthly", "MONTHLY", args.monthly_usd)
+        self.yearly = budget(f"{name}-yearly", "yearly", "ANNUALLY", args.yearly_usd)
+        self.register_outputs({"budget": self.budget.name, "yearly": self.yearly.name})

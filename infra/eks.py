@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -42,6 +42,21 @@ ADDON_VERSIONS: dict[str, dict[str, str]] = {
 # Add-ons that must run before nodes can become Ready (networking, credentials).
 _BEFORE_NODES = ("vpc-cni", "eks-pod-identity-agent", "kube-proxy")
 
+# What a node launch creates that provider default tags never reach (launch template tag
+# specifications): tagged, they count in cost allocation and the Environment-filtered budget.
+NODE_TAGGED_RESOURCES = ("instance", "volume", "network-interface")
+
+# Pods that may be interrupted tolerate this taint (and select `utp.dev/pool: spot`).
+SPOT_TAINT_KEY = "utp.dev/capacity"
+
+# Add-on configuration values (the add-on's own JSON schema, `aws eks
+# describe-addon-configuration`). Without `enableNetworkPolicy` the VPC CNI runs no network
+# policy agent and every NetworkPolicy is accepted by the API server but never enforced.
+# The schema types it as a string, hence "true", not true.
+ADDON_CONFIGURATION: dict[str, dict[str, str]] = {
+    "vpc-cni": {"enableNetworkPolicy": "true"},
+}
+
 
 @dataclass(frozen=True, kw_only=True)
 class EksClusterArgs:
@@ -59,15 +74,22 @@ class EksClusterArgs:
     max_nodes: int = 6
     node_disk_gib: int = 50
     admin_role_arns: tuple[str, ...] = ()
+    # Cost-allocation tags (Project, Environment, ...): the provider's default tags reach the
+    # launch template but not the instances, volumes and ENIs the node group launches from it.
+    cost_tags: Mapping[str, str] = field(default_factory=dict)
+    # An interruptible pool (SPOT capacity, tainted, scales from zero) for work that can be
+    # retried; empty: no spot pool. The service stays on the on-demand default pool.
+    spot_instance_types: tuple[str, ...] = ()
+    spot_max_nodes: int = 0
 
 
 class EksCluster(pulumi.ComponentResource):
     """Creates an EKS control plane (KMS secrets encryption, private endpoint, every log type to a
     KMS-encrypted log group with retention, API authentication mode with access entries), an
-    IAM OIDC provider for IRSA, pinned managed add-ons (vpc-cni, coredns, kube-proxy, EBS CSI,
-    Pod Identity agent) with Pod Identity roles, a managed node group on a launch template
-    (IMDSv2 only, encrypted gp3 root volume, no SSH), a gp3 default StorageClass, and a
-    `k8s.Provider` for the cluster.
+    IAM OIDC provider for IRSA, pinned managed add-ons (vpc-cni with its network policy agent
+    on, coredns, kube-proxy, EBS CSI, Pod Identity agent) with Pod Identity roles, a managed
+    node group on a launch template (IMDSv2 only, encrypted gp3 root volume, no SSH), a gp3
+    default StorageClass, and a `k8s.Provider` for the cluster.
     """
 
     cluster: aws.eks.Cluster
@@ -88,6 +110,8 @@ class EksCluster(pulumi.ComponentResource):
             raise ValueError("at least one admin role (the deploying role) needs an access entry")
         if args.min_nodes < 2:
             raise ValueError("node groups need at least 2 nodes to survive an AZ or node loss")
+        if args.spot_instance_types and args.spot_max_nodes < 1:
+            raise ValueError("a spot pool needs spot_max_nodes >= 1")
         self._name = name
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
@@ -172,7 +196,7 @@ class EksCluster(pulumi.ComponentResource):
                 )
             )
         early = self._create_addons(_BEFORE_NODES, [])
-        node_group = self._create_node_group(early)
+        node_group, spot_group = self._create_node_groups(early)
         late = self._create_addons(
             tuple(a for a in ADDON_VERSIONS[args.kubernetes_version] if a not in _BEFORE_NODES),
             [node_group],
@@ -185,7 +209,9 @@ class EksCluster(pulumi.ComponentResource):
             kubeconfig=self._kubeconfig(),
             enable_server_side_apply=True,
             delete_unreachable=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*admins, node_group, *late]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*admins, node_group, *spot_group, *late]
+            ),
         )
         k8s.storage.v1.StorageClass(
             f"{name}-gp3",
@@ -251,12 +277,19 @@ class EksCluster(pulumi.ComponentResource):
                     resolve_conflicts_on_create="OVERWRITE",
                     resolve_conflicts_on_update="PRESERVE",
                     pod_identity_associations=associations,
+                    configuration_values=(
+                        json.dumps(ADDON_CONFIGURATION[addon])
+                        if addon in ADDON_CONFIGURATION
+                        else None
+                    ),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
                 )
             )
         return addons
 
-    def _create_node_group(self, after: Sequence[pulumi.Resource]) -> aws.eks.NodeGroup:
+    def _create_node_groups(
+        self, after: Sequence[pulumi.Resource]
+    ) -> tuple[aws.eks.NodeGroup, list[aws.eks.NodeGroup]]:
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
@@ -302,35 +335,71 @@ class EksCluster(pulumi.ComponentResource):
             ],
             monitoring={"enabled": True},
             tag_specifications=[
-                {"resource_type": "instance", "tags": {"Name": f"{name}-node"}},
-                {"resource_type": "volume", "tags": {"Name": f"{name}-node"}},
+                {
+                    "resource_type": kind,
+                    "tags": {**args.cost_tags, "Component": "eks-nodes", "Name": f"{name}-node"},
+                }
+                for kind in NODE_TAGGED_RESOURCES
             ],
             opts=child,
         )
-        return aws.eks.NodeGroup(
-            f"{name}-nodes",
-            cluster_name=self.cluster.name,
-            node_group_name_prefix=f"{name}-default-",
-            node_role_arn=role.arn,
-            subnet_ids=list(args.subnet_ids),
-            ami_type="AL2023_x86_64_STANDARD",
-            capacity_type="ON_DEMAND",
-            instance_types=list(args.instance_types),
-            scaling_config={
-                "min_size": args.min_nodes,
-                "desired_size": args.desired_nodes,
-                "max_size": args.max_nodes,
-            },
-            update_config={"max_unavailable_percentage": 33},
-            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
-            labels={"utp.dev/pool": "default"},
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[*attachments, *after],
-                # The cluster autoscaler owns the desired size once the group exists.
-                ignore_changes=["scalingConfig.desiredSize"],
-            ),
+
+        def group(
+            pool: str,
+            capacity: str,
+            instance_types: tuple[str, ...],
+            sizes: tuple[int, int, int],
+            taints: list[dict[str, str]] | None = None,
+        ) -> aws.eks.NodeGroup:
+            return aws.eks.NodeGroup(
+                f"{name}-nodes" if pool == "default" else f"{name}-nodes-{pool}",
+                cluster_name=self.cluster.name,
+                node_group_name_prefix=f"{name}-{pool}-",
+                node_role_arn=role.arn,
+                subnet_ids=list(args.subnet_ids),
+                ami_type="AL2023_x86_64_STANDARD",
+                capacity_type=capacity,
+                instance_types=list(instance_types),
+                scaling_config={
+                    "min_size": sizes[0],
+                    "desired_size": sizes[1],
+                    "max_size": sizes[2],
+                },
+                update_config={"max_unavailable_percentage": 33},
+                launch_template={
+                    "id": template.id,
+                    "version": template.latest_version.apply(str),
+                },
+                labels={"utp.dev/pool": pool},
+                taints=taints,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[*attachments, *after],
+                    # The Cluster Autoscaler (infra/autoscaling.py) owns the desired size once
+                    # the group exists.
+                    ignore_changes=["scalingConfig.desiredSize"],
+                ),
+            )
+
+        default = group(
+            "default",
+            "ON_DEMAND",
+            args.instance_types,
+            (args.min_nodes, args.desired_nodes, args.max_nodes),
         )
+        if not args.spot_instance_types:
+            return default, []
+        # Several instance types spread the pool over more spot capacity pools (fewer
+        # interruptions); min 0 so an idle pool costs nothing. Only pods that tolerate the
+        # taint land here: the service does not.
+        spot = group(
+            "spot",
+            "SPOT",
+            args.spot_instance_types,
+            (0, 0, args.spot_max_nodes),
+            taints=[{"key": SPOT_TAINT_KEY, "value": "spot", "effect": "NO_SCHEDULE"}],
+        )
+        return default, [spot]
 
     def _kubeconfig(self) -> pulumi.Output[str]:
         region = self._args.region

@@ -64,6 +64,10 @@ class ClusterConfig:
     dr_desired_nodes: int = 2
     dr_max_nodes: int = 6
     node_disk_gib: int = 50
+    # The interruptible SPOT pool (scales from zero, tainted: the service never runs there);
+    # empty turns it off. Several types spread it over more spot capacity pools.
+    spot_instance_types: tuple[str, ...] = ("m6i.large", "m6a.large", "m5.large")
+    spot_max_nodes: int = 4
     log_retention_days: int = 90
     # More IAM roles given cluster-admin through EKS access entries (people, break-glass).
     admin_role_arns: tuple[str, ...] = ()
@@ -123,6 +127,12 @@ class DnsConfig:
 class BudgetConfig:
     monthly_usd: int
     emails: tuple[str, ...]
+    # The yearly budget's limit; unset: 12 x monthlyUsd.
+    yearly_usd: int | None = None
+
+    @property
+    def yearly_limit_usd(self) -> int:
+        return self.yearly_usd if self.yearly_usd is not None else 12 * self.monthly_usd
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -335,6 +345,8 @@ def _validate(cfg: StackConfig) -> None:
         problems.append("utp:budget.emails: at least one email address")
     if cfg.budget.monthly_usd <= 0:
         problems.append("utp:budget.monthlyUsd: must be positive")
+    if cfg.budget.yearly_limit_usd < cfg.budget.monthly_usd:
+        problems.append("utp:budget.yearlyUsd: must be at least monthlyUsd")
     problems.extend(_alerting_problems(cfg.alerting))
     if cfg.production:
         if cfg.database.backup_retention_days < 30:

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.alerts import AlertTopic, AlertTopicArgs, CostBudget, CostBudgetArgs
+from infra.autoscaling import Autoscaling, AutoscalingArgs
 from infra.backups import BackupIdentity, Backups, BackupsArgs, ReplicationTarget
 from infra.cache import Cache, CacheArgs
 from infra.crds import PrometheusOperatorCrds
@@ -77,21 +78,25 @@ class Scope:
         )
 
 
+def cost_tags(cfg: StackConfig, role: str) -> dict[str, str]:
+    """Every resource's tags (the provider's default tags; launch templates copy them onto what
+    they launch). Activate Project, Environment and Component as cost-allocation tags in the
+    billing console: the budget filters on Environment."""
+    return {
+        "Project": "universal-translator-pro",
+        "Environment": cfg.environment,
+        "RegionRole": role,
+        "ManagedBy": "pulumi",
+    }
+
+
 def _scope(cfg: StackConfig, *, role: str, region: str) -> Scope:
     prefix = f"{PROJECT}-{ENV_CODES[cfg.environment]}-{short_region(region)}"
     component = Region(f"{role}-{region}", region=region, role=role)
     provider = aws.Provider(
         f"aws-{role}-{region}",
         region=region,
-        default_tags={
-            "tags": {
-                # Cost-allocation tags: activate Project/Environment in the billing console.
-                "Project": "universal-translator-pro",
-                "Environment": cfg.environment,
-                "RegionRole": role,
-                "ManagedBy": "pulumi",
-            }
-        },
+        default_tags={"tags": cost_tags(cfg, role)},
         opts=pulumi.ResourceOptions(parent=component),
     )
     randomness = random.Provider(
@@ -163,11 +168,29 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 max_nodes=c.max_nodes if s.role == "primary" else c.dr_max_nodes,
                 node_disk_gib=c.node_disk_gib,
                 admin_role_arns=c.cluster_admins,
+                cost_tags=cost_tags(cfg, s.role),
+                spot_instance_types=c.spot_instance_types,
+                spot_max_nodes=c.spot_max_nodes,
             ),
             opts=s.opts(),
         )
         for s in (primary, dr)
     }
+    for s in (primary, dr):
+        Autoscaling(
+            f"{s.prefix}-autoscaling",
+            AutoscalingArgs(
+                cluster_name=clusters[s.role].cluster.name,
+                region=s.region,
+                kubernetes_version=c.kubernetes_version,
+                oidc_provider_arn=clusters[s.role].oidc_provider_arn,
+                oidc_issuer=clusters[s.role].oidc_issuer,
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=s.component,
+                providers=[s.provider, clusters[s.role].k8s_provider],
+            ),
+        )
     d = cfg.database
     databases: dict[str, Database] = {}
     for s in (primary, dr):
@@ -313,6 +336,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
         CostBudgetArgs(
             environment=cfg.environment,
             monthly_usd=cfg.budget.monthly_usd,
+            yearly_usd=cfg.budget.yearly_limit_usd,
             emails=cfg.budget.emails,
             topic_arn=alerts.topic.arn,
         ),
@@ -359,6 +383,10 @@ def program(cfg: StackConfig, *, stack: str) -> None:
         operators[s.role] = operator
         is_primary = s.role == "primary"
         svc = cfg.service
+
+        def regional(arn: pulumi.Output[str], region: str = s.region) -> pulumi.Output[str]:
+            return arn.apply(lambda a: _in_region(a, region))
+
         TranslatorService(
             f"{s.prefix}-service",
             TranslatorServiceArgs(
@@ -381,10 +409,12 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 database_name=d.name,
                 redis_host=caches[s.role].replication_group.primary_endpoint_address,
                 redis_secret_arn=caches[s.role].auth_secret.arn,
-                secret_key_arn=app_secrets.secrets["secret-key"].arn,
-                encryption_key_arn=app_secrets.secrets["encryption-key"].arn,
+                # The application secrets are replicated to the DR region: each region's
+                # SecretStore reads its own copy (a us-east-1 ARN fails from us-west-2).
+                secret_key_arn=regional(app_secrets.secrets["secret-key"].arn),
+                encryption_key_arn=regional(app_secrets.secrets["encryption-key"].arn),
                 provider_key_arns={
-                    p: app_secrets.secrets[f"{p}-api-key"].arn for p in provider_keys
+                    p: regional(app_secrets.secrets[f"{p}-api-key"].arn) for p in provider_keys
                 },
                 kms_key_arns=[
                     kms["primary"].arn("secrets"),
@@ -479,16 +509,8 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 depends_on=[crds[s.role], operators[s.role]],
             ),
         )
-    if ROUTE53_METRICS_REGION not in cfg.regions:
-        pulumi.log.warn(
-            f"Route 53 health-check metrics exist only in {ROUTE53_METRICS_REGION}, which is"
-            " neither region: Route53HealthCheckFailing cannot fire."
-        )
-    if alerting is None and cfg.production:
-        pulumi.log.warn(
-            "utp:alerting.slackWebhookUrl is not set: alerts go to the null receiver (visible in"
-            " Alertmanager and Grafana only; nobody is notified)."
-        )
+    for warning in plan_warnings(cfg):
+        pulumi.log.warn(warning)
 
     pulumi.export("primaryRegion", cfg.primary_region)
     pulumi.export("drRegion", cfg.dr_region)
@@ -514,6 +536,25 @@ def program(cfg: StackConfig, *, stack: str) -> None:
 # for it with the right shape, so the routing tree is built as it would be for real.
 OFFLINE_SLACK_WEBHOOK = "https://hooks.slack.com/services/OFFLINE/PLACEHOLDER"
 OFFLINE_ROUTING_KEY = "offline-placeholder-routing-key"
+
+
+def plan_warnings(cfg: StackConfig) -> list[str]:
+    """What the stack cannot deliver as configured; `pulumi preview` and `utp-infra plan`
+    both print these."""
+    warnings = []
+    if ROUTE53_METRICS_REGION not in cfg.regions:
+        warnings.append(
+            f"Route 53 health-check metrics exist only in {ROUTE53_METRICS_REGION}, which is"
+            " neither region: Route53HealthCheckFailing cannot fire."
+        )
+    if not cfg.alerting.configured:
+        # Every stack, staging too: a silent null receiver looks exactly like "no alerts".
+        warnings.append(
+            "NO ALERT RECEIVER: utp:alerting.slackWebhookUrl is not set, so every alert goes to"
+            " the null receiver (visible in Alertmanager and Grafana only; nobody is paged)."
+            " Set it as described in docs/platform.md, 'Alert receivers'."
+        )
+    return warnings
 
 
 def _secret(value: SecretValue, offline: str) -> pulumi.Output[str]:

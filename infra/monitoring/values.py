@@ -109,6 +109,10 @@ def promtail_values(logging: LoggingConfig) -> dict[str, Any]:
     }
 
 
+# kube-prometheus-stack's control-plane scrape targets that EKS does not expose to the cluster.
+UNREACHABLE_ON_EKS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
+
+
 def kube_prometheus_stack_values(
     *,
     cluster_name: str,
@@ -125,6 +129,11 @@ def kube_prometheus_stack_values(
         "crds": {"enabled": False},
         "nodeExporter": {"enabled": True},
         "kubeStateMetrics": {"enabled": True},
+        # EKS runs the controller manager, scheduler and etcd out of reach, and kube-proxy
+        # serves its metrics on 127.0.0.1 only: their targets would stay down and their
+        # *Down alerts page forever. `enabled: false` drops the Service, the ServiceMonitor
+        # and the chart's alert group of each.
+        **{component: {"enabled": False} for component in UNREACHABLE_ON_EKS},
         "prometheus": {
             "prometheusSpec": {
                 "retention": f"{metrics_retention_days}d",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import pulumi_kubernetes as k8s
@@ -10,6 +11,14 @@ import pulumi_kubernetes as k8s
 from infra.service.scope import Scope
 
 PORT = 8000
+
+# The database connection verifies the server: TLS with the RDS CA bundle and the hostname
+# checked against the certificate (asyncpg and libpq read the bundle from PGSSLROOTCERT).
+DATABASE_TLS_QUERY = "ssl=verify-full"
+RDS_CA_BUNDLE = Path(__file__).resolve().parents[1] / "data" / "rds-ca" / "global-bundle.pem"
+RDS_CA_CONFIG_MAP = "utp-rds-ca"
+RDS_CA_DIR = "/etc/utp/rds-ca"
+RDS_CA_FILE = f"{RDS_CA_DIR}/{RDS_CA_BUNDLE.name}"
 PROVIDERS: tuple[str, ...] = ("deepl", "google", "openai", "anthropic")
 
 
@@ -52,6 +61,12 @@ def env_refs() -> list[dict[str, Any]]:
 
 
 def create_config_map(scope: Scope) -> k8s.core.v1.ConfigMap:
+    k8s.core.v1.ConfigMap(
+        f"{scope.name}-rds-ca",
+        metadata={"name": RDS_CA_CONFIG_MAP, "namespace": scope.args.namespace},
+        data={RDS_CA_BUNDLE.name: RDS_CA_BUNDLE.read_text()},
+        opts=scope.child,
+    )
     return k8s.core.v1.ConfigMap(
         f"{scope.name}-config",
         metadata={"name": "utp-config", "namespace": scope.args.namespace},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra._k8s import RESTRICTED_CONTAINER
-from infra.service.env import env_refs
+from infra.service.env import RDS_CA_CONFIG_MAP, RDS_CA_DIR, RDS_CA_FILE, env_refs
 from infra.service.scope import Scope
 
 
@@ -18,7 +18,11 @@ def container(scope: Scope, name: str, command: list[str] | None = None) -> dict
         "imagePullPolicy": "IfNotPresent",
         # The release travels with the image in the same object, so a pod never reports a
         # release other than the one it runs (the deploy's health gate waits for it).
-        "env": [*env_refs(), {"name": "UTP_RELEASE", "value": a.image_tag}],
+        "env": [
+            *env_refs(),
+            {"name": "UTP_RELEASE", "value": a.image_tag},
+            {"name": "PGSSLROOTCERT", "value": RDS_CA_FILE},
+        ],
         "securityContext": RESTRICTED_CONTAINER,
         "resources": {
             "requests": {"cpu": a.cpu_request, "memory": a.memory_request},
@@ -27,6 +31,7 @@ def container(scope: Scope, name: str, command: list[str] | None = None) -> dict
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir
             {"name": "data", "mountPath": "/var/lib/utp"},
+            {"name": "rds-ca", "mountPath": RDS_CA_DIR, "readOnly": True},
         ],
     }
     if command:
@@ -46,10 +51,14 @@ def pod_spec(containers: list[dict[str, Any]], sa: str, **extra: Any) -> dict[st
             "fsGroup": 10001,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+        # The service's pods never run on interruptible capacity (the SPOT pool is also
+        # tainted); EKS labels every managed node with its capacity type.
+        "nodeSelector": {"eks.amazonaws.com/capacityType": "ON_DEMAND"},
         "containers": containers,
         "volumes": [
             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
             {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}},
+            {"name": "rds-ca", "configMap": {"name": RDS_CA_CONFIG_MAP}},
         ],
         **extra,
     }

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra._util import irsa_trust_policy, policy_document
+from infra.service.env import DATABASE_TLS_QUERY
 from infra.service.scope import Scope
 
 
@@ -104,7 +105,7 @@ def create_external_secret(scope: Scope) -> k8s.apiextensions.CustomResource:
         "UTP_DATABASE_URL": pulumi.Output.concat(
             "postgresql+asyncpg://{{ .db_username }}:{{ .db_password | urlquery }}@",
             a.database_host,
-            f":5432/{a.database_name}?ssl=require",
+            f":5432/{a.database_name}?{DATABASE_TLS_QUERY}",
         ),
         "UTP_REDIS_URL": pulumi.Output.concat(
             "rediss://:{{ .redis_token | urlquery }}@", a.redis_host, ":6379/0"

@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from policies.rules import (
+    autoscaling,
     eks,
     elasticache,
     kms,
     kubernetes,
     logs,
+    maintenance,
     network,
     protection,
     rds,
     route53,
     s3,
+    tls,
 )
 
 BY_AREA: dict[str, list[Any]] = {
@@ -27,6 +30,9 @@ BY_AREA: dict[str, list[Any]] = {
     "logs": logs.RULES,
     "route53": route53.RULES,
     "kubernetes": kubernetes.RULES,
+    "maintenance": maintenance.RULES,
+    "autoscaling": autoscaling.RULES,
+    "tls": tls.RULES,
     "pulumi": protection.RULES,
 }
 

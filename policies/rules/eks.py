@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ LAUNCH_TEMPLATE = types("aws:ec2/launchTemplate:LaunchTemplate")
 ADDON = types("aws:eks/addon:Addon")
 POD_IDENTITY_ASSOCIATION = types("aws:eks/podIdentityAssociation:PodIdentityAssociation")
 OIDC_PROVIDER = types("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+NETWORK_POLICY = types("kubernetes:networking.k8s.io/v1:NetworkPolicy")
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 MINIMUM_VERSION = "1.31"
@@ -112,7 +114,10 @@ def _node_group_remote_access(res: Res) -> Iterator[str]:
 
 def _node_group_multi_az(res: Res) -> Iterator[str]:
     min_size = as_int(res.get("scalingConfig", "minSize"))
-    if min_size is not None and min_size < 2:
+    # An interruptible SPOT pool carries no service and may scale to zero; only its spread
+    # over zones matters.
+    spot = res.get("capacityType") == "SPOT"
+    if min_size is not None and min_size < 2 and not spot:
         yield f"minSize is {min_size}; at least 2 nodes are needed to survive one failure."
     subnets = res.get("subnetIds")
     if subnets is not UNKNOWN and len(as_list(subnets)) < 2:
@@ -170,6 +175,39 @@ def _workload_identity(
             "eks-pod-identity-agent add-on.",
             cluster.urn,
         )
+
+
+def _addon_config(addon: Res) -> dict[str, Any]:
+    raw = addon.get("configurationValues")
+    if isinstance(raw, str) and raw:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def _network_policy_enforced(
+    resources: list[Res], _config: Mapping[str, Any]
+) -> Iterator[tuple[str, str | None]]:
+    # The API server accepts a NetworkPolicy whatever the CNI does; on EKS only the VPC CNI's
+    # network policy agent (enableNetworkPolicy) turns the declared isolation into filtering.
+    if not of_type(resources, NETWORK_POLICY):
+        return
+    cnis = [a for a in of_type(resources, ADDON) if as_str(a.get("addonName")) == "vpc-cni"]
+    for cluster in of_type(resources, CLUSTER):
+        mine = [a for a in cnis if refers_to(a, "clusterName", cluster)]
+        if any(a.get("configurationValues") is UNKNOWN for a in mine):
+            continue
+        if not any(
+            str(_addon_config(a).get("enableNetworkPolicy")).lower() == "true" for a in mine
+        ):
+            yield (
+                f"EKS cluster '{cluster.name}': NetworkPolicies are declared but not enforced "
+                "(no vpc-cni add-on with enableNetworkPolicy).",
+                cluster.urn,
+            )
 
 
 RULES = [
@@ -267,6 +305,15 @@ RULES = [
         check=_addon_pinned,
         fix="set addonVersion to the version tested with this Kubernetes release.",
         level=ADVISORY,
+    ),
+    stack_rule(
+        name="aws-eks-network-policy-enforced",
+        description="When the stack declares NetworkPolicies, each EKS cluster's VPC CNI add-on "
+        "enforces them.",
+        area="eks",
+        check=_network_policy_enforced,
+        fix="install the vpc-cni add-on with configurationValues "
+        '\'{"enableNetworkPolicy": "true"}\'.',
     ),
     stack_rule(
         name="aws-eks-workload-identity",

@@ -84,6 +84,10 @@ class PgTarget:
             env["PGPASSWORD"] = self.password
         if self.sslmode:
             env["PGSSLMODE"] = self.sslmode
+            # The CA bundle verify-ca/verify-full check the server against (the pod's RDS
+            # bundle); without it libpq looks in ~/.postgresql and refuses to connect.
+            if os.environ.get("PGSSLROOTCERT"):
+                env["PGSSLROOTCERT"] = os.environ["PGSSLROOTCERT"]
         env["PGCONNECT_TIMEOUT"] = "10"
         return env
 

@@ -154,6 +154,15 @@ def test_eks_addons_pinned_and_provider_exposed(build):
     assert "--region" in k8s_provider.inputs["kubeconfig"]
 
 
+def test_eks_vpc_cni_enforces_network_policies(build):
+    # Without the network policy agent every NetworkPolicy is accepted and ignored.
+    g = build(_eks)
+    addons = {a.inputs["addonName"]: a for a in g.of_type("aws:eks/addon:Addon")}
+    cni = json.loads(addons["vpc-cni"].inputs["configurationValues"])
+    assert cni["enableNetworkPolicy"] == "true"
+    assert "configurationValues" not in addons["coredns"].inputs
+
+
 def test_eks_refuses_unpinned_version_and_single_node(build):
     with pytest.raises(ValueError, match="no pinned add-on"):
         build(lambda: _eks(version="1.20"))

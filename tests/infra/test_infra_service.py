@@ -29,7 +29,7 @@ def test_what_the_deployment_sets_satisfies_production_settings():
 
     plausible = {
         "UTP_ENVIRONMENT": "production",
-        "UTP_DATABASE_URL": "postgresql+asyncpg://utp:pw@db.internal:5432/utp?ssl=require",
+        "UTP_DATABASE_URL": "postgresql+asyncpg://utp:pw@db.internal:5432/utp?ssl=verify-full",
         "UTP_REDIS_URL": "rediss://:token@redis.internal:6379/0",
         "UTP_SECRET_KEY": "s" * 64,
         "UTP_ENCRYPTION_KEY": base64.b64encode(b"k" * 32).decode(),
@@ -82,10 +82,10 @@ def test_deployment_env_and_hardening(build):
     (dep,) = _named(g, "kubernetes:apps/v1:Deployment", "utp")
     pod = dep.inputs["spec"]["template"]["spec"]
     (c,) = pod["containers"]
-    assert {e["name"] for e in c["env"]} == set(ENV_VARS) | {"UTP_RELEASE"}
+    assert {e["name"] for e in c["env"]} == set(ENV_VARS) | {"UTP_RELEASE", "PGSSLROOTCERT"}
     # The release is the image tag, set in the pod spec itself (not the shared ConfigMap).
     assert {"name": "UTP_RELEASE", "value": "1.2.3"} in c["env"]
-    (config,) = g.of_type("kubernetes:core/v1:ConfigMap")
+    (config,) = _named(g, "kubernetes:core/v1:ConfigMap", "utp-config")
     assert config.inputs["data"]["UTP_ENVIRONMENT"] == "production"
     assert config.inputs["data"]["UTP_PORT"] == "8000"
     sc = c["securityContext"]
@@ -106,6 +106,38 @@ def test_deployment_env_and_hardening(build):
     assert "db.example.internal:5432/utp" in template["UTP_DATABASE_URL"]
     assert template["UTP_REDIS_URL"].startswith("rediss://")
     assert "UTP_DEEPL_API_KEY" in template and "UTP_OPENAI_API_KEY" not in template
+
+
+def test_database_url_verifies_the_server_with_the_mounted_rds_bundle(build):
+    g = build(_service)
+    (es,) = g.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+    url = es.inputs["spec"]["target"]["template"]["data"]["UTP_DATABASE_URL"]
+    assert url.endswith("/utp?ssl=verify-full")
+    maps = {m.inputs["metadata"]["name"]: m for m in g.of_type("kubernetes:core/v1:ConfigMap")}
+    bundle = maps["utp-rds-ca"].inputs["data"]["global-bundle.pem"]
+    assert bundle.count("BEGIN CERTIFICATE") > 100
+    pods = [
+        d.inputs["spec"]["template"]["spec"] for d in g.of_type("kubernetes:apps/v1:Deployment")
+    ]
+    pods += [j.inputs["spec"]["template"]["spec"] for j in g.of_type("kubernetes:batch/v1:Job")]
+    assert pods
+    for pod in pods:
+        assert {"name": "rds-ca", "configMap": {"name": "utp-rds-ca"}} in pod["volumes"]
+        for c in pod["containers"]:
+            # Every container that may talk to the database finds the bundle where the
+            # variable says.
+            if any(e["name"] == "PGSSLROOTCERT" for e in c.get("env", [])):
+                mount = {"name": "rds-ca", "mountPath": "/etc/utp/rds-ca", "readOnly": True}
+                assert mount in c["volumeMounts"]
+    api = next(
+        d
+        for d in g.of_type("kubernetes:apps/v1:Deployment")
+        if d.inputs["metadata"]["name"] == "utp"
+    )
+    (container,) = api.inputs["spec"]["template"]["spec"]["containers"]
+    assert {"name": "PGSSLROOTCERT", "value": "/etc/utp/rds-ca/global-bundle.pem"} in container[
+        "env"
+    ]
 
 
 def test_autoscaling_disruption_and_isolation(build):

@@ -175,6 +175,16 @@ def test_kube_prometheus_stack_brings_node_exporter_and_kube_state_metrics(graph
     assert spec["externalLabels"] == {"cluster": "utp-prd-usw2-eks"}
 
 
+def test_control_plane_targets_eks_hides_are_off(graph):
+    # Scraping them can never succeed on EKS, so their *Down alerts would page forever; the
+    # chart gates each Service, ServiceMonitor and alert group on `<component>.enabled`.
+    values = _release(graph, "kube-prometheus-stack").inputs["values"]
+    for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
+        assert values[component] == {"enabled": False}, component
+    # The API server and kubelets are reachable on EKS and stay monitored.
+    assert "kubeApiServer" not in values and "kubelet" not in values
+
+
 def test_logs_pipeline_retention_and_datasource_come_from_logging_yaml(graph):
     stages = _release(graph, "promtail").inputs["values"]["config"]["snippets"]["pipelineStages"]
     assert [next(iter(s)) for s in stages] == [

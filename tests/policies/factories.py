@@ -142,6 +142,7 @@ def _eks(s: GoodStack, key: str) -> None:
                 "scheduler",
             ],
             "accessConfig": {"authenticationMode": "API"},
+            "upgradePolicy": {"supportType": "STANDARD"},
         },
         outputs={
             "identities": [{"oidcs": [{"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/X"}]}]
@@ -165,6 +166,16 @@ def _eks(s: GoodStack, key: str) -> None:
         },
     )
     s.add(
+        "aws:eks/addon:Addon",
+        "vpc-cni",
+        {
+            "clusterName": _id("eks"),
+            "addonName": "vpc-cni",
+            "addonVersion": "v1.19.6-eksbuild.1",
+            "configurationValues": json.dumps({"enableNetworkPolicy": "true"}),
+        },
+    )
+    s.add(
         "aws:ec2/launchTemplate:LaunchTemplate",
         "nodes-lt",
         {
@@ -179,6 +190,10 @@ def _eks(s: GoodStack, key: str) -> None:
                     "ebs": {"encrypted": "true", "kmsKeyId": key, "volumeType": "gp3"},
                 }
             ],
+            "tagSpecifications": [
+                {"resourceType": kind, "tags": {"Project": "utp", "Environment": STACK}}
+                for kind in ("instance", "volume", "network-interface")
+            ],
         },
     )
     s.add(
@@ -188,6 +203,17 @@ def _eks(s: GoodStack, key: str) -> None:
             "clusterName": _id("eks"),
             "launchTemplate": {"id": _id("nodes-lt"), "version": "1"},
             "scalingConfig": {"minSize": 2, "desiredSize": 3, "maxSize": 6},
+            "subnetIds": ["subnet-a", "subnet-b", "subnet-c"],
+        },
+    )
+    s.add(
+        "aws:eks/nodeGroup:NodeGroup",
+        "nodes-spot",
+        {
+            "clusterName": _id("eks"),
+            "capacityType": "SPOT",
+            "launchTemplate": {"id": _id("nodes-lt"), "version": "1"},
+            "scalingConfig": {"minSize": 0, "desiredSize": 0, "maxSize": 4},
             "subnetIds": ["subnet-a", "subnet-b", "subnet-c"],
         },
     )
@@ -217,6 +243,7 @@ def _rds(s: GoodStack, key_east: str, key_west: str) -> None:
         "monitoringRoleArn": arn("iam", "", "role/rds-monitoring"),
         "enabledCloudwatchLogsExports": ["postgresql", "upgrade"],
         "instanceClass": "db.r6g.large",
+        "maintenanceWindow": "sun:02:00-sun:03:00",
     }
     primary_arn = arn("rds", "us-east-1", "db:db-primary")
     s.add(
@@ -271,6 +298,7 @@ def _cache(s: GoodStack, key: str) -> None:
             "automaticFailoverEnabled": True,
             "numCacheClusters": 2,
             "snapshotRetentionLimit": 7,
+            "maintenanceWindow": "sun:03:00-sun:04:00",
             "logDeliveryConfigurations": [
                 {"logType": "slow-log", "destinationType": "cloudwatch-logs"},
                 {"logType": "engine-log", "destinationType": "cloudwatch-logs"},
@@ -585,6 +613,32 @@ def _kubernetes(s: GoodStack) -> None:
         {"chart": "traefik", "version": "33.2.1", "namespace": "traefik"},
         provider=K8S_EAST,
     )
+    s.add(
+        "kubernetes:external-secrets.io/v1:ExternalSecret",
+        "utp-env",
+        {
+            "metadata": {"namespace": ns},
+            "spec": {
+                "target": {
+                    "template": {
+                        "data": {
+                            "UTP_DATABASE_URL": "postgresql+asyncpg://u:p@db:5432/utp"
+                            "?ssl=verify-full",
+                            "UTP_REDIS_URL": "rediss://:t@redis:6379/0",
+                        }
+                    }
+                }
+            },
+        },
+        provider=K8S_EAST,
+    )
+    for chart in ("metrics-server", "cluster-autoscaler"):
+        s.add(
+            "kubernetes:helm.sh/v3:Release",
+            chart,
+            {"chart": chart, "version": "1.0.0", "namespace": "kube-system"},
+            provider=K8S_EAST,
+        )
 
 
 def good_stack() -> list[RecordedResource]:

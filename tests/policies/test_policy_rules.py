@@ -72,9 +72,51 @@ CASES: list[tuple[str, Mutation, str]] = [
         "no pinned addonVersion",
     ),
     (
+        "aws-eks-network-policy-enforced",
+        set_("vpc-cni", "configurationValues", "{}"),
+        "declared but not enforced",
+    ),
+    ("aws-eks-network-policy-enforced", remove("vpc-cni"), "declared but not enforced"),
+    (
         "aws-eks-workload-identity",
         both(set_("eks-pod-identity", "addonName", "vpc-cni"), remove("eks-oidc")),
         "neither an IAM OIDC provider",
+    ),
+    # TLS
+    (
+        "k8s-database-url-verify-full",
+        set_(
+            "utp-env",
+            "spec.target.template.data.UTP_DATABASE_URL",
+            "postgresql+asyncpg://u:p@db:5432/utp?ssl=require",
+        ),
+        "without verify-full",
+    ),
+    # Autoscaling
+    ("k8s-hpa-metrics-server", remove("metrics-server"), "can never scale"),
+    ("aws-eks-node-autoscaler", remove("cluster-autoscaler"), "run a node autoscaler"),
+    (
+        "aws-eks-nodegroup-multi-az",
+        set_("nodes-spot", "capacityType", "ON_DEMAND"),
+        "minSize is 0",
+    ),
+    # Maintenance and cost
+    (
+        "aws-maintenance-window-sunday-night",
+        set_("db-primary", "maintenanceWindow", "sun:04:30-sun:05:30"),
+        "outside Sunday 02:00-04:00",
+    ),
+    (
+        "aws-maintenance-window-sunday-night",
+        set_("redis", "maintenanceWindow", "sat:02:00-sat:03:00"),
+        "outside Sunday",
+    ),
+    ("aws-maintenance-window-sunday-night", drop("redis", "maintenanceWindow"), "no maintenance"),
+    ("aws-eks-standard-support", drop("eks", "upgradePolicy"), "EXTENDED by default"),
+    (
+        "aws-ec2-launch-template-cost-tags",
+        set_("nodes-lt", "tagSpecifications.2.tags", {"Name": "node"}),
+        "network-interfaces it launches are not tagged Project, Environment",
     ),
     # RDS
     ("aws-rds-storage-encrypted", set_("db-replica", "storageEncrypted", False), "not encrypted"),

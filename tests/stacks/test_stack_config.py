@@ -86,6 +86,7 @@ def test_engine_secrets_are_listed_and_decrypted_offline(tmp_path):
         ("utp:service", {"imageTag": "latest"}, "pinned tag"),
         ("utp:cache", {"nodes": 1}, "at least 2"),
         ("utp:cluster", {"publicAccessCidrs": ["0.0.0.0/0"]}, "exposes the API server"),
+        ("utp:budget", {"yearlyUsd": 100}, "yearlyUsd: must be at least monthlyUsd"),
     ],
 )
 def test_invalid_values_fail_clearly(key, value, message):

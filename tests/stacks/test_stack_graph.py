@@ -43,7 +43,7 @@ def test_key_resources_in_each_region(graph):
     # The service in each region, and the backup-metrics exporter next to the backups.
     assert _regions(graph, "kubernetes:apps/v1:Deployment") == [EAST, EAST, WEST]
     assert _regions(graph, "aws:route53/healthCheck:HealthCheck") == [EAST, EAST]
-    assert _regions(graph, "aws:budgets/budget:Budget") == [EAST]
+    assert _regions(graph, "aws:budgets/budget:Budget") == [EAST, EAST]  # monthly, yearly
 
 
 def test_replica_follows_primary_with_west_key(graph):

@@ -127,7 +127,8 @@ def test_instance_types_must_be_offered_in_the_region(staging_graph):
         for r in staging_graph
     ]
     problems = regional_problems(broken)
-    assert len(problems) == 2 and all("m6i.lrage is not offered in" in p for p in problems)
+    # Each region's default and spot pool.
+    assert len(problems) == 4 and all("m6i.lrage is not offered in" in p for p in problems)
 
 
 def _with_values(graph, release: str, values: dict):
