@@ -84,27 +84,14 @@ def create_backup_cronjob(
         {"name": "UTP_BACKUP_BUCKET", "value": bucket},
         {"name": "UTP_BACKUP_S3_REGION", "value": a.region},
     ]
-    labels = {**scope.labels, "app.kubernetes.io/component": "backup"}
-    k8s.batch.v1.CronJob(
-        f"{name}-backup",
-        metadata={"name": "utp-backup", "namespace": a.namespace, "labels": labels},
-        spec={
-            "schedule": a.backup_schedule,
-            "concurrencyPolicy": "Forbid",
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 3,
-            "jobTemplate": {
-                "spec": {
-                    "backoffLimit": 2,
-                    "activeDeadlineSeconds": 3600,
-                    "template": {
-                        "metadata": {"labels": labels},
-                        "spec": pod_spec([backup], a.backup_service_account, restartPolicy="Never"),
-                    },
-                }
-            },
-        },
-        opts=pulumi.ResourceOptions(parent=scope.parent, depends_on=[scope.ns, *after]),
+    _cronjob(
+        scope,
+        "backup",
+        schedule=a.backup_schedule,
+        deadline_seconds=3600,
+        job=backup,
+        account=a.backup_service_account,
+        after=[scope.ns, *after],
     )
 
 
@@ -141,27 +128,49 @@ def create_prune_cronjob(
         {"name": "UTP_BACKUP_S3_REGION", "value": a.region},
         {"name": "UTP_DATA_DIR", "value": "/var/lib/utp"},
     ]
-    labels = {**scope.labels, "app.kubernetes.io/component": "backup-prune"}
+    _cronjob(
+        scope,
+        "backup-prune",
+        schedule=a.prune_schedule,
+        deadline_seconds=1800,
+        job=prune,
+        account=account,
+        after=[scope.ns],
+    )
+
+
+def _cronjob(
+    scope: Scope,
+    component: str,
+    *,
+    schedule: str,
+    deadline_seconds: int,
+    job: dict[str, Any],
+    account: str,
+    after: list[pulumi.Resource],
+) -> None:
+    """One container on a schedule, never two runs at once, two retries within the deadline."""
+    labels = {**scope.labels, "app.kubernetes.io/component": component}
     k8s.batch.v1.CronJob(
-        f"{name}-backup-prune",
-        metadata={"name": "utp-backup-prune", "namespace": a.namespace, "labels": labels},
+        f"{scope.name}-{component}",
+        metadata={"name": f"utp-{component}", "namespace": scope.args.namespace, "labels": labels},
         spec={
-            "schedule": a.prune_schedule,
+            "schedule": schedule,
             "concurrencyPolicy": "Forbid",
             "successfulJobsHistoryLimit": 3,
             "failedJobsHistoryLimit": 3,
             "jobTemplate": {
                 "spec": {
                     "backoffLimit": 2,
-                    "activeDeadlineSeconds": 1800,
+                    "activeDeadlineSeconds": deadline_seconds,
                     "template": {
                         "metadata": {"labels": labels},
-                        "spec": pod_spec([prune], account, restartPolicy="Never"),
+                        "spec": pod_spec([job], account, restartPolicy="Never"),
                     },
                 }
             },
         },
-        opts=pulumi.ResourceOptions(parent=scope.parent, depends_on=[scope.ns]),
+        opts=pulumi.ResourceOptions(parent=scope.parent, depends_on=after),
     )
 
 
