@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
+from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__
 from service.accounts.identity import install as install_identity
@@ -31,10 +34,12 @@ from service.api.middleware import request_context
 from service.api.openapi import document_errors
 from service.api.privacy import PrivacyController
 from service.api.providers import ProvidersController
+from service.api.region import refuse_writes_on_replica
 from service.api.rocketchat import chat_lifespan, outgoing, rocketchat_status
 from service.api.translate import TranslateController
 from service.api.usage import USAGE_ROUTES
 from service.clock import SYSTEM_CLOCK, Clock
+from service.db.role import DatabaseRole
 from service.db.session import create_engine, session_factory
 from service.netpolicy import OutboundPolicy
 from service.observability import metrics
@@ -73,6 +78,14 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             )
             stack.push_async_callback(db.dispose)
             metrics.instrument_engine(db)
+            role = DatabaseRole(db)
+            # Unreachable: the outage path applies and the poller asks again.
+            with contextlib.suppress(SQLAlchemyError, OSError, TimeoutError):
+                async with asyncio.timeout(2):
+                    await role.check()
+            role.start()
+            stack.push_async_callback(role.stop)
+            app.state.database_role = role
             metrics.BUILD_INFO.clear()  # one series: this process's
             metrics.BUILD_INFO.labels(**running(settings)).set(1)
             sessions = session_factory(db)
@@ -119,7 +132,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                 await real.aload()
                 detector = real
 
-            usage_services = build_usage(settings, sessions, redis, overrides.clock)
+            usage_services = build_usage(
+                settings, sessions, redis, overrides.clock, read_only=lambda: role.read_only
+            )
             usage_services.start()
             stack.push_async_callback(usage_services.stop)
             app.state.usage_services = usage_services
@@ -185,8 +200,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
         route_handlers=[api, libretranslate, outgoing, live, ready, prometheus],
         lifespan=[lifespan, chat_lifespan],
         exception_handlers=HANDLERS,
-        # NUL and over-deep JSON are refused before any handler parses the body.
-        before_request=guard,
+        # Writes on a read-only replica, NUL and over-deep JSON are refused before any handler
+        # parses the body.
+        before_request=_before_handler,
         state=State({"settings": settings, "outbound_policy": policy}),
         request_max_body_size=settings.limits.max_body_bytes,
         cors_config=None if settings.is_production else CORSConfig(allow_origins=["*"]),
@@ -201,6 +217,11 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
     if settings.schema_served:
         document_errors(app)
     return app
+
+
+async def _before_handler(request: Request[Any, Any, Any]) -> None:
+    await refuse_writes_on_replica(request)
+    await guard(request)
 
 
 def _openapi() -> OpenAPIConfig:

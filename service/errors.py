@@ -86,3 +86,10 @@ class ServiceUnavailable(ServiceError):
 
     status_code = 503
     code = "service_unavailable"
+
+
+class ReadOnlyRegion(ServiceError):
+    """A write while this region's database is a read-only replica (DR before promotion)."""
+
+    status_code = 503
+    code = "read_only_region"

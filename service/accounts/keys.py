@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.models import ApiKey, Workspace
+from service.db.role import unless_read_only
 from service.errors import ServiceUnavailable, Unauthorized
 
 SCOPES = frozenset({"translate", "admin", "read:usage", "operator"})
@@ -204,7 +205,10 @@ class KeyVerifier:
         return True
 
     async def touch(self, key_id: uuid.UUID) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(
-                sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=datetime.now(UTC))
-            )
+        with unless_read_only("an API key's last use"):
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    sa.update(ApiKey)
+                    .where(ApiKey.id == key_id)
+                    .values(last_used_at=datetime.now(UTC))
+                )

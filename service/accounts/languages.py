@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.models import UsageEvent, User, WorkspaceSettings
+from service.db.role import unless_read_only
 from service.translation.languages import normalize
 
 TRAFFIC_WINDOW = timedelta(days=30)
@@ -109,10 +110,11 @@ class LanguagePriors:
         self, workspace_id: uuid.UUID, user_id: str, language: str
     ) -> None:
         """Record the language `user_id` just wrote in (from a confident detection)."""
-        async with self._sessions.begin() as session:
-            await session.execute(
-                sa.update(User)
-                .where(User.workspace_id == workspace_id, User.external_id == user_id)
-                .values(recent_language=language)
-            )
+        with unless_read_only("an author's recent language"):
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    sa.update(User)
+                    .where(User.workspace_id == workspace_id, User.external_id == user_id)
+                    .values(recent_language=language)
+                )
         self._authors[(workspace_id, user_id)] = (self._clock() + 30.0, language)

@@ -15,7 +15,9 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DBAPIError
 
+from service.db.role import read_only_region, refuses_writes
 from service.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -105,8 +107,16 @@ def unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     )
 
 
+def database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    """A write the database refused as read-only (a replica) is the region's 503, not a 500."""
+    if refuses_writes(exc):
+        return service_error(request, read_only_region())
+    return unhandled(request, exc)
+
+
 HANDLERS: dict[Any, Any] = {
     ServiceError: service_error,
     HTTPException: http_error,
+    DBAPIError: database_error,
     Exception: unhandled,
 }

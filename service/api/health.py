@@ -7,13 +7,13 @@ import hmac
 import time
 from typing import Any
 
-import sqlalchemy as sa
 from litestar import Request, Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__
+from service.db.role import DatabaseRole
 from service.errors import Unauthorized
 from service.observability import metrics
 from service.settings import Settings
@@ -30,19 +30,20 @@ def running(settings: Settings) -> dict[str, str]:
     return {"version": __version__, "release": settings.server.release or __version__}
 
 
-@get("/health/ready", summary="Database and cache reachable", tags=["health"])
+@get("/health/ready", summary="Database and cache reachable; the database's role", tags=["health"])
 async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """Checks our own dependencies only: no provider is called, so probes cost nothing.
 
     503 when the database is unreachable or no provider is enabled; 200 with status
-    "degraded" when only Redis is down.
+    "degraded" when only Redis is down. `role` is "replica" while the database is a read-only
+    replica (the DR region before promotion): still ready, since translations are served, so
+    Route 53 may send traffic here; writes are answered 503 `read_only_region` meanwhile.
     """
     checks: dict[str, dict[str, Any]] = {}
+    role: DatabaseRole = request.app.state.database_role
     started = time.perf_counter()
     try:
-        async with request.app.state.sessions() as session:
-            await session.execute(sa.text("SELECT 1"))
-        checks["database"] = {"status": "ok"}
+        checks["database"] = {"status": "ok", "role": await role.check()}
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         checks["database"] = {"status": "down", "error": type(exc).__name__}
     checks["database"]["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
@@ -67,7 +68,12 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     degraded = checks["redis"]["status"] == "down"
     status = "unavailable" if not ready else "degraded" if degraded else "ok"
     return Response(
-        {"status": status, **running(request.app.state.settings), "checks": checks},
+        {
+            "status": status,
+            "role": role.role,
+            **running(request.app.state.settings),
+            "checks": checks,
+        },
         status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE,
     )
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.accounts import preferences
 from service.chat.rocketchat import RocketChatClient, RocketChatError
 from service.db.models import User, UserPreferences
+from service.db.role import unless_read_only
 
 _PROFILE_LOOKUPS = 8
 
@@ -136,18 +137,21 @@ class Audience:
 
         answers = await asyncio.gather(*(one(uid) for uid in user_ids))
         until = time.monotonic() + self._ttl * 10
-        async with self._sessions.begin() as session:
-            for uid, info in answers:
-                if info is None:
-                    continue
-                self._profiles[(workspace_id, uid)] = (until, _is_bot(info))
-                username = info.get("username")
-                await preferences.upsert_user(
-                    session,
-                    workspace_id,
-                    uid,
-                    username=username if isinstance(username, str) else names.get(uid),
-                    rocketchat_language=profile_language(info),
-                )
+        known = [(uid, info) for uid, info in answers if info is not None]
+        for uid, info in known:
+            self._profiles[(workspace_id, uid)] = (until, _is_bot(info))
+        # On a read-only replica the profiles are not stored: members new since then get the
+        # default language until the region is promoted and Rocket.Chat is asked again.
+        with unless_read_only("members' Rocket.Chat profiles"):
+            async with self._sessions.begin() as session:
+                for uid, info in known:
+                    username = info.get("username")
+                    await preferences.upsert_user(
+                        session,
+                        workspace_id,
+                        uid,
+                        username=username if isinstance(username, str) else names.get(uid),
+                        rocketchat_language=profile_language(info),
+                    )
         if len(self._profiles) > 100_000:
             self._profiles.clear()

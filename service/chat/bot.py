@@ -38,6 +38,7 @@ from service.chat.rocketchat import (
 )
 from service.chat.store import Delivery, DeliveryStore, digest
 from service.db.models import WorkspaceSettings
+from service.db.role import unless_read_only
 from service.errors import Forbidden, RateLimited, ServiceError
 from service.glossary.loader import GlossaryLoader
 from service.settings import Settings
@@ -322,14 +323,15 @@ class ChatBot:
         self.health.delivered(ws)
 
     async def _remember_author(self, workspace_id: uuid.UUID, message: OutgoingMessage) -> None:
-        async with self.deps.sessions.begin() as session:
-            await preferences.upsert_user(
-                session,
-                workspace_id,
-                message.user_id,
-                username=message.user_name,
-                rocketchat_language=None,
-            )
+        with unless_read_only("the author's user row"):
+            async with self.deps.sessions.begin() as session:
+                await preferences.upsert_user(
+                    session,
+                    workspace_id,
+                    message.user_id,
+                    username=message.user_name,
+                    rocketchat_language=None,
+                )
 
     async def _context(
         self, client: RocketChatClient, hook: Hook, message: OutgoingMessage, room: Room

@@ -12,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import DBAPIError
+
 from service.accounts import audit, channels, preferences
 from service.accounts.identity import USER_SCOPES
 from service.accounts.keys import Principal
 from service.chat.audience import profile_language
 from service.chat.rocketchat import RocketChatClient, RocketChatError, RocketChatUnauthorized
+from service.db.role import read_only_region, refuses_writes
 from service.errors import ServiceError
 from service.translation import languages
 from service.translation.engine import UNDETERMINED, Caller, Options
@@ -55,6 +58,10 @@ async def run(bot: ChatBot, hook: Hook, message: OutgoingMessage, command: Comma
         answer = await _answer(bot, client, hook, message, command)
     except ServiceError as exc:
         answer = f"⚠️ {exc.message}"
+    except DBAPIError as exc:
+        if not refuses_writes(exc):
+            raise
+        answer = f"⚠️ {read_only_region('Changing settings').message}"
     try:
         await _reply(bot, client, message, answer)
     except RocketChatError as exc:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.models import ChatDelivery
+from service.db.role import unless_read_only
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +57,24 @@ class DeliveryStore:
         written_digest: str | None = None,
         languages: list[str] | None = None,
     ) -> None:
-        async with self._sessions.begin() as session:
-            row = await session.get(ChatDelivery, (workspace_id, message_id))
-            if row is None:
-                row = ChatDelivery(workspace_id=workspace_id, message_id=message_id)
-                session.add(row)
-            row.room_id = room_id
-            row.mode = mode
-            row.reply_id = reply_id
-            row.written_digest = written_digest
-            row.languages = list(languages or [])
-            row.updated_at = datetime.now(UTC)
+        # On a read-only replica the delivery is not recorded: an edit of that message later
+        # gets a new reply instead of replacing this one.
+        with unless_read_only("a chat delivery"):
+            async with self._sessions.begin() as session:
+                row = await session.get(ChatDelivery, (workspace_id, message_id))
+                if row is None:
+                    row = ChatDelivery(workspace_id=workspace_id, message_id=message_id)
+                    session.add(row)
+                row.room_id = room_id
+                row.mode = mode
+                row.reply_id = reply_id
+                row.written_digest = written_digest
+                row.languages = list(languages or [])
+                row.updated_at = datetime.now(UTC)
 
     async def forget(self, workspace_id: uuid.UUID, message_id: str) -> None:
-        async with self._sessions.begin() as session:
-            row = await session.get(ChatDelivery, (workspace_id, message_id))
-            if row is not None:
-                await session.delete(row)
+        with unless_read_only("a chat delivery's removal"):
+            async with self._sessions.begin() as session:
+                row = await session.get(ChatDelivery, (workspace_id, message_id))
+                if row is not None:
+                    await session.delete(row)

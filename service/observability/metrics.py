@@ -86,6 +86,13 @@ USAGE_BUFFER_OLDEST_AGE = Gauge(
     "Age of the oldest usage event waiting to be written.",
     registry=REGISTRY,
 )
+DATABASE_ROLE = Gauge(
+    "utp_database_role",
+    "1 for the role of the database this process writes to: primary (read-write) or replica "
+    "(read-only until promoted; writes answered 503 read_only_region), 0 for the other.",
+    ["role"],
+    registry=REGISTRY,
+)
 USAGE_WRITE_FAILURES = Counter(
     "utp_usage_write_failures",
     "Failed attempts to write usage events to the database (they are retried).",

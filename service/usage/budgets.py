@@ -22,6 +22,11 @@ path never waits on the database.
 Database down: reservations are not possible, so translation goes on without them (fail open:
 availability first). Those calls' costs reach the ledger through the outbox, and `reconcile()`
 raises each budget's spend to what the ledger says once the database is back.
+
+Database a read-only replica (the DR region before promotion, `read_only()`): nothing can be
+reserved either, but the budgets can still be read, so a paid call that would cross a hard
+limit by the replicated spend is still refused (402) and the soft limit still downgrades; the
+rest goes through without a reservation, and `reconcile()` counts it after promotion.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -146,6 +151,7 @@ class Budgets:
     load_timeout: float = 1.0
     # Which month is "this month": the period every reservation and report is counted in.
     clock: Clock = SYSTEM_CLOCK
+    read_only: Callable[[], bool] = lambda: False
     _snapshots: dict[uuid.UUID, Snapshot] = field(default_factory=dict)
     _loading: dict[uuid.UUID, asyncio.Task[Snapshot | None]] = field(default_factory=dict)
     _known_periods: set[tuple[uuid.UUID, date]] = field(default_factory=set)
@@ -204,6 +210,13 @@ class Budgets:
         ids = tuple(ln.id for ln in lines)
         if amount == 0:
             return Hold(budget_ids=ids, period=snapshot.period)
+        if self.read_only():
+            self.needs_reconcile = True
+            for line in lines:
+                if line.used + amount > line.limit:
+                    metrics.BUDGET_ENFORCEMENTS.labels(action="reject").inc()
+                    raise _exceeded(line, amount, snapshot.period)
+            return Hold(offline=True)
         if time.monotonic() < self._down_until:
             self.needs_reconcile = True
             return Hold(offline=True)

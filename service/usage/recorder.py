@@ -12,7 +12,9 @@ journal delete cannot double-count: exactly once by event id. A database outage 
 events; a failed write keeps them and retries with backoff. An event the database refuses for
 its content (SQLSTATE classes 22/23: NUL in a text, a deleted workspace) is no outage: it is
 isolated from its batch, moved to the journal's dead-letter table and counted in
-`utp_dead_letters_total{store="usage"}`, and the rest flows on.
+`utp_dead_letters_total{store="usage"}`, and the rest flows on. While the database is a
+read-only replica (`read_only()`, the DR region before promotion) nothing is tried: the events
+wait in the outbox and are written once it is promoted.
 
 Without a journal (unit tests, tools) the outbox is the in-memory buffer alone.
 """
@@ -139,6 +141,7 @@ class UsageRecorder:
         max_backoff: float = 30.0,
         memory_limit: int = 50_000,
         on_recovered: Callable[[], Awaitable[None]] | None = None,
+        read_only: Callable[[], bool] = lambda: False,
     ) -> None:
         self._sessions = sessions
         self._own = _Source(journal, overflow=journal is not None)
@@ -149,6 +152,7 @@ class UsageRecorder:
         self._max_backoff = max_backoff
         self._memory_limit = max(memory_limit, batch_size)
         self._on_recovered = on_recovered
+        self._read_only = read_only
         self._seq = 0
         self._pending = (journal.count() if journal else 0) + sum(j.count() for j in orphans)
         self._oldest: float | None = time.monotonic() if self._pending else None
@@ -240,10 +244,12 @@ class UsageRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        with contextlib.suppress(*TRANSIENT):
-            async with asyncio.timeout(grace):
-                while await self.flush():
-                    pass
+        # A replica takes nothing: the journal keeps it all for the next start.
+        if not self._read_only():
+            with contextlib.suppress(*TRANSIENT):
+                async with asyncio.timeout(grace):
+                    while await self.flush():
+                        pass
         for source in (self._own, *self._orphans):
             if source.journal is not None:
                 source.journal.close()
@@ -334,6 +340,14 @@ class UsageRecorder:
         backoff = self._flush_interval
         while True:
             await asyncio.sleep(backoff)
+            if self._read_only():
+                # Nothing to try on a replica; once promoted, the flush below writes it all
+                # and `on_recovered` reconciles the budgets with what was spent meanwhile.
+                self._commit()
+                self.failing = self.failing or self._pending > 0
+                self._publish()
+                backoff = self._flush_interval
+                continue
             try:
                 while await self.flush() == self._batch_size:
                     pass

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -23,6 +24,8 @@ from service.usage.recorder import TRANSIENT, UsageRecorder
 
 log = logging.getLogger(__name__)
 
+_READS_ONLY = frozenset({"budget gauge"})
+
 
 @dataclass
 class UsageServices:
@@ -34,6 +37,8 @@ class UsageServices:
     erasure_key: bytes
     clock: Clock
     secret_key: str = field(default="", repr=False)
+    # The database is a read-only replica (DR before promotion): only the reading steps run.
+    read_only: Callable[[], bool] = field(default=lambda: False, repr=False)
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def maintain(self) -> None:
@@ -45,6 +50,8 @@ class UsageServices:
             ("budget gauge", self._publish_budgets),
             ("revoked tokens", self._purge_revoked_tokens),
         ):
+            if self.read_only() and name not in _READS_ONLY:
+                continue
             try:
                 await step()
             except TRANSIENT as exc:
@@ -97,6 +104,7 @@ def build_usage(
     sessions: async_sessionmaker[AsyncSession],
     redis: Redis | None,
     clock: Clock = SYSTEM_CLOCK,
+    read_only: Callable[[], bool] = lambda: False,
 ) -> UsageServices:
     """Claim this process's outbox journal (draining any a departed process left) and wire."""
     usage = settings.usage
@@ -118,6 +126,7 @@ def build_usage(
         default_soft_ratio=usage.budget_soft_limit_ratio,
         reservation_ttl=usage.budget_reservation_ttl_seconds,
         clock=clock,
+        read_only=read_only,
     )
     recorder = UsageRecorder(
         sessions,
@@ -127,6 +136,7 @@ def build_usage(
         flush_interval=usage.usage_flush_interval_seconds,
         batch_size=usage.usage_flush_batch_size,
         on_recovered=budgets.reconcile,
+        read_only=read_only,
     )
     limiter = RateLimiter(usage, redis, retry_seconds=settings.cache.redis_retry_seconds)
     return UsageServices(
@@ -138,4 +148,5 @@ def build_usage(
         erasure_key=erasure_key,
         clock=clock,
         secret_key=settings.security.secret_key.get(),
+        read_only=read_only,
     )
