@@ -68,23 +68,50 @@ class PostgresServer:
         bindir = postgres_bin()
         if bindir is None:
             raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
+        with cls._cluster(bindir) as server:
+            server._run(
+                "initdb",
+                *("-D", str(server.datadir), "-A", "trust", "-U", "postgres", "-E", "UTF8"),
+                "--no-sync",
+            )
+            server.start()
+            yield server
+
+    @classmethod
+    @contextlib.contextmanager
+    def _cluster(cls, bindir: Path) -> Iterator[PostgresServer]:
+        """A server on a free port with its data directory in a temp dir, stopped and removed
+        afterwards whatever happened (a cluster that never started has nothing to stop)."""
         user = "postgres" if os.geteuid() == 0 else None
         root = Path(tempfile.mkdtemp(prefix="utp-pg-"))
-        datadir = root / "data"
         if user:
             entry = pwd.getpwnam(user)
             os.chown(root, entry.pw_uid, entry.pw_gid)
-        server = cls(bindir=bindir, port=free_port(), datadir=datadir, user=user)
-        server._run(
-            "initdb", "-D", str(datadir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"
-        )
+        server = cls(bindir=bindir, port=free_port(), datadir=root / "data", user=user)
         try:
-            server.start()
             yield server
         finally:
-            with contextlib.suppress(subprocess.CalledProcessError):
-                server.stop()
+            if (server.datadir / "postmaster.pid").exists():
+                with contextlib.suppress(subprocess.CalledProcessError):
+                    server.stop()
             shutil.rmtree(root, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def standby(self) -> Iterator[PostgresServer]:
+        """A hot standby streaming from this server, as a cross-region read replica is: a base
+        backup with `-R` (standby.signal + primary_conninfo), started on its own port."""
+        with self._cluster(self.bindir) as standby:
+            standby._run(
+                "pg_basebackup",
+                *("-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"),
+                *("-D", str(standby.datadir), "-R", "-X", "stream", "-c", "fast", "--no-sync"),
+            )
+            standby.start()
+            yield standby
+
+    def promote(self) -> None:
+        """Promote a standby to a read-write primary (what promoting an RDS replica does)."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-w", "-t", "30", "promote")
 
     def _run(self, tool: str, *args: str) -> None:
         command = [str(self.bindir / tool), *args]

@@ -86,14 +86,24 @@ def settings_for(
 
 @contextlib.asynccontextmanager
 async def serve(
-    settings: Settings, providers: Sequence[Provider] | None = None
+    settings: Settings,
+    providers: Sequence[Provider] | None = None,
+    *,
+    seed: Callable[[], Awaitable[None]] | None = None,
+    seed_url: str = "",
 ) -> AsyncIterator[Service]:
-    """Migrate, create the default workspace, serve; `providers=None` builds them from settings."""
-    await asyncio.to_thread(upgrade, settings.database_url)
-    engine = create_engine(settings.database_url)
+    """Migrate, create the default workspace, serve; `providers=None` builds them from settings.
+
+    `seed_url`: migrate and seed that database instead (the primary of a read replica the
+    service uses), then `seed()` before the service starts (waiting for the replica)."""
+    url = seed_url or settings.database_url
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
     issued = await ensure_default_workspace(session_factory(engine), None)
     await engine.dispose()
     assert issued is not None
+    if seed is not None:
+        await seed()
     app = create_app(
         settings,
         Overrides(
