@@ -31,7 +31,8 @@ _API_ERRORS = {
     413: "The body is larger than UTP_MAX_BODY_BYTES",
     422: "A field is invalid (validation_error, unknown_language, text_too_long, ...)",
     429: "Rate limited; see Retry-After",
-    503: "A dependency is unavailable (translation_unavailable, service_unavailable); "
+    503: "A dependency is unavailable (translation_unavailable, service_unavailable), or a "
+    "write while this region's database is a read-only replica (read_only_region); "
     "see Retry-After",
 }
 # Route-specific ones, by path prefix under /api/v1.

@@ -185,12 +185,16 @@ def _ready(http: _Http) -> list[Component]:
         )
     ]
     database = checks.get("database", {})
+    # A replica (the DR region before promotion) serves translations: no failure, just said.
+    role = body.get("role")
     out.append(
         Component(
             "database",
             "ok" if database.get("status") == "ok" else "down",
             float(database.get("duration_ms", 0.0)),
-            str(database.get("error", "")),
+            str(database.get("error", ""))
+            or ("replica: read-only until promoted" if role == "replica" else ""),
+            {"role": role} if isinstance(role, str) else {},
         )
     )
     redis = checks.get("redis", {})

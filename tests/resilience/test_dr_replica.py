@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from service.db.models import BudgetPeriod, UsageEvent, Workspace
 from service.db.role import DatabaseRole, refuses_writes
 from service.db.session import create_engine, session_factory
+from service.ops.healthcheck import CheckOptions, run_check
 from service.usage.budgets import Budgets
 from tests.resilience.conftest import Service, eventually, serve, settings_for
 from tests.servers import PostgresServer, postgres_bin
@@ -128,6 +129,7 @@ async def test_replica_serves_translations_holds_usage_and_refuses_writes_until_
         await replicated.caught_up()
 
     settings = settings_for(data_dir, database_url=standby_url)
+    sent = 0  # requests that leave a usage event
     async with serve(
         settings,
         [ScriptedProvider("scripted", pairs=None)],
@@ -146,6 +148,14 @@ async def test_replica_serves_translations_holds_usage_and_refuses_writes_until_
         metrics = (await service.client.get("/metrics")).text
         assert 'utp_database_role{role="replica"} 1.0' in metrics
         assert 'utp_database_role{role="primary"} 0.0' in metrics
+        # `utp health-check` (and the deploy gate it serves) calls a warm replica healthy.
+        report = await asyncio.to_thread(run_check, service.url, CheckOptions(api_key=service.key))
+        assert report.status == "ok", report.components
+        database = report.component("database")
+        assert database is not None
+        assert database.data == {"role": "replica"}
+        assert database.detail == "replica: read-only until promoted"
+        sent += 1  # its translation round trip
 
         # Translations are served: the v1 API (new texts and a cache hit) and LibreTranslate's.
         texts = [f"Message {i} from the DR region" for i in range(5)]
@@ -164,7 +174,7 @@ async def test_replica_serves_translations_holds_usage_and_refuses_writes_until_
         )
         assert libre.status_code == 200, libre.text
         assert libre.json()["translatedText"] == "[es] Hello from the replica"
-        sent = len(texts) + 2
+        sent += len(texts) + 2
 
         # A channel whose budget the replicated spend already exhausts is still refused.
         closed = await service.client.post(

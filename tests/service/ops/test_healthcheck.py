@@ -105,6 +105,7 @@ async def test_healthy_service_in_text_json_and_prometheus(service: Running) -> 
     body = json.loads(raw)
     assert body["status"] == "ok" and body["exit_code"] == 0
     assert body["components"]["database"]["status"] == "ok"
+    assert body["components"]["database"]["role"] == "primary"
     assert body["components"]["translation"]["provider"] == "apertium"
     assert body["components"]["backup"]["status"] == "skipped"
     assert all("duration_ms" in c for c in body["components"].values())
