@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 import redis
 
-from tests.servers import PostgresServer, RedisServer, postgres_bin
+from tests.servers import PostgresServer, RedisServer, Replicated, postgres_bin
 
 
 def _unavailable(what: str) -> None:
@@ -26,6 +26,16 @@ def postgres_server() -> Iterator[PostgresServer]:
         _unavailable("PostgreSQL")
     with PostgresServer.running() as server:
         yield server
+
+
+@pytest.fixture
+def replicated() -> Iterator[Replicated]:
+    """A primary and a hot standby streaming from it, for one test (promotion is for good):
+    their own clusters, stopped and removed afterwards."""
+    if postgres_bin() is None:
+        _unavailable("PostgreSQL")
+    with PostgresServer.running() as primary, primary.standby() as standby:
+        yield Replicated(primary, standby)
 
 
 @pytest.fixture

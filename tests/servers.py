@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import os
@@ -14,6 +15,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import asyncpg
 
 
 def free_port() -> int:
@@ -147,6 +150,32 @@ class PostgresServer:
 
     def dsn(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+
+@dataclass
+class Replicated:
+    """A primary and a hot standby streaming from it: a region and its cross-region replica."""
+
+    primary: PostgresServer
+    standby: PostgresServer
+
+    async def caught_up(self) -> None:
+        """Wait (up to 20 s) until the standby has replayed everything the primary wrote."""
+        primary = await asyncpg.connect(self.primary.dsn())
+        try:
+            target = await primary.fetchval("SELECT pg_current_wal_lsn()")
+        finally:
+            await primary.close()
+        standby = await asyncpg.connect(self.standby.dsn())
+        try:
+            query = "SELECT pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn())"
+            async with asyncio.timeout(20):
+                while True:
+                    if await standby.fetchval(query, target) <= 0:
+                        return
+                    await asyncio.sleep(0.05)
+        finally:
+            await standby.close()
 
 
 @dataclass

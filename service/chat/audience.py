@@ -19,6 +19,7 @@ from service.db.models import User, UserPreferences
 from service.db.role import unless_read_only
 
 _PROFILE_LOOKUPS = 8
+_UNASKED: tuple[float, bool, str | None] = (0.0, False, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,9 @@ class Audience:
         self._sessions = sessions
         self._ttl = ttl
         self._rooms: dict[tuple[uuid.UUID, str], tuple[float, Room]] = {}
-        # Members whose profile we asked Rocket.Chat about: (workspace, user) -> (until, is_bot).
-        self._profiles: dict[tuple[uuid.UUID, str], tuple[float, bool]] = {}
+        # Members whose profile we asked Rocket.Chat about:
+        # (workspace, user) -> (until, is_bot, the profile's language).
+        self._profiles: dict[tuple[uuid.UUID, str], tuple[float, bool, str | None]] = {}
 
     def forget(self, workspace_id: uuid.UUID) -> None:
         """Drop a workspace's cached rooms (a member's language changed)."""
@@ -89,18 +91,20 @@ class Audience:
             uid
             for uid in names
             if (uid not in known or known[uid][0].rocketchat_language is None)
-            and self._profiles.get((workspace_id, uid), (0.0, False))[0] <= now
+            and self._profiles.get((workspace_id, uid), _UNASKED)[0] <= now
         ]
         if ask:
             await self._ask_profiles(client, workspace_id, ask, names)
             known = await self._known(workspace_id, list(names))
         readers: dict[str, str] = {}
         for uid in names:
-            if self._profiles.get((workspace_id, uid), (0.0, False))[1]:
+            _, bot, profile = self._profiles.get((workspace_id, uid), _UNASKED)
+            if bot:
                 continue  # another bot: it reads nothing
             entry = known.get(uid)
             if entry is None:
-                readers[uid] = preferences.DEFAULT_LANGUAGE
+                # Not stored (a read-only replica): the profile Rocket.Chat just gave.
+                readers[uid] = profile or preferences.DEFAULT_LANGUAGE
                 continue
             user, prefs = entry
             effective = preferences.effective(user, prefs)
@@ -139,7 +143,7 @@ class Audience:
         until = time.monotonic() + self._ttl * 10
         known = [(uid, info) for uid, info in answers if info is not None]
         for uid, info in known:
-            self._profiles[(workspace_id, uid)] = (until, _is_bot(info))
+            self._profiles[(workspace_id, uid)] = (until, _is_bot(info), profile_language(info))
         # On a read-only replica the profiles are not stored: members new since then get the
         # default language until the region is promoted and Rocket.Chat is asked again.
         with unless_read_only("members' Rocket.Chat profiles"):

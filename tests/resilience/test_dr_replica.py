@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
@@ -23,46 +21,10 @@ from service.db.session import create_engine, session_factory
 from service.ops.healthcheck import CheckOptions, run_check
 from service.usage.budgets import Budgets
 from tests.resilience.conftest import Service, eventually, serve, settings_for
-from tests.servers import PostgresServer, postgres_bin
+from tests.servers import Replicated
 from tests.service.scripted import ScriptedProvider
 
 pytestmark = pytest.mark.postgres
-
-
-@dataclass
-class Replicated:
-    primary: PostgresServer
-    standby: PostgresServer
-
-    async def caught_up(self) -> None:
-        """Wait until the standby has replayed everything the primary wrote so far."""
-        primary = await asyncpg.connect(self.primary.dsn())
-        try:
-            target = await primary.fetchval("SELECT pg_current_wal_lsn()")
-        finally:
-            await primary.close()
-
-        async def replayed() -> bool:
-            standby = await asyncpg.connect(self.standby.dsn())
-            try:
-                behind = await standby.fetchval(
-                    "SELECT pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn())", target
-                )
-            finally:
-                await standby.close()
-            return bool(behind <= 0)
-
-        await eventually(replayed, seconds=20)
-
-
-@pytest.fixture
-def replicated() -> Iterator[Replicated]:
-    """A primary and a hot standby streaming from it (their own clusters: promotion is for
-    good), both stopped and removed afterwards."""
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed")
-    with PostgresServer.running() as primary, primary.standby() as standby:
-        yield Replicated(primary, standby)
 
 
 @pytest.fixture
