@@ -216,3 +216,24 @@ async def test_a_write_the_replica_refuses_switches_the_role_at_once(
     assert role.read_only
     assert await role.check() == "replica"
     await role.stop()
+
+
+async def test_the_periodic_check_follows_promotion_without_any_request(
+    replicated: Replicated, standby_engine: sa.ext.asyncio.AsyncEngine
+) -> None:
+    role = DatabaseRole(standby_engine, interval=0.05)
+    role.start()
+    try:
+
+        async def role_is(expected: str) -> bool:
+            return role.role == expected
+
+        await eventually(lambda: role_is("replica"))
+        await asyncio.to_thread(replicated.standby.promote)
+        await eventually(lambda: role_is("primary"))
+        # Stopped: unreachable is not a role, the last one known stands.
+        await asyncio.to_thread(replicated.standby.stop)
+        await asyncio.sleep(0.3)
+        assert role.role == "primary"
+    finally:
+        await role.stop()
