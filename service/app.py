@@ -202,7 +202,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
         exception_handlers=HANDLERS,
         # Writes on a read-only replica, NUL and over-deep JSON are refused before any handler
         # parses the body.
-        before_request=_before_handler,
+        before_request=edge_checks,
         state=State({"settings": settings, "outbound_policy": policy}),
         request_max_body_size=settings.limits.max_body_bytes,
         cors_config=None if settings.is_production else CORSConfig(allow_origins=["*"]),
@@ -219,7 +219,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
     return app
 
 
-async def _before_handler(request: Request[Any, Any, Any]) -> None:
+async def edge_checks(request: Request[Any, Any, Any]) -> None:
+    """The app's one `before_request` hook (a route's own would replace it: none has one)."""
     await refuse_writes_on_replica(request)
     await guard(request)
 

@@ -182,14 +182,14 @@ async def test_nested_json_is_a_400_without_authentication_or_traceback(
 
 
 def test_every_route_runs_the_edge_guard() -> None:
-    """The guard is the app's `before_request`; a route with a hook of its own would replace
-    it (Litestar keeps the closest), silently dropping the NUL and depth checks there."""
-    from service.api.guard import guard
-    from service.app import create_app
+    """The edge checks (the guard, and writes on a read-only replica) are the app's
+    `before_request`; a route with a hook of its own would replace them (Litestar keeps the
+    closest), silently dropping the NUL and depth checks there."""
+    from service.app import create_app, edge_checks
     from service.settings import Settings
 
     app = create_app(Settings())
     handlers = [h for route in app.routes for h in getattr(route, "route_handlers", [])]
     assert handlers
     for handler in handlers:
-        assert handler.resolve_before_request() is guard, handler
+        assert handler.resolve_before_request() is edge_checks, handler
