@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
@@ -237,3 +238,42 @@ async def test_the_periodic_check_follows_promotion_without_any_request(
         assert role.role == "primary"
     finally:
         await role.stop()
+
+
+async def test_a_primary_fenced_read_only_is_a_replica_too(
+    replicated: Replicated, data_dir: Path
+) -> None:
+    """An old primary fenced with `default_transaction_read_only` (not in recovery) refuses
+    writes too: whichever notices first, the check or the database's own refusal, the answer
+    is the region's 503, and readiness says replica; lifting the fence makes it primary."""
+    url = replicated.primary.url()
+    async with serve(
+        settings_for(data_dir, database_url=url), [ScriptedProvider("scripted", pairs=None)]
+    ) as service:
+        assert (await _ready(service))[1]["role"] == "primary"
+        await _fence(replicated, "on")
+        refused = await service.client.post(
+            "/api/v1/glossaries", json={"name": "fenced"}, headers=service.headers
+        )
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "read_only_region"
+        assert refused.headers["retry-after"] == "30"
+        assert service.state.database_role.read_only
+        assert (await _ready(service))[1]["role"] == "replica"
+        assert (await service.translate("Still served")).status_code == 200
+
+        await _fence(replicated, "off")
+        assert (await _ready(service))[1]["role"] == "primary"
+        created = await service.client.post(
+            "/api/v1/glossaries", json={"name": "fenced"}, headers=service.headers
+        )
+        assert created.status_code == 201, created.text
+
+
+async def _fence(replicated: Replicated, value: str) -> None:
+    conn = await asyncpg.connect(replicated.primary.dsn())
+    try:
+        await conn.execute(f"ALTER SYSTEM SET default_transaction_read_only = {value}")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
