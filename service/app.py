@@ -35,6 +35,7 @@ from service.api.rocketchat import chat_lifespan, outgoing, rocketchat_status
 from service.api.translate import TranslateController
 from service.api.usage import USAGE_ROUTES
 from service.clock import SYSTEM_CLOCK, Clock
+from service.console.routes import router as console
 from service.db.session import create_engine, session_factory
 from service.netpolicy import OutboundPolicy
 from service.observability import metrics
@@ -182,7 +183,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
         security=[{"apiKey": []}, {"bearer": []}],
     )
     app = Litestar(
-        route_handlers=[api, libretranslate, outgoing, live, ready, prometheus],
+        route_handlers=[api, libretranslate, outgoing, live, ready, prometheus, console],
         lifespan=[lifespan, chat_lifespan],
         exception_handlers=HANDLERS,
         # NUL and over-deep JSON are refused before any handler parses the body.

@@ -16,6 +16,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service.accounts.keys import KeyVerifier, Principal
 from service.accounts.tokens import looks_like_jwt
+from service.console.sessions import cookie_principal
 from service.errors import Forbidden, Unauthorized
 from service.observability.logging import workspace_id_var
 
@@ -62,7 +63,13 @@ async def authenticate_any(connection: ASGIConnection[Any, Any, Any, Any]) -> Pr
     """An API key or a user JWT, whichever the request carries."""
     credential = presented_key(connection)
     if not credential:
-        raise _missing()
+        # The web console's session cookie (service/console/sessions.py) is the one other way.
+        signed = await cookie_principal(connection)
+        if signed is None:
+            raise _missing()
+        _scope_state(connection)["principal"] = signed
+        workspace_id_var.set(str(signed.workspace_id))
+        return signed
     if connection.headers.get("x-api-key") or not looks_like_jwt(credential):
         return await authenticate(connection, credential)
     principal: Principal = await connection.app.state.identity.authenticate_token(credential)
