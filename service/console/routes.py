@@ -155,7 +155,9 @@ async def _workspace_id(request: AnyRequest, given: str) -> uuid.UUID:
     except ValueError:
         pass
     async with request.app.state.sessions() as session:
-        found = await session.scalar(sa.select(Workspace.id).where(Workspace.name == given))
+        found: uuid.UUID | None = await session.scalar(
+            sa.select(Workspace.id).where(Workspace.name == given)
+        )
     if found is None:
         raise Unauthorized("no such workspace", code="unknown_workspace")
     return found
