@@ -485,12 +485,26 @@
       fillTable(table, data.providers.map((p) => el("tr", {},
         el("td", { text: p.name }), el("td", { text: p.enabled ? "yes" : "no" }),
         el("td", { text: p.source || "—" }), el("td", {}, p.key ? el("code", { text: p.key }) : "—"),
-        el("td", {}, p.configured ? button(`Forget ${p.name} key`, "danger", async () => {
-          await api("DELETE", `/providers/${encodeURIComponent(p.name)}`);
-          status(`The workspace's ${p.name} key is forgotten.`);
-          await load();
-        }) : ""),
+        el("td", {}, p.enabled ? button(`Test ${p.name}`, "", () => testProvider(p.name)) : "",
+          " ", p.configured ? button(`Forget ${p.name} key`, "danger", async () => {
+            await api("DELETE", `/providers/${encodeURIComponent(p.name)}`);
+            status(`The workspace's ${p.name} key is forgotten.`);
+            await load();
+          }) : ""),
       )));
+    }
+    // "Test this key": one real translation through that provider alone, with a text no cache
+    // holds, so the provider (with the workspace's key, if it stored one) answers itself.
+    async function testProvider(name) {
+      status(`Testing ${name}…`);
+      try {
+        const result = await api("POST", "/translate", {
+          text: `Hello, this is a test (${Date.now()}).`, source_lang: "en", target_lang: "es", provider: name,
+        });
+        status(`${name} works: “${result.translated_text}” (${money(result.cost.amount)}).`);
+      } catch (error) {
+        status(`${name} failed: ${error.message}`, true);
+      }
     }
     form.addEventListener("submit", guarded(async () => {
       const f = form.elements;

@@ -284,6 +284,9 @@ async def test_providers_and_rocketchat_setup(
     await row.get_by_role("button", name="Forget deepl key").wait_for()
     assert "secret-key" not in await page.content()
     assert "…" in await row.inner_text()
+    # "Test": a real translation through that provider only (the server's scripted one here).
+    await page.get_by_role("button", name="Test scripted").click()
+    await page.get_by_role("status").filter(has_text="scripted works").wait_for()
 
     await page.get_by_role("link", name="Rocket.Chat").click()
     await page.get_by_label("Rocket.Chat URL").fill(rocketchat.url)
@@ -329,7 +332,7 @@ async def test_sign_out_and_expiry_end_the_session(console: Console, browser: An
     await page.wait_for_url(re.compile(r".*/console/sign-in$"))
     # The old cookie, replayed, is no identity any more: the session row is gone.
     replayed = await console.app.client.get(
-        "/api/v1/budgets", cookies={"utp_console": cookie["value"]}
+        "/api/v1/budgets", headers={"Cookie": f"utp_console={cookie['value']}"}
     )
     assert replayed.status_code == 401
     assert replayed.json()["error"]["code"] == "session_expired"
@@ -349,3 +352,21 @@ async def test_wrong_key_and_non_admin_key_are_refused(console: Console, browser
         await page.get_by_role("button", name="Sign in").first.click()
         await page.get_by_role("alert").filter(has_text=message).wait_for()
     assert not [c for c in await browser.cookies() if c["name"] == "utp_console"]
+
+
+async def test_signing_in_and_moving_around_by_keyboard(console: Console, browser: Any) -> None:
+    page = await browser.new_page()
+    await page.goto(console.url + "/console/sign-in")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.name") == "api_key"
+    await page.keyboard.type(console.app.key)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(r".*/console/usage$"))
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Skip to content"
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Usage"
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(r".*/console/try$"))
+    assert await page.locator("label", has_text="Message").locator("textarea").count() == 1
