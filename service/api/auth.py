@@ -2,7 +2,9 @@
 
 API keys: `X-API-Key: <key>` or `Authorization: Bearer <key>`. JWTs (from
 `POST /api/v1/auth/rocketchat`): `Authorization: Bearer <jwt>`. A bearer value with two dots is
-a JWT (API keys never contain one); anything else is checked as an API key.
+a JWT (API keys never contain one); anything else is checked as an API key. A request with
+neither may carry the web console's session cookie (service/console/sessions.py), which stands
+for the key or admin that signed in, with a CSRF token required on changes.
 """
 
 from __future__ import annotations
