@@ -81,3 +81,27 @@ async def test_sign_out_without_a_session_just_clears_the_cookie(console: Consol
         'utp_console=""' in answer.headers["set-cookie"]
         or "Max-Age=0" in (answer.headers["set-cookie"])
     )
+
+
+async def test_a_session_ends_with_the_key_it_was_opened_with(console: Console) -> None:
+    client = console.app.client
+    created = await client.post(
+        "/api/v1/workspaces/current/keys",
+        json={"name": "laptop", "scopes": ["admin"]},
+        headers=console.app.headers,
+    )
+    key, key_id = created.json()["key"], created.json()["api_key"]["id"]
+    answer = await client.post("/console/sign-in", data={"method": "key", "api_key": key})
+    assert answer.status_code == 303
+    cookie = {"Cookie": f"utp_console={answer.cookies['utp_console']}"}
+    assert (await client.get("/api/v1/budgets", headers=cookie)).status_code == 200
+    revoked = await client.delete(
+        f"/api/v1/workspaces/current/keys/{key_id}", headers=console.app.headers
+    )
+    assert revoked.status_code == 200
+    ended = await client.get("/api/v1/budgets", headers=cookie)
+    assert ended.status_code == 401 and ended.json()["error"]["code"] == "session_expired"
+    assert (await client.get("/console/usage", headers=cookie)).status_code == 303
+    # A cookie no session could have is no identity either.
+    forged = await client.get("/api/v1/budgets", headers={"Cookie": "utp_console=" + "x" * 200})
+    assert forged.status_code == 401
