@@ -284,6 +284,13 @@ async def test_providers_and_rocketchat_setup(
     await row.get_by_role("button", name="Forget deepl key").wait_for()
     assert "secret-key" not in await page.content()
     assert "…" in await row.inner_text()
+    await page.get_by_label("Provider order").fill("scripted, deepl")
+    await page.get_by_label("Default quality tier").select_option("economy")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.get_by_role("status").filter(has_text="Provider settings saved").wait_for()
+    saved = (await console.app.client.get("/api/v1/providers", headers=console.app.headers)).json()
+    assert saved["enabled_providers"] == ["scripted", "deepl"]
+    assert saved["default_quality_tier"] == "economy"
     # "Test": a real translation through that provider only (the server's scripted one here).
     await page.get_by_role("button", name="Test scripted").click()
     await page.get_by_role("status").filter(has_text="scripted works").wait_for()
@@ -297,6 +304,13 @@ async def test_providers_and_rocketchat_setup(
     await page.get_by_role("button", name="Check connection").click()
     await page.locator("#rc-status").get_by_text("Bot: ok").wait_for()
     assert rocketchat.calls("me")
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="New outgoing-webhook token").click()
+    token = await page.locator("#rc-status code").inner_text()
+    settings = await console.app.client.get(
+        "/api/v1/workspaces/current/settings", headers=console.app.headers
+    )
+    assert len(token) >= 20 and settings.json()["webhook_token_set"] is True
     lt = await page.locator("#lt-url").inner_text()
     assert lt == console.url + "/libretranslate"
 
