@@ -259,6 +259,21 @@
     await guarded(show)();
   }
 
+  // Chat markup the service keeps out of providers' hands (service/translation/markup.py):
+  // the result lists each piece of it in the message and whether it came back byte for byte.
+  const MARKUP = new RegExp([
+    "```[\\s\\S]*?```", "`[^`\\n]+`", "<(?:https?://|mailto:)[^>|]+(?:\\|[^>]*)?>",
+    "\\b(?:https?://|www\\.)[^\\s<>\"']*[^\\s<>\"'.,;:!?)\\]}]",
+    "(?<![\\w@])@[A-Za-z0-9_.\\-]*[A-Za-z0-9_]", "(?<![\\w#&])#[A-Za-z0-9_.\\-]*[A-Za-z0-9_]",
+    "(?<![\\w:]):[a-z0-9_+\\-]+:(?![\\w:])",
+  ].join("|"), "g");
+
+  function markupReport(original, translated) {
+    const found = original.match(MARKUP) || [];
+    if (!found.length) return "none in this message";
+    return found.map((m) => `${m} ${translated.includes(m) ? "kept" : "CHANGED"}`).join(", ");
+  }
+
   function tryPage() {
     const form = $("#try-form");
     form.addEventListener("submit", guarded(async () => {
@@ -271,7 +286,8 @@
         ["Translation", result.translated_text],
         ["Languages", `${result.source_lang} → ${result.target_lang}` + (result.pivot.length ? ` (via ${result.pivot.join(" → ")})` : "")],
         ["Provider", (result.provider || "none") + (result.model ? ` (${result.model})` : "")],
-        ["Cost", money(result.cost.amount !== undefined ? result.cost.amount : 0) + (result.cached ? " (from the cache)" : "")],
+        ["Cost", money(result.cost.amount) + (result.cached ? " (from the cache)" : "")],
+        ["Markup", markupReport(body.text, result.translated_text)],
       ];
       $("#try-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
       $("#try-result").hidden = false;

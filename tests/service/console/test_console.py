@@ -203,13 +203,14 @@ async def test_keys_are_created_once_and_revoked(console: Console, browser: Any)
 async def test_try_budgets_audit_and_channels(console: Console, browser: Any) -> None:
     page = await sign_in(browser, console)
     await page.get_by_role("link", name="Try it").click()
-    await page.get_by_label("Message").fill("good morning")
+    await page.get_by_label("Message").fill("good morning @alice, see `make run` :smile:")
     await page.get_by_label("Translate into").fill("fr")
     await page.get_by_role("button", name="Translate").click()
     facts = page.locator("#try-facts")
     await facts.get_by_text("scripted").wait_for()
     text = await facts.inner_text()
     assert "en → fr" in text and "$" in text
+    assert "@alice kept, `make run` kept, :smile: kept" in text
 
     await page.get_by_role("link", name="Budgets").click()
     await page.get_by_label("Monthly limit (USD)").fill("25")
