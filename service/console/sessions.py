@@ -117,14 +117,13 @@ async def find_session(
     return Signed(principal, row.csrf_token, row.expires_at)
 
 
-async def close_session(sessions: async_sessionmaker[AsyncSession], cookie: str) -> str | None:
-    """Delete the session (sign-out); returns its Rocket.Chat token id, if it had one."""
+async def close_session(sessions: async_sessionmaker[AsyncSession], cookie: str) -> None:
+    """Delete the session (sign-out). A Rocket.Chat sign-in's token was never handed to anyone
+    (the session stands for it), so there is nothing else to revoke."""
     async with sessions.begin() as session:
-        row = await session.get(ConsoleSession, _digest(cookie))
-        if row is None:
-            return None
-        await session.delete(row)
-        return row.token_id
+        await session.execute(
+            sa.delete(ConsoleSession).where(ConsoleSession.id_hash == _digest(cookie))
+        )
 
 
 def same_token(given: str | None, expected: str) -> bool:

@@ -598,5 +598,6 @@
     rocketchat: rocketchatPage,
   };
   const start = PAGES[document.body.dataset.page];
-  if (start) start();
+  // Marks the page ready once its first data is in (tests, and styles, may wait for it).
+  if (start) Promise.resolve(start()).finally(() => { document.body.dataset.loaded = "true"; });
 })();

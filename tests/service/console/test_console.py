@@ -57,6 +57,15 @@ async def sign_in(browser: Any, console: Console, key: str | None = None) -> Any
     return page
 
 
+async def open_page(page: Any, name: str) -> None:
+    """Follow a link of the console's menu and wait until the page has its data."""
+    link = page.get_by_role("link", name=name, exact=True)
+    href = await link.get_attribute("href")
+    await link.click()
+    await page.wait_for_url(f"**{href}")
+    await page.locator("body[data-loaded]").wait_for(state="attached")
+
+
 async def read_text(path: Path) -> str:
     return await asyncio.to_thread(Path(path).read_text)
 
@@ -175,7 +184,7 @@ async def test_another_workspace_is_invisible(console: Console, browser: Any) ->
 
 async def test_keys_are_created_once_and_revoked(console: Console, browser: Any) -> None:
     page = await sign_in(browser, console)
-    await page.get_by_role("link", name="API keys").click()
+    await open_page(page, "API keys")
     await page.get_by_label("Name").fill("rocketchat-lt")
     await page.get_by_label("Expires in (days)").fill("30")
     await page.get_by_label("read:usage").check()
@@ -202,7 +211,7 @@ async def test_keys_are_created_once_and_revoked(console: Console, browser: Any)
 
 async def test_try_budgets_audit_and_channels(console: Console, browser: Any) -> None:
     page = await sign_in(browser, console)
-    await page.get_by_role("link", name="Try it").click()
+    await open_page(page, "Try it")
     await page.get_by_label("Message").fill("good morning @alice, see `make run` :smile:")
     await page.get_by_label("Translate into").fill("fr")
     await page.get_by_role("button", name="Translate").click()
@@ -212,14 +221,14 @@ async def test_try_budgets_audit_and_channels(console: Console, browser: Any) ->
     assert "en → fr" in text and "$" in text
     assert "@alice kept, `make run` kept, :smile: kept" in text
 
-    await page.get_by_role("link", name="Budgets").click()
+    await open_page(page, "Budgets")
     await page.get_by_label("Monthly limit (USD)").fill("25")
     await page.get_by_role("button", name="Save budget").click()
     await page.locator("#budgets tbody tr", has_text="$25.00").wait_for()
     await page.get_by_role("button", name="Remove workspace budget").click()
     await page.locator("#budgets tbody").get_by_text("None yet.").wait_for()
 
-    await page.get_by_role("link", name="Channels").click()
+    await open_page(page, "Channels")
     await page.get_by_label("Rocket.Chat room id").fill("GENERAL")
     await page.get_by_role("button", name="Open").click()
     await page.get_by_label("Blocked languages").fill("de, it")
@@ -231,7 +240,7 @@ async def test_try_budgets_audit_and_channels(console: Console, browser: Any) ->
     ).json()
     assert channel["enabled"] is False and channel["blocked_langs"] == ["de", "it"]
 
-    await page.get_by_role("link", name="Audit log").click()
+    await open_page(page, "Audit log")
     audit = page.locator("#audit tbody")
     await audit.get_by_text("budget.delete").wait_for()
     assert "budget.set" in await audit.inner_text()
@@ -239,7 +248,7 @@ async def test_try_budgets_audit_and_channels(console: Console, browser: Any) ->
 
 async def test_glossary_terms_import_errors_and_export(console: Console, browser: Any) -> None:
     page = await sign_in(browser, console)
-    await page.get_by_role("link", name="Glossaries").click()
+    await open_page(page, "Glossaries")
     await page.get_by_label("New glossary name").fill("brand")
     await page.get_by_role("button", name="Create").click()
     await page.get_by_role("heading", name="Terms of brand").wait_for()
@@ -277,7 +286,7 @@ async def test_providers_and_rocketchat_setup(
     console: Console, browser: Any, rocketchat: RocketChatFake
 ) -> None:
     page = await sign_in(browser, console)
-    await page.get_by_role("link", name="Providers").click()
+    await open_page(page, "Providers")
     await page.get_by_label("Provider", exact=True).fill("deepl")
     await page.get_by_label("API key").fill("deepl-secret-key-1234:fx")
     await page.get_by_role("button", name="Store key").click()
@@ -296,7 +305,7 @@ async def test_providers_and_rocketchat_setup(
     await page.get_by_role("button", name="Test scripted").click()
     await page.get_by_role("status").filter(has_text="scripted works").wait_for()
 
-    await page.get_by_role("link", name="Rocket.Chat").click()
+    await open_page(page, "Rocket.Chat")
     await page.get_by_label("Rocket.Chat URL").fill(rocketchat.url)
     await page.get_by_label("Bot user id").fill("BotUser0001")
     await page.get_by_label("Bot token").fill(rocketchat.users["BotUser0001"].token)
