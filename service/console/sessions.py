@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from litestar.connection import ASGIConnection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.accounts import audit
 from service.accounts.keys import Principal
 from service.clock import SYSTEM_CLOCK, Clock
 from service.db.models import ApiKey, ConsoleSession
@@ -80,6 +81,14 @@ async def open_session(
                 created_at=now,
                 expires_at=expires_at,
             )
+        )
+        await audit.record(
+            session,
+            actor=audit.actor_of(principal),
+            action="console.sign_in",
+            target="console",
+            workspace_id=principal.workspace_id,
+            after={"expires_at": expires_at.isoformat()},
         )
     return cookie, Signed(principal, csrf, expires_at)
 
