@@ -46,6 +46,7 @@ if [ "$target" = test ]; then
   # `docker compose config` (the plugin) or Debian's standalone docker-compose.
   docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 \
     || missing+=(docker-compose)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)  # the console's browser tests
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

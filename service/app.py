@@ -39,6 +39,7 @@ from service.api.rocketchat import chat_lifespan, outgoing, rocketchat_status
 from service.api.translate import TranslateController
 from service.api.usage import USAGE_ROUTES
 from service.clock import SYSTEM_CLOCK, Clock
+from service.console.routes import router as console
 from service.db.role import DatabaseRole
 from service.db.session import create_engine, session_factory
 from service.netpolicy import OutboundPolicy
@@ -197,7 +198,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
         security=[{"apiKey": []}, {"bearer": []}],
     )
     app = Litestar(
-        route_handlers=[api, libretranslate, outgoing, live, ready, prometheus],
+        route_handlers=[api, libretranslate, outgoing, live, ready, prometheus, console],
         lifespan=[lifespan, chat_lifespan],
         exception_handlers=HANDLERS,
         # Writes on a read-only replica, NUL and over-deep JSON are refused before any handler

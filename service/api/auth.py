@@ -2,7 +2,9 @@
 
 API keys: `X-API-Key: <key>` or `Authorization: Bearer <key>`. JWTs (from
 `POST /api/v1/auth/rocketchat`): `Authorization: Bearer <jwt>`. A bearer value with two dots is
-a JWT (API keys never contain one); anything else is checked as an API key.
+a JWT (API keys never contain one); anything else is checked as an API key. A request with
+neither may carry the web console's session cookie (service/console/sessions.py), which stands
+for the key or admin that signed in, with a CSRF token required on changes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service.accounts.keys import KeyVerifier, Principal
 from service.accounts.tokens import looks_like_jwt
+from service.console.sessions import cookie_principal
 from service.errors import Forbidden, Unauthorized
 from service.observability.logging import workspace_id_var
 
@@ -62,7 +65,13 @@ async def authenticate_any(connection: ASGIConnection[Any, Any, Any, Any]) -> Pr
     """An API key or a user JWT, whichever the request carries."""
     credential = presented_key(connection)
     if not credential:
-        raise _missing()
+        # The web console's session cookie (service/console/sessions.py) is the one other way.
+        signed = await cookie_principal(connection)
+        if signed is None:
+            raise _missing()
+        _scope_state(connection)["principal"] = signed
+        workspace_id_var.set(str(signed.workspace_id))
+        return signed
     if connection.headers.get("x-api-key") or not looks_like_jwt(credential):
         return await authenticate(connection, credential)
     principal: Principal = await connection.app.state.identity.authenticate_token(credential)

@@ -48,12 +48,24 @@ _DOCS_CSP: Final = (
     b"img-src 'self' data: https://cdn.jsdelivr.net; connect-src 'self'; "
     b"frame-ancestors 'none'",
 )
+# The web console (service/console/): its one script and stylesheet, its own API, nothing inline.
+_CONSOLE_CSP: Final = (
+    b"content-security-policy",
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    b"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+)
 _HSTS: Final = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 def security_headers(path: str, *, production: bool) -> list[tuple[bytes, bytes]]:
     """The security headers of a response to `path`."""
-    headers = [*_COMMON, _DOCS_CSP if path.startswith("/schema") else _API_CSP]
+    if path.startswith("/schema"):
+        csp = _DOCS_CSP
+    elif path == "/console" or path.startswith("/console/"):
+        csp = _CONSOLE_CSP
+    else:
+        csp = _API_CSP
+    headers = [*_COMMON, csp]
     if production:
         # Production is served over TLS (the ingress terminates it); browsers stay on https.
         headers.append(_HSTS)
@@ -63,6 +75,7 @@ def security_headers(path: str, *, production: bool) -> list[tuple[bytes, bytes]
 def request_context(app: ASGIApp, *, production: bool = False) -> ASGIApp:
     api_headers = security_headers("/", production=production)
     docs_headers = security_headers("/schema", production=production)
+    console_headers = security_headers("/console", production=production)
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -89,7 +102,12 @@ def request_context(app: ASGIApp, *, production: bool = False) -> ASGIApp:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 path: str = scope["path"]
-                headers += docs_headers if path.startswith("/schema") else api_headers
+                if path.startswith("/schema"):
+                    headers += docs_headers
+                elif path.startswith("/console"):
+                    headers += console_headers
+                else:
+                    headers += api_headers
                 message["headers"] = headers
             await send(message)
 

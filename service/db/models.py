@@ -428,5 +428,31 @@ class ChatDelivery(Base):
     )
 
 
+class ConsoleSession(Base):
+    """A signed-in web console (service/console/): the cookie's digest, never the cookie.
+
+    Server-side so that signing out (deleting the row) ends it at once. A session made with an
+    API key ends with that key (revoked, expired or deleted); one made with a Rocket.Chat
+    login carries that token's id and ends no later than the token would have.
+    """
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("api_keys.id", ondelete="CASCADE"), default=None
+    )
+    user_id: Mapped[str | None] = mapped_column(sa.String(200), default=None)
+    token_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    role: Mapped[str] = mapped_column(sa.String(32))
+    scopes: Mapped[str] = mapped_column(sa.String(200))  # space separated
+    csrf_token: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 # Analytics by user and the privacy export look a user's events up within a workspace.
 sa.Index("ix_usage_events_workspace_user", UsageEvent.workspace_id, UsageEvent.user_id)

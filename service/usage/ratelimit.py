@@ -168,18 +168,19 @@ class RateLimiter:
         await self._enforce(workspace_id, rules, cost)
 
     async def hit_exchange(
-        self, workspace_id: uuid.UUID, *, api_key_id: uuid.UUID, user_id: str
+        self, workspace_id: uuid.UUID, *, api_key_id: uuid.UUID | None, user_id: str
     ) -> None:
         """Before a Rocket.Chat token exchange: every attempt counts against the integration
         key's window; the user id's window refuses once it holds as many *failed* attempts as
         its limit (`exchange_failed`), so an auth token cannot be guessed faster than that
-        while a user who signs in often is never held back."""
+        while a user who signs in often is never held back. The console's sign-in has no
+        integration key (`api_key_id` None): only the user's window applies."""
         s = self._settings
         key_limit, user_limit = (
             s.rate_limit_exchange_per_minute,
             s.rate_limit_exchange_user_per_minute,
         )
-        if key_limit > 0:
+        if key_limit > 0 and api_key_id is not None:
             await self._enforce(
                 workspace_id,
                 [self._exchange_rule(workspace_id, "key", str(api_key_id), key_limit)],
