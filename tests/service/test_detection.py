@@ -59,7 +59,7 @@ def test_corpus_is_what_the_accuracy_test_claims() -> None:
     assert len(per_language) >= 10
     assert all(count >= 30 for count in per_language.values()), per_language
     assert all(short[lang] * 2 >= count for lang, count in per_language.items()), short
-    assert set(per_language) <= set(DetectionSettings().detection_languages)
+    assert set(per_language) <= set(DetectionSettings().detection_high_accuracy_languages)
     # Some lines are written outside the author's usual language, so priors can also hurt.
     assert sum(line.language != line.author for line in lines) >= len(per_language) * 2
 
