@@ -18,9 +18,10 @@ it and the event loop never waits on it. After that a detection takes well under
 millisecond for chat-sized text (input is capped at `MAX_DETECT_CHARS`), so `detect()` is
 called inline from async code.
 
-Every detection runs both stages (see `LanguageDetector`). Before issue 22 text of 60+
-characters was scored by trigrams alone, to save time; among 42 languages that costs
-accuracy on long lines too (Spanish read as Romanian), so it was given up.
+Text of at least `TRIGRAMS_FROM_CHARS` characters skips the second stage and is scored with
+trigrams alone: 1- to 5-grams only pay off on short text. On both labelled corpora not one
+answer changes (bench/README.md), while such a detection costs a third: lingua's lookups were
+the largest single cost of a cache miss (bench/README.md, third round).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 UNDETERMINED: Final = "und"  # BCP 47 "undetermined": nothing to detect from
 MAX_DETECT_CHARS: Final = 1000  # more text adds cost, not accuracy
 HIGH_ACCURACY_ODDS: Final = 30.0  # see LanguageDetector._scores and bench/README.md
+TRIGRAMS_FROM_CHARS: Final = 60  # from here on, trigrams alone (see above)
 DEFAULT_AUTHOR_ODDS: Final = 5.0
 MAX_ALTERNATIVES: Final = 4
 
@@ -131,8 +133,9 @@ class LanguageDetector:
     """Detects the canonical language code of chat text among a set of languages.
 
     Two stages, so that every language can be told apart without every language's largest
-    models in memory: lingua's trigram models score all `languages`; then the high-accuracy
-    models (1- to 5-grams) of the `high_accuracy` languages share out, among those languages,
+    models in memory: lingua's trigram models score all `languages`; then, for text shorter
+    than `TRIGRAMS_FROM_CHARS`, the high-accuracy models (1- to 5-grams) of the
+    `high_accuracy` languages share out, among those languages,
     the probability the trigrams gave them as a group (its odds raised `HIGH_ACCURACY_ODDS`
     times: trigrams alone are unreliable on short text). A line in Swedish keeps its trigram
     score; a line among the high-accuracy languages ("ok thanks": English, Dutch, German) is
@@ -261,7 +264,7 @@ class LanguageDetector:
             self.load()
         assert self._trigrams is not None
         by_lingua = _confidences(self._trigrams, text)
-        if self._detector is not None:
+        if self._detector is not None and len(text) < TRIGRAMS_FROM_CHARS:
             group = sum(value for language, value in by_lingua.items() if language in self._high)
             refined = _confidences(self._detector, text)
             total = sum(refined.values())
