@@ -11,7 +11,7 @@ inform lingua's scores:
   another language is that much stronger.
 
 Lingua ships its models inside the wheel; nothing is downloaded. Building the detector is
-free, but the first detection loads the models (seconds, and with the defaults ~430 MB: the
+free, but the first detection loads the models (seconds, and with the defaults 400-430 MB: the
 trigram models of all 42 languages and the high-accuracy models of 16; see `LanguageDetector`
 and bench/README.md): call `await detector.aload()` at start-up so that no request pays for
 it and the event loop never waits on it. After that a detection takes well under a
@@ -135,9 +135,9 @@ class LanguageDetector:
     Two stages, so that every language can be told apart without every language's largest
     models in memory: lingua's trigram models score all `languages`; then, for text shorter
     than `TRIGRAMS_FROM_CHARS`, the high-accuracy models (1- to 5-grams) of the
-    `high_accuracy` languages share out, among those languages,
-    the probability the trigrams gave them as a group (its odds raised `HIGH_ACCURACY_ODDS`
-    times: trigrams alone are unreliable on short text). A line in Swedish keeps its trigram
+    `high_accuracy` languages share out, among those languages, the probability the trigrams
+    gave them as a group (its odds raised `HIGH_ACCURACY_ODDS` times: trigrams alone are
+    unreliable on short text). A line in Swedish keeps its trigram
     score; a line among the high-accuracy languages ("ok thanks": English, Dutch, German) is
     settled by the better models. Memory and accuracy of the choices: bench/README.md.
 
@@ -266,9 +266,9 @@ class LanguageDetector:
         by_lingua = _confidences(self._trigrams, text)
         if self._detector is not None and len(text) < TRIGRAMS_FROM_CHARS:
             group = sum(value for language, value in by_lingua.items() if language in self._high)
-            refined = _confidences(self._detector, text)
+            refined = _confidences(self._detector, text) if group > 0.0 else {}
             total = sum(refined.values())
-            if group > 0.0 and total > 0.0:
+            if total > 0.0:
                 # The group's odds, raised by HIGH_ACCURACY_ODDS: the trigrams of 42 languages
                 # scatter a short line over look-alikes ("klingt gut": Nynorsk).
                 odds = group * HIGH_ACCURACY_ODDS
