@@ -11,7 +11,7 @@ inform lingua's scores:
   another language is that much stronger.
 
 Lingua ships its models inside the wheel; nothing is downloaded. Building the detector is
-free, but the first detection loads the models (seconds, and with the defaults 400-430 MB: the
+free, but the first detection loads the models (seconds, and with the defaults 400-470 MB: the
 trigram models of all 42 languages and the high-accuracy models of 16; see `LanguageDetector`
 and bench/README.md): call `await detector.aload()` at start-up so that no request pays for
 it and the event loop never waits on it. After that a detection takes well under a
