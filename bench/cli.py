@@ -27,7 +27,7 @@ from typing import Any
 
 import redis
 
-from bench import corpus, procs, wrk
+from bench import corpus, detection_cost, procs, wrk
 from tests.servers import PostgresServer, RedisServer
 
 LANGS_10 = ["es", "fr", "de", "it", "pt", "nl", "pl", "ru", "uk", "tr"]
@@ -422,6 +422,29 @@ def _apertium_missing() -> str:
     return ""
 
 
+def detection(run: Run) -> None:
+    """Language detection as the service runs it, on the labelled corpora (issue 22)."""
+    result = detection_cost.run_config("default")
+    fixed16 = detection_cost.run_config("fixed16")
+    run.figures["detection"] = {"default": result, "before_issue_22": fixed16}
+    with_author, without = result["package_author"], result["package_none"]
+    run.target(
+        "detection_accuracy", with_author["accuracy"], ">= 0.97", with_author["accuracy"] >= 0.97
+    )
+    run.target(
+        "detection_accuracy_short",
+        with_author["accuracy_short"],
+        ">= 0.93",
+        with_author["accuracy_short"] >= 0.93,
+    )
+    run.log(
+        f"detection ({result['languages']} languages, {result['rss_loaded_mb']} MB loaded): "
+        f"package corpus {with_author['accuracy']}/{with_author['accuracy_short']} with the "
+        f"author's language, {without['accuracy']}/{without['accuracy_short']} without; "
+        f"chat corpus {result['chat_author']['accuracy']}/{result['chat_author']['accuracy_short']}"
+    )
+
+
 def infra(run: Run) -> None:
     times = []
     for _ in range(run.plan.plan_runs):
@@ -500,15 +523,18 @@ def execute(plan: Plan, log: Callable[[str], None]) -> Run:
             ) as (url, ready),
         ):
             run.figures["service_ready_seconds"] = round(ready, 2)
+            run.figures["service_rss_ready_mb"] = procs.serve_rss_mb(url)
             cached_path(run, url, key, rd.url)
             miss_overhead(run, url, key, provider)
             herd(run, url, key, provider)
             fanout(run, url, key, provider)
             capacity(run, url, key, provider)
+            run.figures["service_rss_after_load_mb"] = procs.serve_rss_mb(url)
         client = redis.Redis.from_url(rd.url)
         client.flushall()
         client.close()
         apertium(run, key, _create_database(pg, "bench_apertium"), rd.url)
+    detection(run)
     infra(run)
     if not plan.quick:
         test_suite(run)
@@ -526,6 +552,8 @@ def _table(run: Run) -> str:
     extra = [
         ("utp-infra plan --stack production (s)", figures.get("infra_plan_production_seconds")),
         ("test suite wall time (s)", (figures.get("test_suite") or {}).get("seconds")),
+        ("service RSS when ready (MB)", figures.get("service_rss_ready_mb")),
+        ("service RSS after the load phases (MB)", figures.get("service_rss_after_load_mb")),
     ]
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]

@@ -124,6 +124,24 @@ def service(
         yield url, time.monotonic() - started
 
 
+def serve_rss_mb(url: str) -> float | None:
+    """Resident memory of the `utp serve` process listening at `url` (Linux /proc)."""
+    port = url.rsplit(":", 1)[-1]
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
+            continue
+        try:
+            args = (proc_dir / "cmdline").read_bytes().split(b"\0")
+            status = (proc_dir / "status").read_text()
+        except OSError:
+            continue
+        if b"serve" in args and port.encode() in args:
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
 @contextlib.contextmanager
 def baseline(redis_url: str, workdir: Path) -> Iterator[str]:
     port = free_port()

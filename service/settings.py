@@ -200,8 +200,13 @@ class ProviderSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class DetectionSettings:
-    # Languages the detector chooses among unless a workspace narrows them further.
-    detection_languages: tuple[str, ...] = (
+    # Languages the detector chooses among unless a workspace narrows them further. Empty:
+    # every language this service has a code for that lingua knows (42), a superset of what
+    # any provider translates.
+    detection_languages: tuple[str, ...] = ()
+    # Of those, the ones whose short messages are re-scored with lingua's high-accuracy models
+    # (1- to 5-grams, ~25 MB each); the others are told apart by trigrams (~1.5 MB each).
+    detection_high_accuracy_languages: tuple[str, ...] = (
         "en",
         "es",
         "fr",
@@ -221,7 +226,7 @@ class DetectionSettings:
     )
     # Below this many words the author's recent language outweighs a weak detection.
     short_message_words: int = 3
-    # Low accuracy: ~40 MB of models instead of ~350 MB, a few points less accurate.
+    # Trigrams only, for every language (no high-accuracy models): ~75 MB instead of ~450 MB.
     detection_low_accuracy: bool = False
 
 

@@ -109,7 +109,11 @@ class ServiceConfig:
     dr_max_replicas: int = 4
     cpu_request: str = "250m"
     cpu_limit: str = "1"
-    memory_request: str = "512Mi"
+    # `utp serve` is 505-530 MB when ready and ~560 MB after load, most of it lingua's
+    # detection models (README "Language detection", bench/README.md). The HPA scales out
+    # at 80 % of the request, and this memory does not grow with load: 768Mi keeps a pod at
+    # rest at ~70 %, below that line (512Mi had every pod above it from start-up).
+    memory_request: str = "768Mi"
     memory_limit: str = "1Gi"
     log_level: str = "INFO"
     backup_schedule: str = "0 */4 * * *"

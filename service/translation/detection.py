@@ -11,17 +11,17 @@ inform lingua's scores:
   another language is that much stronger.
 
 Lingua ships its models inside the wheel; nothing is downloaded. Building the detector is
-free, but the first detection loads the models (about a second and ~300 MB for 16 languages
-in high-accuracy mode, ~40 MB in low-accuracy mode): call `await detector.aload()` at
-start-up so that no request pays for it and the event loop never waits on it. After that a
-detection takes well under a millisecond for chat-sized text (input is capped at
-`MAX_DETECT_CHARS`), so `detect()` is called inline from async code.
+free, but the first detection loads the models (seconds, and with the defaults 400-470 MB: the
+trigram models of all 42 languages and the high-accuracy models of 16; see `LanguageDetector`
+and bench/README.md): call `await detector.aload()` at start-up so that no request pays for
+it and the event loop never waits on it. After that a detection takes well under a
+millisecond for chat-sized text (input is capped at `MAX_DETECT_CHARS`), so `detect()` is
+called inline from async code.
 
-Text of at least `TRIGRAMS_FROM_CHARS` characters is scored with trigrams alone (lingua's low
-accuracy mode, sharing the high-accuracy mode's trigram models): 1- to 5-grams only pay off on
-short text. On the labelled chat corpus the answers did not change for a single line of 40
-characters or more (188 of 384 lines), while such a detection costs a third: lingua's lookups
-were the largest single cost of a cache miss (bench/README.md, third round).
+Text of at least `TRIGRAMS_FROM_CHARS` characters skips the second stage and is scored with
+trigrams alone: 1- to 5-grams only pay off on short text. On both labelled corpora not one
+answer changes (bench/README.md), while such a detection costs a third: lingua's lookups were
+the largest single cost of a cache miss (bench/README.md, third round).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Final
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
 from service.translation import markup, shorthand
-from service.translation.languages import base_language, normalize
+from service.translation.languages import LANGUAGES, base_language, normalize
 
 if TYPE_CHECKING:
     from lingua import LanguageDetector as LinguaDetector
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 UNDETERMINED: Final = "und"  # BCP 47 "undetermined": nothing to detect from
 MAX_DETECT_CHARS: Final = 1000  # more text adds cost, not accuracy
+HIGH_ACCURACY_ODDS: Final = 30.0  # see LanguageDetector._scores and bench/README.md
 TRIGRAMS_FROM_CHARS: Final = 60  # from here on, trigrams alone (see above)
 DEFAULT_AUTHOR_ODDS: Final = 5.0
 MAX_ALTERNATIVES: Final = 4
@@ -103,43 +104,82 @@ def _lingua_language(code: str) -> Language | None:
     return None if iso is None else Language.from_iso_code_639_1(iso)
 
 
+def supported_languages() -> list[str]:
+    """Every language this service has a code for that lingua has models for."""
+    return [code for code in LANGUAGES if _lingua_language(code) is not None]
+
+
+def _by_lingua(languages: Iterable[str]) -> dict[Language, list[str]]:
+    by_lingua: dict[Language, list[str]] = {}
+    for raw in languages:
+        code = normalize(raw)
+        lingua_language = None if code is None else _lingua_language(code)
+        if code is None or lingua_language is None:
+            raise ValueError(f"language detection does not support {raw!r}")
+        codes = by_lingua.setdefault(lingua_language, [])
+        if code not in codes:
+            codes.append(code)
+    return by_lingua
+
+
+def _confidences(detector: LinguaDetector, text: str) -> dict[Language, float]:
+    return {
+        value.language: float(value.value)
+        for value in detector.compute_language_confidence_values(text)
+    }
+
+
 class LanguageDetector:
-    """Detects the canonical language code of chat text among a fixed set of languages.
+    """Detects the canonical language code of chat text among a set of languages.
+
+    Two stages, so that every language can be told apart without every language's largest
+    models in memory: lingua's trigram models score all `languages`; then, for text shorter
+    than `TRIGRAMS_FROM_CHARS`, the high-accuracy models (1- to 5-grams) of the
+    `high_accuracy` languages share out, among those languages, the probability the trigrams
+    gave them as a group (its odds raised `HIGH_ACCURACY_ODDS` times: trigrams alone are
+    unreliable on short text). A line in Swedish keeps its trigram
+    score; a line among the high-accuracy languages ("ok thanks": English, Dutch, German) is
+    settled by the better models. Memory and accuracy of the choices: bench/README.md.
 
     Safe to share between tasks and threads; `load()` is idempotent.
     """
 
     def __init__(
         self,
-        languages: Iterable[str],
+        languages: Iterable[str] = (),
         *,
+        high_accuracy: Iterable[str] | None = None,
         short_message_words: int = 3,
         author_odds: float = DEFAULT_AUTHOR_ODDS,
         low_accuracy: bool = False,
     ) -> None:
-        self._by_lingua: dict[Language, list[str]] = {}
-        for raw in languages:
-            code = normalize(raw)
-            lingua_language = None if code is None else _lingua_language(code)
-            if code is None or lingua_language is None:
-                raise ValueError(f"language detection does not support {raw!r}")
-            codes = self._by_lingua.setdefault(lingua_language, [])
-            if code not in codes:
-                codes.append(code)
+        """`languages` empty: every language with a code here that lingua knows.
+
+        `high_accuracy` None: all of `languages`; `low_accuracy`: none of them.
+        """
+        self._by_lingua = _by_lingua(languages or supported_languages())
         if len(self._by_lingua) < 2:
             raise ValueError("language detection needs at least two languages")
         self._languages = frozenset(c for codes in self._by_lingua.values() for c in codes)
+        if low_accuracy:
+            high: frozenset[Language] = frozenset()
+        elif high_accuracy is None:
+            high = frozenset(self._by_lingua)
+        else:
+            high = frozenset(self._by_lingua) & frozenset(_by_lingua(high_accuracy))
+        # One language alone gains nothing from a second stage: it would get all its group had.
+        self._high = high if len(high) >= 2 else frozenset()
         self._short_message_words = short_message_words
         self._author_odds = author_odds
-        self._low_accuracy = low_accuracy
-        self._detector: LinguaDetector | None = None
-        self._trigrams: LinguaDetector | None = None  # for text of TRIGRAMS_FROM_CHARS or more
+        self._trigrams: LinguaDetector | None = None  # every language, trigrams only
+        self._detector: LinguaDetector | None = None  # the high-accuracy languages
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: DetectionSettings) -> LanguageDetector:
         return cls(
             settings.detection_languages,
+            high_accuracy=settings.detection_high_accuracy_languages,
             short_message_words=settings.short_message_words,
             low_accuracy=settings.detection_low_accuracy,
         )
@@ -149,27 +189,30 @@ class LanguageDetector:
         return self._languages
 
     @property
+    def high_accuracy_languages(self) -> frozenset[str]:
+        return frozenset(c for lang in self._high for c in self._by_lingua[lang])
+
+    @property
     def loaded(self) -> bool:
-        return self._detector is not None
+        return self._trigrams is not None
 
     def load(self) -> None:
-        """Build lingua's detector with its models in memory (blocking: ~1 s the first time)."""
+        """Build lingua's detectors with their models in memory (blocking: seconds)."""
         with self._lock:
-            if self._detector is not None:
+            if self._trigrams is not None:
                 return
-            # Two builders: lingua's builder methods change the builder they are called on.
-            trigrams = (
+            # Separate builders: lingua's builder methods change the builder they are called
+            # on. Both detectors share the trigram models of the high-accuracy languages.
+            if self._high:
+                self._detector = (
+                    LanguageDetectorBuilder.from_languages(*self._high)
+                    .with_preloaded_language_models()
+                    .build()
+                )
+            self._trigrams = (
                 LanguageDetectorBuilder.from_languages(*self._by_lingua)
                 .with_preloaded_language_models()
                 .with_low_accuracy_mode()
-                .build()
-            )
-            self._trigrams = trigrams
-            self._detector = (
-                trigrams
-                if self._low_accuracy
-                else LanguageDetectorBuilder.from_languages(*self._by_lingua)
-                .with_preloaded_language_models()
                 .build()
             )
 
@@ -217,17 +260,30 @@ class LanguageDetector:
         return frozenset(allowed) or self._languages
 
     def _scores(self, text: str, allowed: frozenset[str]) -> dict[str, float]:
-        if self._detector is None:
+        if self._trigrams is None:
             self.load()
-        assert self._detector is not None and self._trigrams is not None
-        detector = self._trigrams if len(text) >= TRIGRAMS_FROM_CHARS else self._detector
+        assert self._trigrams is not None
+        by_lingua = _confidences(self._trigrams, text)
+        if self._detector is not None and len(text) < TRIGRAMS_FROM_CHARS:
+            group = sum(value for language, value in by_lingua.items() if language in self._high)
+            refined = _confidences(self._detector, text) if group > 0.0 else {}
+            total = sum(refined.values())
+            if total > 0.0:
+                # The group's odds, raised by HIGH_ACCURACY_ODDS: the trigrams of 42 languages
+                # scatter a short line over look-alikes ("klingt gut": Nynorsk).
+                odds = group * HIGH_ACCURACY_ODDS
+                share = odds / (odds + 1.0 - group)
+                rest = (1.0 - share) / (1.0 - group) if group < 1.0 else 0.0
+                by_lingua = {language: value * rest for language, value in by_lingua.items()}
+                for language in self._high:
+                    by_lingua[language] = share * refined.get(language, 0.0) / total
         scores: dict[str, float] = {}
-        for value in detector.compute_language_confidence_values(text):
-            codes = self._by_lingua.get(value.language, [])
+        for language, value in by_lingua.items():
+            codes = self._by_lingua.get(language, [])
             if len(codes) > 1:
                 codes = [_chinese_script(text, [c for c in codes if c in allowed] or codes)]
             for code in codes:
-                scores[code] = float(value.value)
+                scores[code] = value
         return scores
 
     def _with_author_prior(self, scores: dict[str, float], author: str) -> dict[str, float]:
