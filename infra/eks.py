@@ -21,21 +21,17 @@ CONTROL_PLANE_LOG_TYPES: tuple[str, ...] = (
 )
 
 # Add-on versions pinned per Kubernetes minor version (`aws eks describe-addon-versions
-# --kubernetes-version X`); upgrading the cluster means choosing the next row on purpose.
+# --kubernetes-version X`, and the version tables of each add-on's page in the EKS user guide);
+# upgrading the cluster means choosing the next row on purpose. Only versions in EKS standard
+# support have a row (the calendar: policies/rules/eks_calendar.py): 1.33 left it on
+# 2026-07-29 and 1.34 on 2026-12-02, so 1.35 (standard support until 2027-03-27) is the row.
 ADDON_VERSIONS: dict[str, dict[str, str]] = {
-    "1.32": {
-        "vpc-cni": "v1.19.5-eksbuild.3",
-        "coredns": "v1.11.4-eksbuild.14",
-        "kube-proxy": "v1.32.3-eksbuild.7",
-        "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
-        "eks-pod-identity-agent": "v1.3.7-eksbuild.2",
-    },
-    "1.33": {
-        "vpc-cni": "v1.19.6-eksbuild.1",
-        "coredns": "v1.12.1-eksbuild.2",
-        "kube-proxy": "v1.33.0-eksbuild.2",
-        "aws-ebs-csi-driver": "v1.45.0-eksbuild.2",
-        "eks-pod-identity-agent": "v1.3.7-eksbuild.2",
+    "1.35": {
+        "vpc-cni": "v1.21.1-eksbuild.3",
+        "coredns": "v1.13.2-eksbuild.4",
+        "kube-proxy": "v1.35.3-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.55.0-eksbuild.2",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.3",
     },
 }
 

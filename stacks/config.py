@@ -47,7 +47,7 @@ class NetworkConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ClusterConfig:
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str = "1.35"
     # Where `pulumi up` reaches the API server from: public endpoint limited to these CIDRs
     # (the deploying runner's egress, an office), or none with `privateRunner: true` when
     # `pulumi` runs inside the VPC (self-hosted runner, VPN, bastion).

@@ -8,7 +8,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra._tags import component_tag
 from infra.alerts import AlertTopic, AlertTopicArgs, CostBudget, CostBudgetArgs
+from infra.audit import Audit, AuditArgs
 from infra.autoscaling import Autoscaling, AutoscalingArgs
 from infra.backups import BackupIdentity, Backups, BackupsArgs, ReplicationTarget
 from infra.cache import Cache, CacheArgs
@@ -70,18 +72,22 @@ class Scope:
     region: str
     role: str
 
-    def opts(self, **extra: object) -> pulumi.ResourceOptions:
+    def opts(self, component: str, **extra: object) -> pulumi.ResourceOptions:
+        """Options of a top-level component: this region, and `utp:component` on every
+        taggable AWS resource under it (infra/_tags.py)."""
         return pulumi.ResourceOptions(
             parent=self.component,
             providers=[self.provider, self.random_provider],
+            transformations=[component_tag(component)],
             **extra,  # type: ignore[arg-type]
         )
 
 
 def cost_tags(cfg: StackConfig, role: str) -> dict[str, str]:
     """Every resource's tags (the provider's default tags; launch templates copy them onto what
-    they launch). Activate Project, Environment and Component as cost-allocation tags in the
-    billing console: the budget filters on Environment."""
+    they launch). Activate Project, Environment and utp:component as cost-allocation tags in
+    the billing console: the budget filters on Environment; utp:component (infra/_tags.py)
+    splits the bill by component."""
     return {
         "Project": "universal-translator-pro",
         "Environment": cfg.environment,
@@ -129,7 +135,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
         s.role: Kms(
             f"{s.prefix}-kms",
             KmsArgs(region=s.region, account_id=account_id, protect=prod),
-            opts=s.opts(),
+            opts=s.opts("kms"),
         )
         for s in (primary, dr)
     }
@@ -145,7 +151,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 flow_log_retention_days=cfg.network.flow_log_retention_days,
                 cluster_name=f"{s.prefix}-eks",
             ),
-            opts=s.opts(),
+            opts=s.opts("network"),
         )
         for s in (primary, dr)
     }
@@ -172,7 +178,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 spot_instance_types=c.spot_instance_types,
                 spot_max_nodes=c.spot_max_nodes,
             ),
-            opts=s.opts(),
+            opts=s.opts("eks"),
         )
         for s in (primary, dr)
     }
@@ -189,6 +195,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             opts=pulumi.ResourceOptions(
                 parent=s.component,
                 providers=[s.provider, clusters[s.role].k8s_provider],
+                transformations=[component_tag("autoscaling")],
             ),
         )
     d = cfg.database
@@ -224,7 +231,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 secret_replica_kms_key_arn=kms["dr"].arn("secrets"),
                 password_rotation=d.password_rotation,
             ),
-            opts=s.opts(),
+            opts=s.opts("database"),
         )
 
     # The master credentials live in us-east-1 and, replicated, in the DR region: each region
@@ -253,7 +260,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 snapshot_retention_days=cfg.cache.snapshot_retention_days,
                 production=prod,
             ),
-            opts=s.opts(),
+            opts=s.opts("cache"),
         )
         for s in (primary, dr)
     }
@@ -267,7 +274,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             kms_key_arn=kms["dr"].arn("s3"),
             production=prod,
         ),
-        opts=dr.opts(),
+        opts=dr.opts("backups"),
     )
     backups = Backups(
         f"{primary.prefix}-backups",
@@ -285,8 +292,10 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 service_account=backup_sa,
             ),
         ),
-        opts=primary.opts(),
+        opts=primary.opts("backups"),
     )
+
+    audit = _audit(cfg, primary, dr, kms, account_id)
 
     repository = cfg.image_repository
     registry = Registry(
@@ -297,12 +306,12 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             replica_region=dr.region,
             account_id=account_id,
         ),
-        opts=primary.opts(),
+        opts=primary.opts("registry"),
     )
     RegistryReplica(
         f"{dr.prefix}-registry",
         RegistryReplicaArgs(repository_name=repository, kms_key_arn=kms["dr"].arn("ecr")),
-        opts=dr.opts(),
+        opts=dr.opts("registry"),
     )
     provider_keys = {
         provider: pulumi.Output.secret(secret.value)
@@ -319,7 +328,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             provider_keys=provider_keys,
             production=prod,
         ),
-        opts=primary.opts(),
+        opts=primary.opts("secrets"),
     )
 
     alerts = AlertTopic(
@@ -329,7 +338,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             emails=cfg.budget.emails,
             account_id=account_id,
         ),
-        opts=primary.opts(),
+        opts=primary.opts("alerting"),
     )
     CostBudget(
         f"utp-{cfg.environment}",
@@ -340,12 +349,12 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             emails=cfg.budget.emails,
             topic_arn=alerts.topic.arn,
         ),
-        opts=primary.opts(),
+        opts=primary.opts("cost"),
     )
     zone = HostedZone(
         f"{primary.prefix}-zone",
         HostedZoneArgs(zone=cfg.dns.zone, production=prod),
-        opts=primary.opts(),
+        opts=primary.opts("dns"),
     )
 
     regional_hosts: dict[str, str] = {}
@@ -364,6 +373,14 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             providers=[s.provider, s.random_provider, k8s_provider],
             depends_on=[crds[s.role]],
         )
+
+        def tagged(
+            component: str, opts: pulumi.ResourceOptions = k8s_opts
+        ) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(transformations=[component_tag(component)])
+            )
+
         regional_hosts[s.role] = f"{short_region(s.region)}.{cfg.dns.api_hostname}"
         ingresses[s.role] = Ingress(
             f"{s.prefix}-ingress",
@@ -375,10 +392,10 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 oidc_provider_arn=clusters[s.role].oidc_provider_arn,
                 oidc_issuer=clusters[s.role].oidc_issuer,
             ),
-            opts=k8s_opts,
+            opts=tagged("ingress"),
         )
         operator = SecretsOperator(
-            f"{s.prefix}-external-secrets", SecretsOperatorArgs(), opts=k8s_opts
+            f"{s.prefix}-external-secrets", SecretsOperatorArgs(), opts=tagged("secrets-operator")
         )
         operators[s.role] = operator
         is_primary = s.role == "primary"
@@ -444,6 +461,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 parent=s.component,
                 providers=[s.provider, s.random_provider, k8s_provider],
                 depends_on=[crds[s.role], operator, ingresses[s.role]],
+                transformations=[component_tag("service")],
             ),
         )
 
@@ -461,7 +479,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             ),
             alarm_topic_arn=alerts.topic.arn,
         ),
-        opts=primary.opts(),
+        opts=primary.opts("dns"),
     )
 
     # After the failover records: cloudwatch-exporter watches their health checks.
@@ -507,6 +525,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 # ServiceMonitors and PrometheusRules need the CRDs; ExternalSecrets the
                 # operator's.
                 depends_on=[crds[s.role], operators[s.role]],
+                transformations=[component_tag("monitoring")],
             ),
         )
     for warning in plan_warnings(cfg):
@@ -530,6 +549,68 @@ def program(cfg: StackConfig, *, stack: str) -> None:
     pulumi.export("repositoryUrl", registry.repository.repository_url)
     pulumi.export("primaryHealthCheckId", dns.primary_health_check.id)
     pulumi.export("drRunbook", dr_runbook(cfg, dr.prefix))
+    trail = audit["primary"].trail
+    assert trail is not None
+    pulumi.export("auditTrailArn", trail.arn)
+
+
+# The log archive keeps a year (the overview's promise), cheaper with age; nobody deletes.
+ARCHIVE_DAYS = 365
+ARCHIVE_TRANSITIONS: tuple[tuple[int, str], ...] = ((30, "STANDARD_IA"), (90, "GLACIER"))
+LOG_DELIVERY_SERVICES = ("cloudtrail.amazonaws.com", "config.amazonaws.com")
+
+
+def _audit(
+    cfg: StackConfig,
+    primary: Scope,
+    dr: Scope,
+    kms: dict[str, Kms],
+    account_id: pulumi.Output[str],
+) -> dict[str, Audit]:
+    """The log archive (primary region, replicated to DR), CloudTrail, GuardDuty and AWS
+    Config in both regions."""
+    archive: dict[str, Backups] = {}
+    for s in (dr, primary):  # the replica first, so the primary can replicate into it
+        replica = s.role == "dr"
+        archive[s.role] = Backups(
+            f"{s.prefix}-audit-logs",
+            BackupsArgs(
+                bucket_name=pulumi.Output.concat(
+                    f"{s.prefix}-audit-replica-" if replica else f"{s.prefix}-audit-", account_id
+                ),
+                kms_key_arn=kms[s.role].arn("audit"),
+                production=cfg.production,
+                noncurrent_expiry_days=30,
+                expiry_days=ARCHIVE_DAYS,
+                transitions=ARCHIVE_TRANSITIONS,
+                deny_deletes=True,
+                replicate_to=None
+                if replica
+                else ReplicationTarget(
+                    bucket_arn=archive["dr"].bucket.arn, kms_key_arn=kms["dr"].arn("audit")
+                ),
+                log_delivery_services=() if replica else LOG_DELIVERY_SERVICES,
+                account_id=account_id,
+            ),
+            opts=s.opts("audit"),
+        )
+    bucket = archive["primary"].bucket
+    audits: dict[str, Audit] = {}
+    for s in (primary, dr):
+        audits[s.role] = Audit(
+            f"{s.prefix}-audit",
+            AuditArgs(
+                region=s.region,
+                archive_bucket=bucket.bucket,
+                archive_bucket_arn=bucket.arn,
+                archive_key_arn=kms["primary"].arn("audit"),
+                primary=s.role == "primary",
+                config_role_arn=None if s.role == "primary" else audits["primary"].config_role_arn,
+            ),
+            # The trail and Config check the bucket policy when they are created.
+            opts=s.opts("audit", depends_on=[archive["primary"]]),
+        )
+    return audits
 
 
 # Offline (`utp-infra plan`, tests) a `secure:` value is only a placeholder; these stand in
