@@ -41,7 +41,7 @@ def component_tag(component: str) -> pulumi.ResourceTransformation:
             args.resource
         ):
             return None
-        tags = args.props.get("tags")
+        tags: Any = args.props.get("tags")
         merged: Any = (
             tags.apply(lambda t: _with_component(t, component))
             if isinstance(tags, pulumi.Output)

@@ -285,6 +285,8 @@ class Backups(pulumi.ComponentResource):
                 }
             )
         if args.log_delivery_services:
+            account = args.account_id
+            assert account is not None  # checked in __init__
             services = list(args.log_delivery_services)
             source = {"aws:SourceAccount": args.account_id}
             statements += [
@@ -302,7 +304,7 @@ class Backups(pulumi.ComponentResource):
                     "Principal": {"Service": services},
                     "Action": "s3:PutObject",
                     "Resource": pulumi.Output.concat(
-                        bucket.arn, "/AWSLogs/", pulumi.Output.from_input(args.account_id), "/*"
+                        bucket.arn, "/AWSLogs/", account, "/*"
                     ),
                     "Condition": {
                         "StringEquals": {**source, "s3:x-amz-acl": "bucket-owner-full-control"}

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from infra._tags import COMPONENT_TAG
 from infra._util import assume_role_policy
 
 CONTROL_PLANE_LOG_TYPES: tuple[str, ...] = (
@@ -333,7 +334,12 @@ class EksCluster(pulumi.ComponentResource):
             tag_specifications=[
                 {
                     "resource_type": kind,
-                    "tags": {**args.cost_tags, "Component": "eks-nodes", "Name": f"{name}-node"},
+                    "tags": {
+                        **args.cost_tags,
+                        "Component": "eks-nodes",
+                        COMPONENT_TAG: "eks",
+                        "Name": f"{name}-node",
+                    },
                 }
                 for kind in NODE_TAGGED_RESOURCES
             ],
