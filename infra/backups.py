@@ -303,9 +303,7 @@ class Backups(pulumi.ComponentResource):
                     "Effect": "Allow",
                     "Principal": {"Service": services},
                     "Action": "s3:PutObject",
-                    "Resource": pulumi.Output.concat(
-                        bucket.arn, "/AWSLogs/", account, "/*"
-                    ),
+                    "Resource": pulumi.Output.concat(bucket.arn, "/AWSLogs/", account, "/*"),
                     "Condition": {
                         "StringEquals": {**source, "s3:x-amz-acl": "bucket-owner-full-control"}
                     },
