@@ -90,6 +90,7 @@ class EksCluster(pulumi.ComponentResource):
     """
 
     cluster: aws.eks.Cluster
+    node_group: aws.eks.NodeGroup  # the on-demand default pool (the ALB's targets)
     k8s_provider: k8s.Provider
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
@@ -194,6 +195,7 @@ class EksCluster(pulumi.ComponentResource):
             )
         early = self._create_addons(_BEFORE_NODES, [])
         node_group, spot_group = self._create_node_groups(early)
+        self.node_group = node_group
         late = self._create_addons(
             tuple(a for a in ADDON_VERSIONS[args.kubernetes_version] if a not in _BEFORE_NODES),
             [node_group],

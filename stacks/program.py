@@ -16,7 +16,15 @@ from infra.backups import BackupIdentity, Backups, BackupsArgs, ReplicationTarge
 from infra.cache import Cache, CacheArgs
 from infra.crds import PrometheusOperatorCrds
 from infra.database import Database, DatabaseArgs
-from infra.dns import FailoverDns, FailoverDnsArgs, HostedZone, HostedZoneArgs, RegionalEndpoint
+from infra.dns import (
+    HEALTH_PATH,
+    FailoverDns,
+    FailoverDnsArgs,
+    HostedZone,
+    HostedZoneArgs,
+    RegionalEndpoint,
+)
+from infra.edge import Edge, EdgeArgs
 from infra.eks import EksCluster, EksClusterArgs
 from infra.ingress import Ingress, IngressArgs
 from infra.kms import Kms, KmsArgs
@@ -359,6 +367,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
 
     regional_hosts: dict[str, str] = {}
     ingresses: dict[str, Ingress] = {}
+    edges: dict[str, Edge] = {}
     operators: dict[str, SecretsOperator] = {}
     crds: dict[str, PrometheusOperatorCrds] = {}
     for s in (primary, dr):
@@ -382,6 +391,27 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             )
 
         regional_hosts[s.role] = f"{short_region(s.region)}.{cfg.dns.api_hostname}"
+        vpc_cidr = cfg.network.primary_cidr if s.role == "primary" else cfg.network.dr_cidr
+        edges[s.role] = Edge(
+            f"{s.prefix}-edge",
+            EdgeArgs(
+                region=s.region,
+                vpc_id=networks[s.role].vpc.id,
+                vpc_cidr=vpc_cidr,
+                public_subnet_ids=networks[s.role].public_subnet_ids,
+                node_security_group_id=clusters[s.role].cluster_security_group_id,
+                node_group=clusters[s.role].node_group,
+                zone_id=zone.zone.zone_id,
+                hostnames=(regional_hosts[s.role], cfg.dns.api_hostname),
+                health_path=HEALTH_PATH,
+                logs_key_arn=kms[s.role].arn("logs"),
+                log_retention_days=cfg.log_retention_days,
+                rate_limit_per_5_minutes=cfg.edge.rate_limit_per_5_minutes,
+                shield_advanced=cfg.edge.shield_advanced,
+                production=prod,
+            ),
+            opts=s.opts("edge"),
+        )
         ingresses[s.role] = Ingress(
             f"{s.prefix}-ingress",
             IngressArgs(
@@ -391,6 +421,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
                 acme_staging=cfg.dns.acme_staging,
                 oidc_provider_arn=clusters[s.role].oidc_provider_arn,
                 oidc_issuer=clusters[s.role].oidc_issuer,
+                vpc_cidr=vpc_cidr,
             ),
             opts=tagged("ingress"),
         )
@@ -472,11 +503,9 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             hostname=cfg.dns.api_hostname,
             primary=RegionalEndpoint(
                 name=regional_hosts["primary"],
-                target=ingresses["primary"].load_balancer_hostname,
+                target=edges["primary"].hostname,
             ),
-            secondary=RegionalEndpoint(
-                name=regional_hosts["dr"], target=ingresses["dr"].load_balancer_hostname
-            ),
+            secondary=RegionalEndpoint(name=regional_hosts["dr"], target=edges["dr"].hostname),
             alarm_topic_arn=alerts.topic.arn,
         ),
         opts=primary.opts("dns"),

@@ -7,6 +7,7 @@ from typing import Any
 from policies.rules import (
     audit,
     autoscaling,
+    edge,
     eks,
     elasticache,
     kms,
@@ -38,6 +39,7 @@ BY_AREA: dict[str, list[Any]] = {
     "pulumi": protection.RULES,
     "audit": audit.RULES,
     "cost": tags.RULES,
+    "edge": edge.RULES,
 }
 
 ALL: list[Any] = [rule for rules in BY_AREA.values() for rule in rules]

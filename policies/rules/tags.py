@@ -10,8 +10,10 @@ from policies.helpers import UNKNOWN, Res, as_map, resource_rule, types
 COMPONENT_TAG = "utp:component"
 
 # The resource types the stacks create whose pulumi-aws 7.51.1 inputs take a `tags` map (a test
-# keeps this equal to infra/data/schemas/; record a new type there and it must be listed here).
+# checks every such type recorded in infra/data/schemas/ is listed; the Shield protection is
+# created only with utp:edge.shieldAdvanced).
 TAGGABLE = types(
+    "aws:acm/certificate:Certificate",
     "aws:budgets/budget:Budget",
     "aws:cfg/rule:Rule",
     "aws:cloudtrail/trail:Trail",
@@ -39,6 +41,9 @@ TAGGABLE = types(
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
     "aws:iam/role:Role",
     "aws:kms/key:Key",
+    "aws:lb/listener:Listener",
+    "aws:lb/loadBalancer:LoadBalancer",
+    "aws:lb/targetGroup:TargetGroup",
     "aws:rds/instance:Instance",
     "aws:rds/parameterGroup:ParameterGroup",
     "aws:rds/subnetGroup:SubnetGroup",
@@ -46,7 +51,10 @@ TAGGABLE = types(
     "aws:route53/zone:Zone",
     "aws:s3/bucket:Bucket",
     "aws:secretsmanager/secret:Secret",
+    "aws:shield/protection:Protection",
     "aws:sns/topic:Topic",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    "aws:wafv2/webAcl:WebAcl",
 )
 
 

@@ -695,6 +695,42 @@ def _audit(s: GoodStack, key: str) -> None:
         )
 
 
+def _edge(s: GoodStack) -> None:
+    lb_arn = arn("elasticloadbalancing", "us-east-1", "loadbalancer/app/alb/1")
+    s.add(
+        "aws:lb/loadBalancer:LoadBalancer",
+        "alb",
+        {"internal": False, "loadBalancerType": "application", "dropInvalidHeaderFields": True},
+        outputs={"arn": lb_arn},
+    )
+    acl_arn = arn("wafv2", "us-east-1", "regional/webacl/waf/1")
+    s.add(
+        "aws:wafv2/webAcl:WebAcl",
+        "waf",
+        {
+            "scope": "REGIONAL",
+            "rules": [
+                {"name": "rate", "statement": {"rateBasedStatement": {"limit": 2000}}},
+                {
+                    "name": "common",
+                    "statement": {
+                        "managedRuleGroupStatement": {
+                            "vendorName": "AWS",
+                            "name": "AWSManagedRulesCommonRuleSet",
+                        }
+                    },
+                },
+            ],
+        },
+        outputs={"arn": acl_arn},
+    )
+    s.add(
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
+        "waf-alb",
+        {"resourceArn": lb_arn, "webAclArn": acl_arn},
+    )
+
+
 def good_stack() -> list[RecordedResource]:
     s = GoodStack()
     _providers(s)
@@ -707,6 +743,7 @@ def good_stack() -> list[RecordedResource]:
     _s3(s, key_east, key_west)
     _dns(s)
     _audit(s, key_east)
+    _edge(s)
     _kubernetes(s)
     return s.resources
 

@@ -408,6 +408,17 @@ CASES: list[tuple[str, Mutation, str]] = [
         remove("config-usw2-delivery"),
         "No AWS Config delivery channel to S3 in us-west-2",
     ),
+    # Edge
+    (
+        "aws-waf-on-public-load-balancers",
+        remove("waf-alb"),
+        "faces the internet without a WAF web ACL",
+    ),
+    (
+        "aws-waf-on-public-load-balancers",
+        drop("waf", "rules.0"),
+        "has no rate-based rule",
+    ),
     # Cost allocation
     (
         "aws-cost-allocation-component-tag",
