@@ -80,5 +80,5 @@ def test_edge_config_is_validated():
     assert parse_config(base).edge.shield_advanced is False
     on = parse_config({**base, "utp:edge": {"shieldAdvanced": True}})
     assert on.edge.shield_advanced is True
-    with pytest.raises(ConfigError, match="utp:edge.rateLimitPer5Minutes"):
+    with pytest.raises(ConfigError, match=r"utp:edge\.rateLimitPer5Minutes"):
         parse_config({**base, "utp:edge": {"rateLimitPer5Minutes": 5}})
