@@ -138,7 +138,9 @@ class Edge(pulumi.ComponentResource):
         aws.autoscaling.Attachment(
             f"{name}-traefik-nodes",
             autoscaling_group_name=args.node_group.resources.apply(
-                lambda r: r[0].autoscaling_groups[0].name or "" if r else ""  # type: ignore[index]
+                lambda r: (
+                    (r[0].autoscaling_groups[0].name or "") if r and r[0].autoscaling_groups else ""
+                )
             ),
             lb_target_group_arn=target_group.arn,
             opts=child,
@@ -210,11 +212,12 @@ class Edge(pulumi.ComponentResource):
         for i in range(len(args.hostnames)):
 
             def option(field: str, i: int = i) -> pulumi.Output[str]:
-                return certificate.domain_validation_options.apply(
+                value: pulumi.Output[str] = certificate.domain_validation_options.apply(
                     lambda options: (
                         str(getattr(options[i], field)) if options and len(options) > i else ""
                     )
                 )
+                return value
 
             records.append(
                 aws.route53.Record(
