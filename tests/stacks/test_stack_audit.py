@@ -67,6 +67,7 @@ def test_every_taggable_resource_names_its_component(stack):
         "cost",
         "dns",
         "ingress",
+        "edge",
         "service",
         "monitoring",
     }
