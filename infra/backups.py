@@ -72,7 +72,10 @@ class Backups(pulumi.ComponentResource):
     (Standard -> IA 30 d -> Glacier 90 d -> Deep Archive 365 d, noncurrent expiry, abort
     incomplete uploads, expiry after `expiry_days`), access logging; optionally cross-region
     replication with replication time control into a replica KMS key, an IRSA role that is the
-    bucket's only writer, and one for its prune job, the only principal that may delete.
+    bucket's only writer, and one for its prune job, the only principal that may delete. As a
+    log archive (`deny_deletes`, `log_delivery_services`): nobody may delete, and the named AWS
+    services may write under `AWSLogs/<account_id>/` only. (`pulumi destroy` removes the bucket
+    policy before the bucket, so a staging teardown still empties it.)
     """
 
     bucket: aws.s3.Bucket
