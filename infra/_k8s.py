@@ -45,7 +45,7 @@ CHARTS: dict[str, tuple[str, str, str]] = {
     ),
     "external-secrets": ("external-secrets", "0.20.1", "https://charts.external-secrets.io"),
     # Autoscaling (infra/autoscaling.py): metrics-server 0.8.1; the Cluster Autoscaler chart
-    # for 1.33 (its image tag follows the cluster's Kubernetes minor).
+    # (its image tag follows the cluster's Kubernetes minor: infra/autoscaling.py).
     "metrics-server": (
         "metrics-server",
         "3.13.1",

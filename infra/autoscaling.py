@@ -26,8 +26,7 @@ SERVICE_ACCOUNT = "cluster-autoscaler"
 # The Cluster Autoscaler's minor version must match the cluster's (its scheduler simulation is
 # built from that Kubernetes release); the newest patch of each, from kubernetes/autoscaler tags.
 AUTOSCALER_IMAGE_TAGS: dict[str, str] = {
-    "1.32": "v1.32.7",
-    "1.33": "v1.33.6",
+    "1.35": "v1.35.2",
 }
 
 

@@ -1,4 +1,5 @@
-"""S3 backup buckets: hardened, versioned, tiered, logged, and replicated across regions."""
+"""Hardened S3 buckets (the database backups, the audit log archive): versioned, tiered,
+logged, and replicated across regions."""
 
 from __future__ import annotations
 
@@ -51,6 +52,18 @@ class BackupsArgs:
     log_expiry_days: int = 365
     replicate_to: ReplicationTarget | None = None
     writer: BackupIdentity | None = None
+    # Storage-class transitions (days, class); each must come before `expiry_days`.
+    transitions: tuple[tuple[int, str], ...] = (
+        (30, "STANDARD_IA"),
+        (90, "GLACIER"),
+        (365, "DEEP_ARCHIVE"),
+    )
+    # An archive nobody may delete from (the bucket policy denies deleting objects and their
+    # versions to every principal); only the lifecycle expires what is past retention.
+    deny_deletes: bool = False
+    # AWS services that deliver into `AWSLogs/<account_id>/` (CloudTrail, AWS Config).
+    log_delivery_services: tuple[str, ...] = ()
+    account_id: pulumi.Input[str] | None = None
 
 
 class Backups(pulumi.ComponentResource):
@@ -59,7 +72,10 @@ class Backups(pulumi.ComponentResource):
     (Standard -> IA 30 d -> Glacier 90 d -> Deep Archive 365 d, noncurrent expiry, abort
     incomplete uploads, expiry after `expiry_days`), access logging; optionally cross-region
     replication with replication time control into a replica KMS key, an IRSA role that is the
-    bucket's only writer, and one for its prune job, the only principal that may delete.
+    bucket's only writer, and one for its prune job, the only principal that may delete. As a
+    log archive (`deny_deletes`, `log_delivery_services`): nobody may delete, and the named AWS
+    services may write under `AWSLogs/<account_id>/` only. (`pulumi destroy` removes the bucket
+    policy before the bucket, so a staging teardown still empties it.)
     """
 
     bucket: aws.s3.Bucket
@@ -69,7 +85,12 @@ class Backups(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("utp:backups:Backups", name, None, opts)
+        if any(days >= args.expiry_days for days, _ in args.transitions):
+            raise ValueError("every storage-class transition must come before the expiry")
+        if args.log_delivery_services and args.account_id is None:
+            raise ValueError("log delivery into AWSLogs/<account>/ needs the account id")
         self._name = name
+        self._args = args
         child = pulumi.ResourceOptions(parent=self)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.production)
         logs = aws.s3.Bucket(
@@ -125,9 +146,8 @@ class Backups(pulumi.ComponentResource):
                     "status": "Enabled",
                     "filter": {},
                     "transitions": [
-                        {"days": 30, "storage_class": "STANDARD_IA"},
-                        {"days": 90, "storage_class": "GLACIER"},
-                        {"days": 365, "storage_class": "DEEP_ARCHIVE"},
+                        {"days": days, "storage_class": storage_class}
+                        for days, storage_class in args.transitions
                     ],
                     "expiration": {"days": args.expiry_days},
                     "noncurrent_version_expiration": {
@@ -224,6 +244,8 @@ class Backups(pulumi.ComponentResource):
                     "Condition": {"ArnNotEquals": {"aws:PrincipalArn": deleters or writers}},
                 }
             )
+        if logs is not None:
+            statements.extend(self._archive_statements(bucket))
         if logs is None and kms_key_arn is None:
             statements.append(
                 {
@@ -250,6 +272,47 @@ class Backups(pulumi.ComponentResource):
                 opts=child,
             )
         return versioning
+
+    def _archive_statements(self, bucket: aws.s3.Bucket) -> list[dict[str, object]]:
+        args = self._args
+        objects = pulumi.Output.concat(bucket.arn, "/*")
+        statements: list[dict[str, object]] = []
+        if args.deny_deletes:
+            statements.append(
+                {
+                    "Sid": "NobodyDeletes",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                    "Resource": objects,
+                }
+            )
+        if args.log_delivery_services:
+            account = args.account_id
+            assert account is not None  # checked in __init__
+            services = list(args.log_delivery_services)
+            source = {"aws:SourceAccount": args.account_id}
+            statements += [
+                {
+                    "Sid": "LogDeliveryChecksTheBucket",
+                    "Effect": "Allow",
+                    "Principal": {"Service": services},
+                    "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
+                    "Resource": bucket.arn,
+                    "Condition": {"StringEquals": source},
+                },
+                {
+                    "Sid": "LogDeliveryWritesItsPrefix",
+                    "Effect": "Allow",
+                    "Principal": {"Service": services},
+                    "Action": "s3:PutObject",
+                    "Resource": pulumi.Output.concat(bucket.arn, "/AWSLogs/", account, "/*"),
+                    "Condition": {
+                        "StringEquals": {**source, "s3:x-amz-acl": "bucket-owner-full-control"}
+                    },
+                },
+            ]
+        return statements
 
     def _create_writer(self, who: BackupIdentity, kms_key_arn: pulumi.Input[str]) -> aws.iam.Role:
         role = aws.iam.Role(

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+# What Route 53 checks in each region, end to end; the edge never rate-limits it.
+HEALTH_PATH = "/health/ready"
+
 
 @dataclass(frozen=True, kw_only=True)
 class HostedZoneArgs:
@@ -46,7 +49,7 @@ class FailoverDnsArgs:
     primary: RegionalEndpoint
     secondary: RegionalEndpoint
     alarm_topic_arn: pulumi.Input[str]
-    health_path: str = "/health/ready"
+    health_path: str = HEALTH_PATH
     ttl: int = 60
 
 

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from infra._tags import COMPONENT_TAG
 from infra._util import assume_role_policy
 
 CONTROL_PLANE_LOG_TYPES: tuple[str, ...] = (
@@ -21,21 +22,17 @@ CONTROL_PLANE_LOG_TYPES: tuple[str, ...] = (
 )
 
 # Add-on versions pinned per Kubernetes minor version (`aws eks describe-addon-versions
-# --kubernetes-version X`); upgrading the cluster means choosing the next row on purpose.
+# --kubernetes-version X`, and the version tables of each add-on's page in the EKS user guide);
+# upgrading the cluster means choosing the next row on purpose. Only versions in EKS standard
+# support have a row (the calendar: policies/rules/eks_calendar.py): 1.33 left it on
+# 2026-07-29 and 1.34 on 2026-12-02, so 1.35 (standard support until 2027-03-27) is the row.
 ADDON_VERSIONS: dict[str, dict[str, str]] = {
-    "1.32": {
-        "vpc-cni": "v1.19.5-eksbuild.3",
-        "coredns": "v1.11.4-eksbuild.14",
-        "kube-proxy": "v1.32.3-eksbuild.7",
-        "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
-        "eks-pod-identity-agent": "v1.3.7-eksbuild.2",
-    },
-    "1.33": {
-        "vpc-cni": "v1.19.6-eksbuild.1",
-        "coredns": "v1.12.1-eksbuild.2",
-        "kube-proxy": "v1.33.0-eksbuild.2",
-        "aws-ebs-csi-driver": "v1.45.0-eksbuild.2",
-        "eks-pod-identity-agent": "v1.3.7-eksbuild.2",
+    "1.35": {
+        "vpc-cni": "v1.21.1-eksbuild.3",
+        "coredns": "v1.13.2-eksbuild.4",
+        "kube-proxy": "v1.35.3-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.55.0-eksbuild.2",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.3",
     },
 }
 
@@ -93,6 +90,7 @@ class EksCluster(pulumi.ComponentResource):
     """
 
     cluster: aws.eks.Cluster
+    node_group: aws.eks.NodeGroup  # the on-demand default pool (the ALB's targets)
     k8s_provider: k8s.Provider
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
@@ -197,6 +195,7 @@ class EksCluster(pulumi.ComponentResource):
             )
         early = self._create_addons(_BEFORE_NODES, [])
         node_group, spot_group = self._create_node_groups(early)
+        self.node_group = node_group
         late = self._create_addons(
             tuple(a for a in ADDON_VERSIONS[args.kubernetes_version] if a not in _BEFORE_NODES),
             [node_group],
@@ -337,7 +336,12 @@ class EksCluster(pulumi.ComponentResource):
             tag_specifications=[
                 {
                     "resource_type": kind,
-                    "tags": {**args.cost_tags, "Component": "eks-nodes", "Name": f"{name}-node"},
+                    "tags": {
+                        **args.cost_tags,
+                        "Component": "eks-nodes",
+                        COMPONENT_TAG: "eks",
+                        "Name": f"{name}-node",
+                    },
                 }
                 for kind in NODE_TAGGED_RESOURCES
             ],

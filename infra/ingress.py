@@ -1,4 +1,5 @@
-"""Traefik ingress with cert-manager (Let's Encrypt, DNS-01 through Route 53)."""
+"""Traefik ingress with cert-manager (Let's Encrypt, DNS-01 through Route 53), behind the
+region's ALB and WAF (infra/edge.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import pulumi_kubernetes as k8s
 
 from infra._k8s import RESTRICTED_CONTAINER, namespace, release
 from infra._util import irsa_trust_policy, policy_document
+from infra.edge import TRAEFIK_HTTPS_NODE_PORT
 
 LETSENCRYPT = {
     True: "https://acme-staging-v02.api.letsencrypt.org/directory",
     False: "https://acme-v02.api.letsencrypt.org/directory",
 }
 CLUSTER_ISSUER = "letsencrypt"
-_LB = "service.beta.kubernetes.io/aws-load-balancer"
+# The per-client-IP limit; routers opt in (infra/service/api.py), so the health check never
+# counts against it.
+RATE_LIMIT_MIDDLEWARE = "traefik-rate-limit@kubernetescrd"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,19 +31,22 @@ class IngressArgs:
     acme_staging: bool
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
+    # The ALB (infra/edge.py) reaches Traefik from inside the VPC: X-Forwarded-For is trusted
+    # from there only, so a client cannot choose the address it is rate-limited by.
+    vpc_cidr: str
     replicas: int = 2
     rate_limit_average: int = 100  # requests per second per client IP
     rate_limit_burst: int = 200
 
 
 class Ingress(pulumi.ComponentResource):
-    """Creates namespaces, Traefik (pinned chart; HTTPS only, HTTP redirected, hardened pods,
-    security-header and per-IP rate-limit middlewares on the HTTPS entrypoint) behind an NLB,
-    cert-manager (pinned chart) with an IRSA role allowed to change only this hosted zone, and a
-    Let's Encrypt DNS-01 ClusterIssuer. Exposes the load balancer's DNS name.
+    """Creates namespaces, Traefik (pinned chart; HTTPS only on a fixed NodePort for the ALB,
+    hardened pods, security headers on the HTTPS entrypoint, a per-client-IP rate-limit
+    middleware that routers opt into, X-Forwarded-For trusted from the VPC only), cert-manager
+    (pinned chart) with an IRSA role allowed to change only this hosted zone, and a Let's
+    Encrypt DNS-01 ClusterIssuer.
     """
 
-    load_balancer_hostname: pulumi.Output[str]
     cluster_issuer: str = CLUSTER_ISSUER
     namespace_name: str = "traefik"
 
@@ -143,26 +150,22 @@ class Ingress(pulumi.ComponentResource):
                     "kubernetesIngress": {"enabled": True, "publishedService": {"enabled": True}},
                 },
                 "ports": {
+                    # The ALB redirects HTTP itself; only HTTPS reaches the nodes.
                     "web": {
+                        "expose": {"default": False},
                         "redirections": {
                             "entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}
-                        }
+                        },
                     },
                     "websecure": {
+                        "nodePort": TRAEFIK_HTTPS_NODE_PORT,
                         "tls": {"enabled": True},
-                        "middlewares": [
-                            "traefik-security-headers@kubernetescrd",
-                            "traefik-rate-limit@kubernetescrd",
-                        ],
+                        "forwardedHeaders": {"trustedIPs": [args.vpc_cidr]},
+                        "middlewares": ["traefik-security-headers@kubernetescrd"],
                     },
                 },
-                "service": {
-                    "type": "LoadBalancer",
-                    "annotations": {
-                        f"{_LB}-type": "nlb",
-                        f"{_LB}-cross-zone-load-balancing-enabled": "true",
-                    },
-                },
+                # Not a LoadBalancer: the ALB targets this NodePort on the nodes.
+                "service": {"type": "NodePort"},
                 "logs": {
                     "access": {"enabled": True, "format": "json"},
                     "general": {"format": "json"},
@@ -221,20 +224,11 @@ class Ingress(pulumi.ComponentResource):
                     "average": args.rate_limit_average,
                     "burst": args.rate_limit_burst,
                     "period": "1s",
-                    # The NLB preserves client IPs, so the remote address is the client.
-                    "sourceCriterion": {"ipStrategy": {"depth": 0}},
+                    # The ALB appends the address it saw to X-Forwarded-For: the rightmost entry
+                    # is the client (anything a client sends itself sits to its left).
+                    "sourceCriterion": {"ipStrategy": {"depth": 1}},
                 }
             },
             opts=middleware_opts,
         )
-        service = k8s.core.v1.Service.get(
-            f"{name}-traefik-lb",
-            "traefik/traefik",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[traefik]),
-        )
-        self.load_balancer_hostname = service.status.apply(
-            lambda s: (
-                (s.load_balancer.ingress or [])[0].hostname or "" if s and s.load_balancer else ""
-            )
-        )
-        self.register_outputs({"load_balancer_hostname": self.load_balancer_hostname})
+        self.register_outputs({})

@@ -10,7 +10,17 @@ import pulumi_aws as aws
 from infra._util import policy_document
 
 # Purposes that get their own key; a compromised or disabled key then touches one concern.
-PURPOSES: tuple[str, ...] = ("eks", "rds", "elasticache", "s3", "logs", "secrets", "ecr", "alerts")
+PURPOSES: tuple[str, ...] = (
+    "eks",
+    "rds",
+    "elasticache",
+    "s3",
+    "logs",
+    "secrets",
+    "ecr",
+    "alerts",
+    "audit",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,7 +36,8 @@ class Kms(pulumi.ComponentResource):
     """Creates, per purpose: a symmetric `aws.kms.Key` with yearly rotation and an alias.
 
     The `logs` key also trusts CloudWatch Logs in this region, the `alerts` key lets
-    CloudWatch alarms and AWS Budgets publish to an encrypted SNS topic.
+    CloudWatch alarms and AWS Budgets publish to an encrypted SNS topic, the `audit` key lets
+    CloudTrail encrypt this account's trails' log files (AWS Config delivers with its IAM role).
     """
 
     keys: dict[str, aws.kms.Key]
@@ -108,4 +119,26 @@ class Kms(pulumi.ComponentResource):
                     "Resource": "*",
                 }
             )
+        if purpose == "audit":
+            trails = pulumi.Output.concat("arn:aws:cloudtrail:*:", args.account_id, ":trail/*")
+            statements += [
+                {
+                    "Sid": "CloudTrailEncryptsLogFiles",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "kms:GenerateDataKey*",
+                    "Resource": "*",
+                    "Condition": {
+                        "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trails},
+                        "StringEquals": {"aws:SourceAccount": args.account_id},
+                    },
+                },
+                {
+                    "Sid": "CloudTrailDescribesTheKey",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "kms:DescribeKey",
+                    "Resource": "*",
+                },
+            ]
         return policy_document(statements)

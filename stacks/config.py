@@ -47,7 +47,7 @@ class NetworkConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ClusterConfig:
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str = "1.35"
     # Where `pulumi up` reaches the API server from: public endpoint limited to these CIDRs
     # (the deploying runner's egress, an office), or none with `privateRunner: true` when
     # `pulumi` runs inside the VPC (self-hosted runner, VPN, bastion).
@@ -128,6 +128,17 @@ class DnsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EdgeConfig:
+    """The ALB's WAF (infra/edge.py). Shield Standard is always on; Advanced is a separate
+    account subscription (about $3,000 a month, one year), bought first, then enabled here."""
+
+    shield_advanced: bool = False
+    # Requests per client IP per 5 minutes before WAF blocks the client (Traefik's own limit
+    # per second sits behind it).
+    rate_limit_per_5_minutes: int = 2000
+
+
+@dataclass(frozen=True, kw_only=True)
 class BudgetConfig:
     monthly_usd: int
     emails: tuple[str, ...]
@@ -183,6 +194,7 @@ class StackConfig:
     budget: BudgetConfig
     provider_keys: ProviderKeys = field(default_factory=ProviderKeys)
     alerting: AlertingConfig = field(default_factory=AlertingConfig)
+    edge: EdgeConfig = field(default_factory=EdgeConfig)
     log_retention_days: int = 30
 
     @property
@@ -352,6 +364,8 @@ def _validate(cfg: StackConfig) -> None:
     if cfg.budget.yearly_limit_usd < cfg.budget.monthly_usd:
         problems.append("utp:budget.yearlyUsd: must be at least monthlyUsd")
     problems.extend(_alerting_problems(cfg.alerting))
+    if not 10 <= cfg.edge.rate_limit_per_5_minutes <= 2_000_000_000:
+        problems.append("utp:edge.rateLimitPer5Minutes: WAF accepts 10..2,000,000,000")
     if cfg.production:
         if cfg.database.backup_retention_days < 30:
             problems.append("utp:database.backupRetentionDays: production keeps >= 30 days")

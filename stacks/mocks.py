@@ -37,6 +37,10 @@ _ARN_SERVICE = {
     "aws:route53/zone:Zone": "route53",
     "aws:acm/certificate:Certificate": "acm",
     "aws:budgets/budget:Budget": "budgets",
+    "aws:lb/loadBalancer:LoadBalancer": "elasticloadbalancing",
+    "aws:lb/targetGroup:TargetGroup": "elasticloadbalancing",
+    "aws:wafv2/webAcl:WebAcl": "wafv2",
+    "aws:cloudtrail/trail:Trail": "cloudtrail",
 }
 
 
@@ -177,6 +181,21 @@ def _synthesise(
         out["arn"] = (
             f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{inputs.get('name', rid)}-AbCdEf"
         )
+    elif typ == "aws:eks/nodeGroup:NodeGroup":
+        out["resources"] = [{"autoscalingGroups": [{"name": f"eks-{rid}"}]}]
+    elif typ == "aws:acm/certificate:Certificate":
+        names = [inputs.get("domainName", rid), *(inputs.get("subjectAlternativeNames") or [])]
+        out["domainValidationOptions"] = [
+            {
+                "domainName": n,
+                "resourceRecordName": f"_{_digest(n)[:12]}.{n}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{_digest(n, 'v')[:12]}.acm-validations.aws.",
+            }
+            for n in names
+        ]
+    elif typ == "aws:route53/record:Record":
+        out["fqdn"] = str(inputs.get("name", rid)).rstrip(".")
     elif typ == "aws:lb/loadBalancer:LoadBalancer":
         out["dnsName"] = f"{rid}.elb.{region}.amazonaws.com"
         out["zoneId"] = "Z35SXDOTRQ7X7K"

@@ -8,13 +8,23 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra._tags import component_tag
 from infra.alerts import AlertTopic, AlertTopicArgs, CostBudget, CostBudgetArgs
+from infra.audit import Audit, AuditArgs
 from infra.autoscaling import Autoscaling, AutoscalingArgs
 from infra.backups import BackupIdentity, Backups, BackupsArgs, ReplicationTarget
 from infra.cache import Cache, CacheArgs
 from infra.crds import PrometheusOperatorCrds
 from infra.database import Database, DatabaseArgs
-from infra.dns import FailoverDns, FailoverDnsArgs, HostedZone, HostedZoneArgs, RegionalEndpoint
+from infra.dns import (
+    HEALTH_PATH,
+    FailoverDns,
+    FailoverDnsArgs,
+    HostedZone,
+    HostedZoneArgs,
+    RegionalEndpoint,
+)
+from infra.edge import Edge, EdgeArgs
 from infra.eks import EksCluster, EksClusterArgs
 from infra.ingress import Ingress, IngressArgs
 from infra.kms import Kms, KmsArgs
@@ -70,18 +80,22 @@ class Scope:
     region: str
     role: str
 
-    def opts(self, **extra: object) -> pulumi.ResourceOptions:
+    def opts(self, component: str, **extra: object) -> pulumi.ResourceOptions:
+        """Options of a top-level component: this region, and `utp:component` on every
+        taggable AWS resource under it (infra/_tags.py)."""
         return pulumi.ResourceOptions(
             parent=self.component,
             providers=[self.provider, self.random_provider],
+            transformations=[component_tag(component)],
             **extra,  # type: ignore[arg-type]
         )
 
 
 def cost_tags(cfg: StackConfig, role: str) -> dict[str, str]:
     """Every resource's tags (the provider's default tags; launch templates copy them onto what
-    they launch). Activate Project, Environment and Component as cost-allocation tags in the
-    billing console: the budget filters on Environment."""
+    they launch). Activate Project, Environment and utp:component as cost-allocation tags in
+    the billing console: the budget filters on Environment; utp:component (infra/_tags.py)
+    splits the bill by component."""
     return {
         "Project": "universal-translator-pro",
         "Environment": cfg.environment,
@@ -115,179 +129,227 @@ def _azs(region: str) -> tuple[str, ...]:
     return tuple(f"{region}{zone}" for zone in "abc")
 
 
+BACKUP_NAMESPACE, BACKUP_SERVICE_ACCOUNT = "utp", "utp-backup"
+
+
+@dataclass
+class Regional:
+    """What one region's foundation and data tier built; the later blocks read it."""
+
+    kms: Kms
+    network: Network
+    cluster: EksCluster
+    database: Database | None = None
+    cache: Cache | None = None
+    # The master credentials' secret as this region reads it (its own replica in DR).
+    master_secret_arn: pulumi.Output[str] | None = None
+
+
+@dataclass
+class Shared:
+    """What exists once per stack (mostly in the primary region)."""
+
+    backups: Backups
+    replica_bucket: Backups
+    audit: dict[str, Audit]
+    registry: Registry
+    app_secrets: AppSecrets
+    provider_keys: dict[str, pulumi.Output[str]]
+    alerts: AlertTopic
+    zone: HostedZone
+
+
+@dataclass
+class Workloads:
+    """What runs on one region's cluster: its edge, ingress and the operators it waits for."""
+
+    regional_host: str
+    edge: Edge
+    ingress: Ingress
+    operator: SecretsOperator
+    crds: PrometheusOperatorCrds
+
+
 def program(cfg: StackConfig, *, stack: str) -> None:
-    """Build both regions of `stack`; called by `stacks/__main__.py` and under mocks."""
+    """Build both regions of `stack`; called by `stacks/__main__.py` and under mocks.
+
+    Per region, in order: the foundation (keys, network, cluster, autoscaling) and the data
+    tier; then what is shared (backups, audit, registry, secrets, alerts, the zone); then each
+    region's workloads (edge, ingress, operators, the service), the failover records over both
+    regions, and monitoring (which watches the failover health checks).
+    """
     del stack  # the config already carries the environment; the name is for symmetry
     primary = _scope(cfg, role="primary", region=cfg.primary_region)
     dr = _scope(cfg, role="dr", region=cfg.dr_region)
+    scopes = (primary, dr)
     account_id = aws.get_caller_identity_output(
         opts=pulumi.InvokeOutputOptions(provider=primary.provider)
     ).account_id
+    regions = {s.role: _foundation(cfg, s, account_id) for s in scopes}
+    for s in scopes:  # the primary first: the DR database replicates it
+        _data_tier(cfg, s, regions, dr)
+    shared = _shared(cfg, primary, dr, regions, account_id)
+    workloads = {s.role: _workloads(cfg, s, regions, shared) for s in scopes}
+    dns = FailoverDns(
+        f"{primary.prefix}-failover",
+        FailoverDnsArgs(
+            zone_id=shared.zone.zone.zone_id,
+            hostname=cfg.dns.api_hostname,
+            primary=RegionalEndpoint(
+                name=workloads["primary"].regional_host,
+                target=workloads["primary"].edge.hostname,
+            ),
+            secondary=RegionalEndpoint(
+                name=workloads["dr"].regional_host, target=workloads["dr"].edge.hostname
+            ),
+            alarm_topic_arn=shared.alerts.topic.arn,
+        ),
+        opts=primary.opts("dns"),
+    )
+    # After the failover records: cloudwatch-exporter watches their health checks.
+    health_checks = [dns.primary_health_check.id, dns.secondary_health_check.id]
+    for s in scopes:
+        _monitoring(cfg, s, regions, workloads[s.role], health_checks)
+    for warning in plan_warnings(cfg):
+        pulumi.log.warn(warning)
+    _exports(cfg, dr, regions, shared, dns)
+
+
+def _foundation(cfg: StackConfig, s: Scope, account_id: pulumi.Output[str]) -> Regional:
+    """One region's KMS keys, network, EKS cluster and its autoscaling."""
     prod = cfg.production
-
-    kms = {
-        s.role: Kms(
-            f"{s.prefix}-kms",
-            KmsArgs(region=s.region, account_id=account_id, protect=prod),
-            opts=s.opts(),
-        )
-        for s in (primary, dr)
-    }
-    networks = {
-        s.role: Network(
-            f"{s.prefix}-net",
-            NetworkArgs(
-                region=s.region,
-                cidr=cfg.network.primary_cidr if s.role == "primary" else cfg.network.dr_cidr,
-                azs=_azs(s.region),
-                single_nat_gateway=cfg.network.nat_gateways == "single",
-                flow_log_key_arn=kms[s.role].arn("logs"),
-                flow_log_retention_days=cfg.network.flow_log_retention_days,
-                cluster_name=f"{s.prefix}-eks",
-            ),
-            opts=s.opts(),
-        )
-        for s in (primary, dr)
-    }
+    kms = Kms(
+        f"{s.prefix}-kms",
+        KmsArgs(region=s.region, account_id=account_id, protect=prod),
+        opts=s.opts("kms"),
+    )
+    network = Network(
+        f"{s.prefix}-net",
+        NetworkArgs(
+            region=s.region,
+            cidr=_vpc_cidr(cfg, s),
+            azs=_azs(s.region),
+            single_nat_gateway=cfg.network.nat_gateways == "single",
+            flow_log_key_arn=kms.arn("logs"),
+            flow_log_retention_days=cfg.network.flow_log_retention_days,
+            cluster_name=f"{s.prefix}-eks",
+        ),
+        opts=s.opts("network"),
+    )
     c = cfg.cluster
-    clusters = {
-        s.role: EksCluster(
-            f"{s.prefix}-eks",
-            EksClusterArgs(
-                region=s.region,
-                kubernetes_version=c.kubernetes_version,
-                vpc_id=networks[s.role].vpc.id,
-                subnet_ids=networks[s.role].private_subnet_ids,
-                secrets_key_arn=kms[s.role].arn("eks"),
-                logs_key_arn=kms[s.role].arn("logs"),
-                log_retention_days=c.log_retention_days,
-                public_access_cidrs=c.public_access_cidrs,
-                instance_types=c.instance_types,
-                min_nodes=c.min_nodes if s.role == "primary" else c.dr_min_nodes,
-                desired_nodes=c.desired_nodes if s.role == "primary" else c.dr_desired_nodes,
-                max_nodes=c.max_nodes if s.role == "primary" else c.dr_max_nodes,
-                node_disk_gib=c.node_disk_gib,
-                admin_role_arns=c.cluster_admins,
-                cost_tags=cost_tags(cfg, s.role),
-                spot_instance_types=c.spot_instance_types,
-                spot_max_nodes=c.spot_max_nodes,
-            ),
-            opts=s.opts(),
-        )
-        for s in (primary, dr)
-    }
-    for s in (primary, dr):
-        Autoscaling(
-            f"{s.prefix}-autoscaling",
-            AutoscalingArgs(
-                cluster_name=clusters[s.role].cluster.name,
-                region=s.region,
-                kubernetes_version=c.kubernetes_version,
-                oidc_provider_arn=clusters[s.role].oidc_provider_arn,
-                oidc_issuer=clusters[s.role].oidc_issuer,
-            ),
-            opts=pulumi.ResourceOptions(
-                parent=s.component,
-                providers=[s.provider, clusters[s.role].k8s_provider],
-            ),
-        )
-    d = cfg.database
-    databases: dict[str, Database] = {}
-    for s in (primary, dr):
-        databases[s.role] = Database(
-            f"{s.prefix}-db",
-            DatabaseArgs(
-                region=s.region,
-                vpc_id=networks[s.role].vpc.id,
-                subnet_ids=networks[s.role].database_subnet_ids,
-                client_security_group_ids=[clusters[s.role].cluster_security_group_id],
-                kms_key_arn=kms[s.role].arn("rds"),
-                logs_key_arn=kms[s.role].arn("logs"),
-                log_retention_days=cfg.log_retention_days,
-                instance_class=d.instance_class
-                if s.role == "primary"
-                else d.replica_instance_class,
-                engine_version=d.engine_version,
-                allocated_storage_gib=d.allocated_storage_gib,
-                max_allocated_storage_gib=d.max_allocated_storage_gib,
-                backup_retention_days=d.backup_retention_days,
-                multi_az=True if s.role == "primary" else prod,
-                db_name=d.name,
-                username=d.username,
-                production=prod,
-                replicate_source_db=None
-                if s.role == "primary"
-                else databases["primary"].instance.arn,
-                # The secrets keys: the keys the service and exporters may already decrypt with.
-                secret_kms_key_arn=kms[s.role].arn("secrets"),
-                secret_replica_region=dr.region if s.role == "primary" else None,
-                secret_replica_kms_key_arn=kms["dr"].arn("secrets"),
-                password_rotation=d.password_rotation,
-            ),
-            opts=s.opts(),
-        )
+    is_primary = s.role == "primary"
+    cluster = EksCluster(
+        f"{s.prefix}-eks",
+        EksClusterArgs(
+            region=s.region,
+            kubernetes_version=c.kubernetes_version,
+            vpc_id=network.vpc.id,
+            subnet_ids=network.private_subnet_ids,
+            secrets_key_arn=kms.arn("eks"),
+            logs_key_arn=kms.arn("logs"),
+            log_retention_days=c.log_retention_days,
+            public_access_cidrs=c.public_access_cidrs,
+            instance_types=c.instance_types,
+            min_nodes=c.min_nodes if is_primary else c.dr_min_nodes,
+            desired_nodes=c.desired_nodes if is_primary else c.dr_desired_nodes,
+            max_nodes=c.max_nodes if is_primary else c.dr_max_nodes,
+            node_disk_gib=c.node_disk_gib,
+            admin_role_arns=c.cluster_admins,
+            cost_tags=cost_tags(cfg, s.role),
+            spot_instance_types=c.spot_instance_types,
+            spot_max_nodes=c.spot_max_nodes,
+        ),
+        opts=s.opts("eks"),
+    )
+    Autoscaling(
+        f"{s.prefix}-autoscaling",
+        AutoscalingArgs(
+            cluster_name=cluster.cluster.name,
+            region=s.region,
+            kubernetes_version=c.kubernetes_version,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+        ),
+        opts=pulumi.ResourceOptions(
+            parent=s.component,
+            providers=[s.provider, cluster.k8s_provider],
+            transformations=[component_tag("autoscaling")],
+        ),
+    )
+    return Regional(kms=kms, network=network, cluster=cluster)
 
-    # The master credentials live in us-east-1 and, replicated, in the DR region: each region
-    # reads its own copy, so the DR side keeps working when the primary region is gone.
-    master = databases["primary"].master_secret
+
+def _data_tier(cfg: StackConfig, s: Scope, regions: dict[str, Regional], dr: Scope) -> None:
+    """One region's database (the DR one a cross-region replica of the primary) and cache."""
+    d, prod, here = cfg.database, cfg.production, regions[s.role]
+    is_primary = s.role == "primary"
+    source = regions["primary"].database
+    here.database = Database(
+        f"{s.prefix}-db",
+        DatabaseArgs(
+            region=s.region,
+            vpc_id=here.network.vpc.id,
+            subnet_ids=here.network.database_subnet_ids,
+            client_security_group_ids=[here.cluster.cluster_security_group_id],
+            kms_key_arn=here.kms.arn("rds"),
+            logs_key_arn=here.kms.arn("logs"),
+            log_retention_days=cfg.log_retention_days,
+            instance_class=d.instance_class if is_primary else d.replica_instance_class,
+            engine_version=d.engine_version,
+            allocated_storage_gib=d.allocated_storage_gib,
+            max_allocated_storage_gib=d.max_allocated_storage_gib,
+            backup_retention_days=d.backup_retention_days,
+            multi_az=True if is_primary else prod,
+            db_name=d.name,
+            username=d.username,
+            production=prod,
+            replicate_source_db=None if is_primary or source is None else source.instance.arn,
+            # The secrets keys: the keys the service and exporters may already decrypt with.
+            secret_kms_key_arn=here.kms.arn("secrets"),
+            secret_replica_region=dr.region if is_primary else None,
+            secret_replica_kms_key_arn=regions["dr"].kms.arn("secrets"),
+            password_rotation=d.password_rotation,
+        ),
+        opts=s.opts("database"),
+    )
+    # The master credentials live in the primary region and, replicated, in the DR region:
+    # each region reads its own copy, so the DR side keeps working when the primary is gone.
+    master = (source or here.database).master_secret
     assert master is not None
-    master_secret_arns = {
-        s.role: master.arn.apply(lambda arn, region=s.region: _in_region(arn, region))
-        for s in (primary, dr)
-    }
-
-    caches = {
-        s.role: Cache(
-            f"{s.prefix}-cache",
-            CacheArgs(
-                vpc_id=networks[s.role].vpc.id,
-                subnet_ids=networks[s.role].database_subnet_ids,
-                client_security_group_ids=[clusters[s.role].cluster_security_group_id],
-                kms_key_arn=kms[s.role].arn("elasticache"),
-                secrets_key_arn=kms[s.role].arn("secrets"),
-                logs_key_arn=kms[s.role].arn("logs"),
-                log_retention_days=cfg.log_retention_days,
-                node_type=cfg.cache.node_type,
-                nodes=cfg.cache.nodes,
-                engine_version=cfg.cache.engine_version,
-                snapshot_retention_days=cfg.cache.snapshot_retention_days,
-                production=prod,
-            ),
-            opts=s.opts(),
-        )
-        for s in (primary, dr)
-    }
-
-    # Backups: the DR replica bucket first, so the primary can replicate into it.
-    backup_ns, backup_sa = "utp", "utp-backup"
-    replica_bucket = Backups(
-        f"{dr.prefix}-backups",
-        BackupsArgs(
-            bucket_name=pulumi.Output.concat(f"{dr.prefix}-backups-replica-", account_id),
-            kms_key_arn=kms["dr"].arn("s3"),
+    here.master_secret_arn = master.arn.apply(lambda arn: _in_region(arn, s.region))
+    here.cache = Cache(
+        f"{s.prefix}-cache",
+        CacheArgs(
+            vpc_id=here.network.vpc.id,
+            subnet_ids=here.network.database_subnet_ids,
+            client_security_group_ids=[here.cluster.cluster_security_group_id],
+            kms_key_arn=here.kms.arn("elasticache"),
+            secrets_key_arn=here.kms.arn("secrets"),
+            logs_key_arn=here.kms.arn("logs"),
+            log_retention_days=cfg.log_retention_days,
+            node_type=cfg.cache.node_type,
+            nodes=cfg.cache.nodes,
+            engine_version=cfg.cache.engine_version,
+            snapshot_retention_days=cfg.cache.snapshot_retention_days,
             production=prod,
         ),
-        opts=dr.opts(),
-    )
-    backups = Backups(
-        f"{primary.prefix}-backups",
-        BackupsArgs(
-            bucket_name=pulumi.Output.concat(f"{primary.prefix}-backups-", account_id),
-            kms_key_arn=kms["primary"].arn("s3"),
-            production=prod,
-            replicate_to=ReplicationTarget(
-                bucket_arn=replica_bucket.bucket.arn, kms_key_arn=kms["dr"].arn("s3")
-            ),
-            writer=BackupIdentity(
-                oidc_provider_arn=clusters["primary"].oidc_provider_arn,
-                oidc_issuer=clusters["primary"].oidc_issuer,
-                namespace=backup_ns,
-                service_account=backup_sa,
-            ),
-        ),
-        opts=primary.opts(),
+        opts=s.opts("cache"),
     )
 
+
+def _shared(
+    cfg: StackConfig,
+    primary: Scope,
+    dr: Scope,
+    regions: dict[str, Regional],
+    account_id: pulumi.Output[str],
+) -> Shared:
+    """Backups, the audit trail and archive, the registry, application secrets, alerts, the
+    budget and the hosted zone."""
+    prod = cfg.production
+    kms = {role: r.kms for role, r in regions.items()}
+    backups, replica_bucket = _backups(cfg, primary, dr, regions, account_id)
+    audit = _audit(cfg, primary, dr, kms, account_id)
     repository = cfg.image_repository
     registry = Registry(
         f"{primary.prefix}-registry",
@@ -297,12 +359,12 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             replica_region=dr.region,
             account_id=account_id,
         ),
-        opts=primary.opts(),
+        opts=primary.opts("registry"),
     )
     RegistryReplica(
         f"{dr.prefix}-registry",
         RegistryReplicaArgs(repository_name=repository, kms_key_arn=kms["dr"].arn("ecr")),
-        opts=dr.opts(),
+        opts=dr.opts("registry"),
     )
     provider_keys = {
         provider: pulumi.Output.secret(secret.value)
@@ -319,9 +381,8 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             provider_keys=provider_keys,
             production=prod,
         ),
-        opts=primary.opts(),
+        opts=primary.opts("secrets"),
     )
-
     alerts = AlertTopic(
         f"{primary.prefix}-alerts",
         AlertTopicArgs(
@@ -329,7 +390,7 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             emails=cfg.budget.emails,
             account_id=account_id,
         ),
-        opts=primary.opts(),
+        opts=primary.opts("alerting"),
     )
     CostBudget(
         f"utp-{cfg.environment}",
@@ -340,196 +401,363 @@ def program(cfg: StackConfig, *, stack: str) -> None:
             emails=cfg.budget.emails,
             topic_arn=alerts.topic.arn,
         ),
-        opts=primary.opts(),
+        opts=primary.opts("cost"),
     )
     zone = HostedZone(
         f"{primary.prefix}-zone",
         HostedZoneArgs(zone=cfg.dns.zone, production=prod),
-        opts=primary.opts(),
+        opts=primary.opts("dns"),
+    )
+    return Shared(
+        backups=backups,
+        replica_bucket=replica_bucket,
+        audit=audit,
+        registry=registry,
+        app_secrets=app_secrets,
+        provider_keys=provider_keys,
+        alerts=alerts,
+        zone=zone,
     )
 
-    regional_hosts: dict[str, str] = {}
-    ingresses: dict[str, Ingress] = {}
-    operators: dict[str, SecretsOperator] = {}
-    crds: dict[str, PrometheusOperatorCrds] = {}
-    for s in (primary, dr):
-        k8s_provider = clusters[s.role].k8s_provider
-        crds[s.role] = PrometheusOperatorCrds(
-            f"{s.prefix}-prometheus-crds",
-            opts=pulumi.ResourceOptions(parent=s.component, providers=[k8s_provider]),
+
+def _backups(
+    cfg: StackConfig,
+    primary: Scope,
+    dr: Scope,
+    regions: dict[str, Regional],
+    account_id: pulumi.Output[str],
+) -> tuple[Backups, Backups]:
+    """The backup bucket (primary region, written by the backup job) and its DR replica."""
+    prod = cfg.production
+    kms = {role: r.kms for role, r in regions.items()}
+    # Backups: the DR replica bucket first, so the primary can replicate into it.
+    replica_bucket = Backups(
+        f"{dr.prefix}-backups",
+        BackupsArgs(
+            bucket_name=pulumi.Output.concat(f"{dr.prefix}-backups-replica-", account_id),
+            kms_key_arn=kms["dr"].arn("s3"),
+            production=prod,
+        ),
+        opts=dr.opts("backups"),
+    )
+    cluster = regions["primary"].cluster
+    backups = Backups(
+        f"{primary.prefix}-backups",
+        BackupsArgs(
+            bucket_name=pulumi.Output.concat(f"{primary.prefix}-backups-", account_id),
+            kms_key_arn=kms["primary"].arn("s3"),
+            production=prod,
+            replicate_to=ReplicationTarget(
+                bucket_arn=replica_bucket.bucket.arn, kms_key_arn=kms["dr"].arn("s3")
+            ),
+            writer=BackupIdentity(
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_issuer=cluster.oidc_issuer,
+                namespace=BACKUP_NAMESPACE,
+                service_account=BACKUP_SERVICE_ACCOUNT,
+            ),
+        ),
+        opts=primary.opts("backups"),
+    )
+    return backups, replica_bucket
+
+
+def _workloads(
+    cfg: StackConfig, s: Scope, regions: dict[str, Regional], shared: Shared
+) -> Workloads:
+    """One region's edge (ALB, WAF), CRDs, ingress, secrets operator and the service."""
+    here = regions[s.role]
+    cluster, prod = here.cluster, cfg.production
+    k8s_provider = cluster.k8s_provider
+    crds = PrometheusOperatorCrds(
+        f"{s.prefix}-prometheus-crds",
+        opts=pulumi.ResourceOptions(parent=s.component, providers=[k8s_provider]),
+    )
+    # Every chart below renders ServiceMonitors: they wait for the CRDs.
+    k8s_opts = pulumi.ResourceOptions(
+        parent=s.component,
+        providers=[s.provider, s.random_provider, k8s_provider],
+        depends_on=[crds],
+    )
+
+    def tagged(component: str) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(
+            k8s_opts, pulumi.ResourceOptions(transformations=[component_tag(component)])
         )
-        # Every chart below renders ServiceMonitors: they wait for the CRDs.
-        k8s_opts = pulumi.ResourceOptions(
+
+    regional_host = f"{short_region(s.region)}.{cfg.dns.api_hostname}"
+    zone_id = shared.zone.zone.zone_id
+    edge = Edge(
+        f"{s.prefix}-edge",
+        EdgeArgs(
+            region=s.region,
+            vpc_id=here.network.vpc.id,
+            vpc_cidr=_vpc_cidr(cfg, s),
+            public_subnet_ids=here.network.public_subnet_ids,
+            node_security_group_id=cluster.cluster_security_group_id,
+            node_group=cluster.node_group,
+            zone_id=zone_id,
+            hostnames=(regional_host, cfg.dns.api_hostname),
+            health_path=HEALTH_PATH,
+            logs_key_arn=here.kms.arn("logs"),
+            log_retention_days=cfg.log_retention_days,
+            rate_limit_per_5_minutes=cfg.edge.rate_limit_per_5_minutes,
+            shield_advanced=cfg.edge.shield_advanced,
+            production=prod,
+        ),
+        opts=s.opts("edge"),
+    )
+    ingress = Ingress(
+        f"{s.prefix}-ingress",
+        IngressArgs(
+            region=s.region,
+            zone_id=zone_id,
+            acme_email=cfg.dns.acme_email,
+            acme_staging=cfg.dns.acme_staging,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            vpc_cidr=_vpc_cidr(cfg, s),
+        ),
+        opts=tagged("ingress"),
+    )
+    operator = SecretsOperator(
+        f"{s.prefix}-external-secrets", SecretsOperatorArgs(), opts=tagged("secrets-operator")
+    )
+    TranslatorService(
+        f"{s.prefix}-service",
+        _service_args(cfg, s, regions, shared, regional_host, ingress.cluster_issuer),
+        opts=pulumi.ResourceOptions(
             parent=s.component,
             providers=[s.provider, s.random_provider, k8s_provider],
-            depends_on=[crds[s.role]],
-        )
-        regional_hosts[s.role] = f"{short_region(s.region)}.{cfg.dns.api_hostname}"
-        ingresses[s.role] = Ingress(
-            f"{s.prefix}-ingress",
-            IngressArgs(
-                region=s.region,
-                zone_id=zone.zone.zone_id,
-                acme_email=cfg.dns.acme_email,
-                acme_staging=cfg.dns.acme_staging,
-                oidc_provider_arn=clusters[s.role].oidc_provider_arn,
-                oidc_issuer=clusters[s.role].oidc_issuer,
-            ),
-            opts=k8s_opts,
-        )
-        operator = SecretsOperator(
-            f"{s.prefix}-external-secrets", SecretsOperatorArgs(), opts=k8s_opts
-        )
-        operators[s.role] = operator
-        is_primary = s.role == "primary"
-        svc = cfg.service
-
-        def regional(arn: pulumi.Output[str], region: str = s.region) -> pulumi.Output[str]:
-            return arn.apply(lambda a: _in_region(a, region))
-
-        TranslatorService(
-            f"{s.prefix}-service",
-            TranslatorServiceArgs(
-                region=s.region,
-                image_repository=registry.repository.repository_url.apply(
-                    # Each region pulls from its own replica of the repository.
-                    lambda url, region=s.region: url.replace(cfg.primary_region, region)
-                ),
-                image_tag=svc.image_tag,
-                hostname=cfg.dns.api_hostname,
-                regional_hostname=regional_hosts[s.role],
-                cluster_issuer=ingresses[s.role].cluster_issuer,
-                vpc_cidr=cfg.network.primary_cidr if is_primary else cfg.network.dr_cidr,
-                oidc_provider_arn=clusters[s.role].oidc_provider_arn,
-                oidc_issuer=clusters[s.role].oidc_issuer,
-                # Physical replication keeps the primary's roles: the same credentials.
-                database_secret_arn=master_secret_arns[s.role],
-                database_secret_region=s.region,
-                database_host=databases[s.role].instance.address,
-                database_name=d.name,
-                redis_host=caches[s.role].replication_group.primary_endpoint_address,
-                redis_secret_arn=caches[s.role].auth_secret.arn,
-                # The application secrets are replicated to the DR region: each region's
-                # SecretStore reads its own copy (a us-east-1 ARN fails from us-west-2).
-                secret_key_arn=regional(app_secrets.secrets["secret-key"].arn),
-                encryption_key_arn=regional(app_secrets.secrets["encryption-key"].arn),
-                provider_key_arns={
-                    p: regional(app_secrets.secrets[f"{p}-api-key"].arn) for p in provider_keys
-                },
-                kms_key_arns=[
-                    kms["primary"].arn("secrets"),
-                    kms["dr"].arn("secrets"),
-                    kms["primary"].arn("rds"),
-                ],
-                min_replicas=svc.min_replicas,
-                max_replicas=svc.max_replicas if is_primary else svc.dr_max_replicas,
-                cpu_request=svc.cpu_request,
-                cpu_limit=svc.cpu_limit,
-                memory_request=svc.memory_request,
-                memory_limit=svc.memory_limit,
-                log_level=svc.log_level,
-                run_migrations=is_primary,
-                backup_bucket=backups.bucket.bucket if is_primary else None,
-                backup_role_arn=backups.writer_role.arn
-                if is_primary and backups.writer_role is not None
-                else None,
-                backup_prune_role_arn=backups.prune_role.arn
-                if is_primary and backups.prune_role is not None
-                else None,
-                backup_schedule=svc.backup_schedule,
-                namespace=backup_ns,
-                backup_service_account=backup_sa,
-            ),
-            opts=pulumi.ResourceOptions(
-                parent=s.component,
-                providers=[s.provider, s.random_provider, k8s_provider],
-                depends_on=[crds[s.role], operator, ingresses[s.role]],
-            ),
-        )
-
-    dns = FailoverDns(
-        f"{primary.prefix}-failover",
-        FailoverDnsArgs(
-            zone_id=zone.zone.zone_id,
-            hostname=cfg.dns.api_hostname,
-            primary=RegionalEndpoint(
-                name=regional_hosts["primary"],
-                target=ingresses["primary"].load_balancer_hostname,
-            ),
-            secondary=RegionalEndpoint(
-                name=regional_hosts["dr"], target=ingresses["dr"].load_balancer_hostname
-            ),
-            alarm_topic_arn=alerts.topic.arn,
+            depends_on=[crds, operator, ingress],
+            transformations=[component_tag("service")],
         ),
-        opts=primary.opts(),
+    )
+    return Workloads(
+        regional_host=regional_host, edge=edge, ingress=ingress, operator=operator, crds=crds
     )
 
-    # After the failover records: cloudwatch-exporter watches their health checks.
-    alerting = _alerting(cfg)
-    health_checks = [dns.primary_health_check.id, dns.secondary_health_check.id]
-    for s in (primary, dr):
-        Monitoring(
-            f"{s.prefix}-monitoring",
-            MonitoringArgs(
-                cluster_name=f"{s.prefix}-eks",
-                region=s.region,
-                alerting=alerting,
-                oidc_provider_arn=clusters[s.role].oidc_provider_arn,
-                oidc_issuer=clusters[s.role].oidc_issuer,
-                # Each cluster watches its own region's database: the primary, or the replica
-                # with the primary's credentials (physical replication keeps the same roles).
-                postgres=PostgresTarget(
-                    instance_id=databases[s.role].instance.identifier,
-                    host=databases[s.role].instance.address,
-                    database=d.name,
-                    credentials_secret_arn=master_secret_arns[s.role],
-                    credentials_region=s.region,
-                ),
-                redis=RedisTarget(
-                    replication_group_id=caches[s.role].replication_group.replication_group_id,
-                    host=caches[s.role].replication_group.primary_endpoint_address,
-                    auth_secret_arn=caches[s.role].auth_secret.arn,
-                ),
-                cloudwatch=CloudWatchTargets(
-                    rds_instance_ids=[databases[s.role].instance.identifier],
-                    route53_health_check_ids=health_checks
-                    if s.region == ROUTE53_METRICS_REGION
-                    else [],
-                ),
-                secrets_kms_key_arns=[
-                    kms[s.role].arn("secrets"),
-                    kms["primary"].arn("rds"),
-                ],
-            ),
-            opts=pulumi.ResourceOptions(
-                parent=s.component,
-                providers=[s.provider, s.random_provider, clusters[s.role].k8s_provider],
-                # ServiceMonitors and PrometheusRules need the CRDs; ExternalSecrets the
-                # operator's.
-                depends_on=[crds[s.role], operators[s.role]],
-            ),
-        )
-    for warning in plan_warnings(cfg):
-        pulumi.log.warn(warning)
 
+def _service_args(
+    cfg: StackConfig,
+    s: Scope,
+    regions: dict[str, Regional],
+    shared: Shared,
+    regional_host: str,
+    cluster_issuer: str,
+) -> TranslatorServiceArgs:
+    """The translator service's arguments in one region."""
+    here, svc, d = regions[s.role], cfg.service, cfg.database
+    assert here.database is not None and here.cache is not None
+    assert here.master_secret_arn is not None
+    is_primary = s.role == "primary"
+    backups, secrets = shared.backups, shared.app_secrets
+
+    def regional(arn: pulumi.Output[str]) -> pulumi.Output[str]:
+        return arn.apply(lambda a: _in_region(a, s.region))
+
+    return TranslatorServiceArgs(
+        region=s.region,
+        image_repository=shared.registry.repository.repository_url.apply(
+            # Each region pulls from its own replica of the repository.
+            lambda url: url.replace(cfg.primary_region, s.region)
+        ),
+        image_tag=svc.image_tag,
+        hostname=cfg.dns.api_hostname,
+        regional_hostname=regional_host,
+        cluster_issuer=cluster_issuer,
+        vpc_cidr=_vpc_cidr(cfg, s),
+        oidc_provider_arn=here.cluster.oidc_provider_arn,
+        oidc_issuer=here.cluster.oidc_issuer,
+        # Physical replication keeps the primary's roles: the same credentials.
+        database_secret_arn=here.master_secret_arn,
+        database_secret_region=s.region,
+        database_host=here.database.instance.address,
+        database_name=d.name,
+        redis_host=here.cache.replication_group.primary_endpoint_address,
+        redis_secret_arn=here.cache.auth_secret.arn,
+        # The application secrets are replicated to the DR region: each region's
+        # SecretStore reads its own copy (a us-east-1 ARN fails from us-west-2).
+        secret_key_arn=regional(secrets.secrets["secret-key"].arn),
+        encryption_key_arn=regional(secrets.secrets["encryption-key"].arn),
+        provider_key_arns={
+            p: regional(secrets.secrets[f"{p}-api-key"].arn) for p in shared.provider_keys
+        },
+        kms_key_arns=[
+            regions["primary"].kms.arn("secrets"),
+            regions["dr"].kms.arn("secrets"),
+            regions["primary"].kms.arn("rds"),
+        ],
+        min_replicas=svc.min_replicas,
+        max_replicas=svc.max_replicas if is_primary else svc.dr_max_replicas,
+        cpu_request=svc.cpu_request,
+        cpu_limit=svc.cpu_limit,
+        memory_request=svc.memory_request,
+        memory_limit=svc.memory_limit,
+        log_level=svc.log_level,
+        run_migrations=is_primary,
+        backup_bucket=backups.bucket.bucket if is_primary else None,
+        backup_role_arn=backups.writer_role.arn
+        if is_primary and backups.writer_role is not None
+        else None,
+        backup_prune_role_arn=backups.prune_role.arn
+        if is_primary and backups.prune_role is not None
+        else None,
+        backup_schedule=svc.backup_schedule,
+        namespace=BACKUP_NAMESPACE,
+        backup_service_account=BACKUP_SERVICE_ACCOUNT,
+    )
+
+
+def _monitoring(
+    cfg: StackConfig,
+    s: Scope,
+    regions: dict[str, Regional],
+    workloads: Workloads,
+    health_checks: list[pulumi.Output[str]],
+) -> None:
+    """One region's monitoring: its own database and cache, Route 53 metrics where they are."""
+    here = regions[s.role]
+    assert here.database is not None and here.cache is not None
+    assert here.master_secret_arn is not None
+    Monitoring(
+        f"{s.prefix}-monitoring",
+        MonitoringArgs(
+            cluster_name=f"{s.prefix}-eks",
+            region=s.region,
+            alerting=_alerting(cfg),
+            oidc_provider_arn=here.cluster.oidc_provider_arn,
+            oidc_issuer=here.cluster.oidc_issuer,
+            # Each cluster watches its own region's database: the primary, or the replica
+            # with the primary's credentials (physical replication keeps the same roles).
+            postgres=PostgresTarget(
+                instance_id=here.database.instance.identifier,
+                host=here.database.instance.address,
+                database=cfg.database.name,
+                credentials_secret_arn=here.master_secret_arn,
+                credentials_region=s.region,
+            ),
+            redis=RedisTarget(
+                replication_group_id=here.cache.replication_group.replication_group_id,
+                host=here.cache.replication_group.primary_endpoint_address,
+                auth_secret_arn=here.cache.auth_secret.arn,
+            ),
+            cloudwatch=CloudWatchTargets(
+                rds_instance_ids=[here.database.instance.identifier],
+                route53_health_check_ids=health_checks
+                if s.region == ROUTE53_METRICS_REGION
+                else [],
+            ),
+            secrets_kms_key_arns=[
+                here.kms.arn("secrets"),
+                regions["primary"].kms.arn("rds"),
+            ],
+        ),
+        opts=pulumi.ResourceOptions(
+            parent=s.component,
+            providers=[s.provider, s.random_provider, here.cluster.k8s_provider],
+            # ServiceMonitors and PrometheusRules need the CRDs; ExternalSecrets the
+            # operator's.
+            depends_on=[workloads.crds, workloads.operator],
+            transformations=[component_tag("monitoring")],
+        ),
+    )
+
+
+def _exports(
+    cfg: StackConfig, dr: Scope, regions: dict[str, Regional], shared: Shared, dns: FailoverDns
+) -> None:
+    databases = {role: r.database for role, r in regions.items()}
+    primary_db, replica_db = databases["primary"], databases["dr"]
+    assert primary_db is not None and replica_db is not None
     pulumi.export("primaryRegion", cfg.primary_region)
     pulumi.export("drRegion", cfg.dr_region)
     pulumi.export("apiHostname", cfg.dns.api_hostname)
-    pulumi.export("nameServers", zone.zone.name_servers)
-    pulumi.export("primaryClusterName", clusters["primary"].cluster.name)
-    pulumi.export("drClusterName", clusters["dr"].cluster.name)
-    pulumi.export("databaseEndpoint", databases["primary"].instance.address)
-    pulumi.export("replicaEndpoint", databases["dr"].instance.address)
-    pulumi.export("replicaArn", databases["dr"].instance.arn)
+    pulumi.export("nameServers", shared.zone.zone.name_servers)
+    pulumi.export("primaryClusterName", regions["primary"].cluster.cluster.name)
+    pulumi.export("drClusterName", regions["dr"].cluster.cluster.name)
+    pulumi.export("databaseEndpoint", primary_db.instance.address)
+    pulumi.export("replicaEndpoint", replica_db.instance.address)
+    pulumi.export("replicaArn", replica_db.instance.arn)
     pulumi.export(
         "redisEndpoints",
-        {r: c.replication_group.primary_endpoint_address for r, c in caches.items()},
+        {
+            role: r.cache.replication_group.primary_endpoint_address
+            for role, r in regions.items()
+            if r.cache is not None
+        },
     )
-    pulumi.export("backupBucket", backups.bucket.bucket)
-    pulumi.export("replicaBucket", replica_bucket.bucket.bucket)
-    pulumi.export("repositoryUrl", registry.repository.repository_url)
+    pulumi.export("backupBucket", shared.backups.bucket.bucket)
+    pulumi.export("replicaBucket", shared.replica_bucket.bucket.bucket)
+    pulumi.export("repositoryUrl", shared.registry.repository.repository_url)
     pulumi.export("primaryHealthCheckId", dns.primary_health_check.id)
     pulumi.export("drRunbook", dr_runbook(cfg, dr.prefix))
+    trail = shared.audit["primary"].trail
+    assert trail is not None
+    pulumi.export("auditTrailArn", trail.arn)
+
+
+def _vpc_cidr(cfg: StackConfig, s: Scope) -> str:
+    return cfg.network.primary_cidr if s.role == "primary" else cfg.network.dr_cidr
+
+
+# The log archive keeps a year (the overview's promise), cheaper with age; nobody deletes.
+ARCHIVE_DAYS = 365
+ARCHIVE_TRANSITIONS: tuple[tuple[int, str], ...] = ((30, "STANDARD_IA"), (90, "GLACIER"))
+LOG_DELIVERY_SERVICES = ("cloudtrail.amazonaws.com", "config.amazonaws.com")
+
+
+def _audit(
+    cfg: StackConfig,
+    primary: Scope,
+    dr: Scope,
+    kms: dict[str, Kms],
+    account_id: pulumi.Output[str],
+) -> dict[str, Audit]:
+    """The log archive (primary region, replicated to DR), CloudTrail, GuardDuty and AWS
+    Config in both regions."""
+    archive: dict[str, Backups] = {}
+    for s in (dr, primary):  # the replica first, so the primary can replicate into it
+        replica = s.role == "dr"
+        archive[s.role] = Backups(
+            f"{s.prefix}-audit-logs",
+            BackupsArgs(
+                bucket_name=pulumi.Output.concat(
+                    f"{s.prefix}-audit-replica-" if replica else f"{s.prefix}-audit-", account_id
+                ),
+                kms_key_arn=kms[s.role].arn("audit"),
+                production=cfg.production,
+                noncurrent_expiry_days=30,
+                expiry_days=ARCHIVE_DAYS,
+                transitions=ARCHIVE_TRANSITIONS,
+                deny_deletes=True,
+                replicate_to=None
+                if replica
+                else ReplicationTarget(
+                    bucket_arn=archive["dr"].bucket.arn, kms_key_arn=kms["dr"].arn("audit")
+                ),
+                log_delivery_services=() if replica else LOG_DELIVERY_SERVICES,
+                account_id=account_id,
+            ),
+            opts=s.opts("audit"),
+        )
+    bucket = archive["primary"].bucket
+    audits: dict[str, Audit] = {}
+    for s in (primary, dr):
+        audits[s.role] = Audit(
+            f"{s.prefix}-audit",
+            AuditArgs(
+                region=s.region,
+                archive_bucket=bucket.bucket,
+                archive_bucket_arn=bucket.arn,
+                archive_key_arn=kms["primary"].arn("audit"),
+                primary=s.role == "primary",
+                config_role_arn=None if s.role == "primary" else audits["primary"].config_role_arn,
+            ),
+            # The trail and Config check the bucket policy when they are created.
+            opts=s.opts("audit", depends_on=[archive["primary"]]),
+        )
+    return audits
 
 
 # Offline (`utp-infra plan`, tests) a `secure:` value is only a placeholder; these stand in

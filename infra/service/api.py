@@ -5,6 +5,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.dns import HEALTH_PATH
+from infra.ingress import RATE_LIMIT_MIDDLEWARE
 from infra.service.env import PORT
 from infra.service.pods import container, pod_spec
 from infra.service.scope import Scope
@@ -96,38 +98,47 @@ def create_exposure(scope: Scope, deployment: k8s.apps.v1.Deployment) -> None:
         opts=scope.child,
     )
     hosts = [a.hostname, a.regional_hostname]
-    k8s.networking.v1.Ingress(
-        f"{name}-ingress",
-        metadata={
-            "name": "utp",
-            "namespace": ns,
-            "annotations": {
-                "cert-manager.io/cluster-issuer": a.cluster_issuer,
-                "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
-                "traefik.ingress.kubernetes.io/router.tls": "true",
+
+    def ingress(suffix: str, path: str, path_type: str, middlewares: str | None) -> None:
+        annotations = {
+            "cert-manager.io/cluster-issuer": a.cluster_issuer,
+            "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
+            "traefik.ingress.kubernetes.io/router.tls": "true",
+        }
+        if middlewares:
+            annotations["traefik.ingress.kubernetes.io/router.middlewares"] = middlewares
+        k8s.networking.v1.Ingress(
+            f"{name}-ingress{suffix}",
+            metadata={"name": f"utp{suffix}", "namespace": ns, "annotations": annotations},
+            spec={
+                "ingressClassName": "traefik",
+                "tls": [{"hosts": hosts, "secretName": "utp-tls"}],
+                "rules": [
+                    {
+                        "host": host,
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": path,
+                                    "pathType": path_type,
+                                    "backend": {
+                                        "service": {"name": "utp", "port": {"name": "http"}}
+                                    },
+                                }
+                            ]
+                        },
+                    }
+                    for host in hosts
+                ],
             },
-        },
-        spec={
-            "ingressClassName": "traefik",
-            "tls": [{"hosts": hosts, "secretName": "utp-tls"}],
-            "rules": [
-                {
-                    "host": host,
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": "utp", "port": {"name": "http"}}},
-                            }
-                        ]
-                    },
-                }
-                for host in hosts
-            ],
-        },
-        opts=scope.child,
-    )
+            opts=scope.child,
+        )
+
+    # Everything is rate-limited per client IP except the health check: Route 53's checkers
+    # share a handful of addresses across every check, so counting them could fail over a
+    # healthy region. Traefik prefers the longer rule, so the exact health path wins.
+    ingress("", "/", "Prefix", RATE_LIMIT_MIDDLEWARE)
+    ingress("-health", HEALTH_PATH, "Exact", None)
     k8s.autoscaling.v2.HorizontalPodAutoscaler(
         f"{name}-hpa",
         metadata={"name": "utp", "namespace": ns},

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from policies.rules import (
+    audit,
     autoscaling,
+    edge,
     eks,
     elasticache,
     kms,
@@ -17,6 +19,7 @@ from policies.rules import (
     rds,
     route53,
     s3,
+    tags,
     tls,
 )
 
@@ -34,6 +37,9 @@ BY_AREA: dict[str, list[Any]] = {
     "autoscaling": autoscaling.RULES,
     "tls": tls.RULES,
     "pulumi": protection.RULES,
+    "audit": audit.RULES,
+    "cost": tags.RULES,
+    "edge": edge.RULES,
 }
 
 ALL: list[Any] = [rule for rules in BY_AREA.values() for rule in rules]

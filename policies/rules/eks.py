@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 
 from policies.helpers import (
@@ -23,6 +24,7 @@ from policies.helpers import (
     stack_rule,
     types,
 )
+from policies.rules import eks_calendar
 
 CLUSTER = types("aws:eks/cluster:Cluster")
 NODE_GROUP = types("aws:eks/nodeGroup:NodeGroup")
@@ -33,7 +35,6 @@ OIDC_PROVIDER = types("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
 NETWORK_POLICY = types("kubernetes:networking.k8s.io/v1:NetworkPolicy")
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-MINIMUM_VERSION = "1.31"
 WORLD = {"0.0.0.0/0", "::/0"}
 
 
@@ -74,17 +75,50 @@ def _version_tuple(version: str) -> tuple[int, ...] | None:
         return None
 
 
+def _as_of(res: Res) -> date | None:
+    raw = res.setting("asOf", None)
+    if raw is None:
+        return eks_calendar.today()
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        return None
+
+
 def _supported_version(res: Res) -> Iterator[str]:
-    minimum = str(res.setting("minimumVersion", MINIMUM_VERSION))
     version = res.get("version")
     if version is UNKNOWN:
         return
     if not isinstance(version, str) or not version:
         yield "no Kubernetes version is pinned (the default drifts between applies)."
         return
-    have, want = _version_tuple(version), _version_tuple(minimum)
+    have = _version_tuple(version)
+    on = _as_of(res)
+    if on is None:
+        yield f"policy config asOf {res.setting('asOf', '')!r} is not a date (YYYY-MM-DD)."
+        return
+    oldest = eks_calendar.oldest_in_standard_support(on)
+    if oldest is None:
+        last = max(eks_calendar.STANDARD_SUPPORT_ENDS.values())
+        yield (
+            f"the EKS support calendar (policies/rules/eks_calendar.py) ends on {last}: on {on}"
+            " every version it knows has left standard support; add the newer versions."
+        )
+        return
+    want = _version_tuple(oldest)
     if have is None or want is None or have < want:
-        yield f"Kubernetes {version} is older than the oldest supported version {minimum}."
+        ended = eks_calendar.support_ends(version)
+        when = f" on {ended}" if ended else ""
+        yield (
+            f"Kubernetes {version} left EKS standard support{when}; the oldest version in"
+            f" standard support on {on} is {oldest}."
+        )
+        return
+    # An explicit floor (policy config) can only raise the calendar's.
+    minimum = res.setting("minimumVersion", None)
+    floor = _version_tuple(str(minimum)) if minimum is not None else None
+    if minimum is not None and (floor is None or have < floor):
+        yield f"Kubernetes {version} is older than the configured minimum version {minimum}."
 
 
 def _access_entries(res: Res) -> Iterator[str]:
@@ -243,8 +277,13 @@ RULES = [
         area="eks",
         types=CLUSTER,
         check=_supported_version,
-        fix="pin `version` to a release in EKS standard support (config: minimumVersion).",
-        config={"minimumVersion": {"type": "string", "default": MINIMUM_VERSION}},
+        fix="pin `version` (utp:cluster.kubernetesVersion) to a release in EKS standard support,"
+        " with its add-on row in infra/eks.py (config: minimumVersion raises the floor, asOf"
+        " checks another date).",
+        config={
+            "minimumVersion": {"type": "string"},
+            "asOf": {"type": "string", "format": "date"},
+        },
     ),
     resource_rule(
         name="aws-eks-access-entries",

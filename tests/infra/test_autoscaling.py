@@ -15,7 +15,7 @@ from tests.infra.support import aws_opts
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/ABC"
 
 
-def _autoscaling(version: str = "1.33") -> None:
+def _autoscaling(version: str = "1.35") -> None:
     opts = aws_opts()
     provider = k8s.Provider("k8s", kubeconfig="{}")
     Autoscaling(
@@ -48,8 +48,8 @@ def test_cluster_autoscaler_matches_the_cluster_and_has_a_scoped_irsa_role(build
     ca = _releases(g)["cluster-autoscaler"].inputs["values"]
     assert ca["autoDiscovery"]["clusterName"] == "utp-stg-use1-eks"
     assert ca["awsRegion"] == "us-east-1"
-    assert ca["image"]["tag"] == AUTOSCALER_IMAGE_TAGS["1.33"] and ca["image"]["tag"].startswith(
-        "v1.33."
+    assert ca["image"]["tag"] == AUTOSCALER_IMAGE_TAGS["1.35"] and ca["image"]["tag"].startswith(
+        "v1.35."
     )
     account = ca["rbac"]["serviceAccount"]
     assert account["name"] == "cluster-autoscaler"
@@ -80,7 +80,7 @@ def _eks(spot: tuple[str, ...]) -> None:
         "c",
         EksClusterArgs(
             region="us-east-1",
-            kubernetes_version="1.33",
+            kubernetes_version="1.35",
             vpc_id="vpc-1",
             subnet_ids=["subnet-a", "subnet-b", "subnet-c"],
             secrets_key_arn="arn:aws:kms:us-east-1:123456789012:key/eks",

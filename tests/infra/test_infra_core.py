@@ -78,7 +78,7 @@ def test_subnet_plan_does_not_overlap():
     assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
 
 
-def _eks(public: tuple[str, ...] = (), version: str = "1.33", min_nodes: int = 2) -> None:
+def _eks(public: tuple[str, ...] = (), version: str = "1.35", min_nodes: int = 2) -> None:
     EksCluster(
         "c",
         EksClusterArgs(
@@ -142,7 +142,7 @@ def test_eks_addons_pinned_and_provider_exposed(build):
     addons = {
         a.inputs["addonName"]: a.inputs["addonVersion"] for a in g.of_type("aws:eks/addon:Addon")
     }
-    assert addons == ADDON_VERSIONS["1.33"]
+    assert addons == ADDON_VERSIONS["1.35"]
     (sc,) = g.of_type("kubernetes:storage.k8s.io/v1:StorageClass")
     assert sc.inputs["parameters"]["type"] == "gp3"
     assert (

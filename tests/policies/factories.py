@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from policies.rules.tags import COMPONENT_TAG, TAGGABLE
 from stacks.graph import RecordedResource
 
 STACK = "production"
@@ -47,6 +48,8 @@ class GoodStack:
         protect: bool = False,
     ) -> str:
         urn = f"{PREFIX}{typ}::{name}"
+        if typ in TAGGABLE:  # as infra/_tags.py tags every taggable resource
+            inputs = {**inputs, "tags": {COMPONENT_TAG: "test", **inputs.get("tags", {})}}
         out = {"id": _id(name), "name": _id(name), **inputs, **(outputs or {})}
         self.resources.append(
             RecordedResource(
@@ -127,7 +130,7 @@ def _eks(s: GoodStack, key: str) -> None:
         "aws:eks/cluster:Cluster",
         "eks",
         {
-            "version": "1.32",
+            "version": "1.35",
             "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": key}},
             "vpcConfig": {
                 "endpointPrivateAccess": True,
@@ -641,6 +644,93 @@ def _kubernetes(s: GoodStack) -> None:
         )
 
 
+def _audit(s: GoodStack, key: str) -> None:
+    s.add(
+        "aws:cloudtrail/trail:Trail",
+        "trail",
+        {
+            "s3BucketName": "audit-logs",
+            "isMultiRegionTrail": True,
+            "includeGlobalServiceEvents": True,
+            "enableLogFileValidation": True,
+            "enableLogging": True,
+            "kmsKeyId": key,
+        },
+    )
+    for suffix, provider in (("use1", AWS_EAST), ("usw2", AWS_WEST)):
+        detector = s.add(
+            "aws:guardduty/detector:Detector",
+            f"guardduty-{suffix}",
+            {"enable": True},
+            provider=provider,
+        )
+        for feature in ("EKS_AUDIT_LOGS", "RUNTIME_MONITORING"):
+            s.add(
+                "aws:guardduty/detectorFeature:DetectorFeature",
+                f"guardduty-{suffix}-{feature.lower()}",
+                {"detectorId": detector, "name": feature, "status": "ENABLED"},
+                provider=provider,
+            )
+        s.add(
+            "aws:cfg/recorder:Recorder",
+            f"config-{suffix}",
+            {
+                "name": f"config-{suffix}",
+                "roleArn": f"arn:aws:iam::{ACCOUNT}:role/config",
+                "recordingGroup": {"allSupported": True},
+            },
+            provider=provider,
+        )
+        s.add(
+            "aws:cfg/deliveryChannel:DeliveryChannel",
+            f"config-{suffix}-delivery",
+            {"name": f"config-{suffix}", "s3BucketName": "audit-logs"},
+            provider=provider,
+        )
+        s.add(
+            "aws:cfg/recorderStatus:RecorderStatus",
+            f"config-{suffix}-status",
+            {"name": f"config-{suffix}", "isEnabled": True},
+            provider=provider,
+        )
+
+
+def _edge(s: GoodStack) -> None:
+    lb_arn = arn("elasticloadbalancing", "us-east-1", "loadbalancer/app/alb/1")
+    s.add(
+        "aws:lb/loadBalancer:LoadBalancer",
+        "alb",
+        {"internal": False, "loadBalancerType": "application", "dropInvalidHeaderFields": True},
+        outputs={"arn": lb_arn},
+    )
+    acl_arn = arn("wafv2", "us-east-1", "regional/webacl/waf/1")
+    s.add(
+        "aws:wafv2/webAcl:WebAcl",
+        "waf",
+        {
+            "scope": "REGIONAL",
+            "rules": [
+                {"name": "rate", "statement": {"rateBasedStatement": {"limit": 2000}}},
+                {
+                    "name": "common",
+                    "statement": {
+                        "managedRuleGroupStatement": {
+                            "vendorName": "AWS",
+                            "name": "AWSManagedRulesCommonRuleSet",
+                        }
+                    },
+                },
+            ],
+        },
+        outputs={"arn": acl_arn},
+    )
+    s.add(
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
+        "waf-alb",
+        {"resourceArn": lb_arn, "webAclArn": acl_arn},
+    )
+
+
 def good_stack() -> list[RecordedResource]:
     s = GoodStack()
     _providers(s)
@@ -652,6 +742,8 @@ def good_stack() -> list[RecordedResource]:
     _cache(s, key_east)
     _s3(s, key_east, key_west)
     _dns(s)
+    _audit(s, key_east)
+    _edge(s)
     _kubernetes(s)
     return s.resources
 

@@ -70,21 +70,21 @@ def test_policy_pack_config_files_match_the_code(environment: str) -> None:
 def test_explicit_config_overrides_levels_and_properties() -> None:
     resources = both(
         set_("key-use1", "enableKeyRotation", False),
-        set_("eks", "version", "1.32"),
+        set_("eks", "version", "1.35"),
     )(good_stack())
     report = check(
         resources,
         STACK,
         config={
             "aws-kms-key-rotation": "disabled",
-            "aws-eks-supported-version": {"enforcementLevel": "advisory", "minimumVersion": "1.33"},
+            "aws-eks-supported-version": {"enforcementLevel": "advisory", "minimumVersion": "1.36"},
             "aws-rds-deletion-protection": {"enforcementLevel": "mandatory"},
         },
     )
     assert [(v.rule, v.level) for v in report.violations] == [
         ("aws-eks-supported-version", "advisory")
     ]
-    assert "older than the oldest supported version 1.33" in report.violations[0].message
+    assert "older than the configured minimum version 1.36" in report.violations[0].message
 
 
 def test_text_report_groups_by_rule_with_urns() -> None:

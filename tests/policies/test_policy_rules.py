@@ -41,7 +41,13 @@ CASES: list[tuple[str, Mutation, str]] = [
         "private API endpoint",
     ),
     ("aws-eks-control-plane-logging", set_("eks", "enabledClusterLogTypes", ["api"]), "audit"),
-    ("aws-eks-supported-version", set_("eks", "version", "1.27"), "older than"),
+    ("aws-eks-supported-version", set_("eks", "version", "1.27"), "left EKS standard support"),
+    (
+        "aws-eks-supported-version",
+        set_("eks", "version", "1.34"),
+        "left EKS standard support on 2026-12-02; the oldest version in standard support on"
+        " 2026-12-07 is 1.35",
+    ),
     ("aws-eks-supported-version", drop("eks", "version"), "no Kubernetes version"),
     (
         "aws-eks-access-entries",
@@ -376,6 +382,49 @@ CASES: list[tuple[str, Mutation, str]] = [
         "for Egress",
     ),
     ("k8s-namespace-resource-quota", remove("quota"), "has no ResourceQuota"),
+    # Audit and detection
+    ("aws-cloudtrail-multi-region", remove("trail"), "The stack has no CloudTrail trail"),
+    ("aws-cloudtrail-multi-region", set_("trail", "isMultiRegionTrail", False), "multi-region"),
+    ("aws-cloudtrail-multi-region", drop("trail", "kmsKeyId"), "not encrypted with a KMS key"),
+    (
+        "aws-cloudtrail-multi-region",
+        set_("trail", "enableLogFileValidation", False),
+        "does not validate log files",
+    ),
+    (
+        "aws-guardduty-eks-protection",
+        remove("guardduty-usw2"),
+        "No enabled GuardDuty detector in us-west-2",
+    ),
+    (
+        "aws-guardduty-eks-protection",
+        set_("guardduty-use1-runtime_monitoring", "status", "DISABLED"),
+        "lacks EKS protection: RUNTIME_MONITORING not enabled",
+    ),
+    ("aws-config-recorder", remove("config-usw2"), "No AWS Config recorder in us-west-2"),
+    ("aws-config-recorder", set_("config-use1-status", "isEnabled", False), "never started"),
+    (
+        "aws-config-recorder",
+        remove("config-usw2-delivery"),
+        "No AWS Config delivery channel to S3 in us-west-2",
+    ),
+    # Edge
+    (
+        "aws-waf-on-public-load-balancers",
+        remove("waf-alb"),
+        "faces the internet without a WAF web ACL",
+    ),
+    (
+        "aws-waf-on-public-load-balancers",
+        drop("waf", "rules.0"),
+        "has no rate-based rule",
+    ),
+    # Cost allocation
+    (
+        "aws-cost-allocation-component-tag",
+        drop("key-use1", "tags.utp:component"),
+        "has no utp:component tag",
+    ),
     # Pulumi options
     ("pulumi-stateful-resources-protected", unprotect("db-primary"), "protect=True"),
 ]

@@ -17,7 +17,6 @@ from moto import mock_aws
 
 from stacks.release import (
     Gate,
-    InMemoryStack,
     Release,
     SlackNotifier,
     http_health_probe,
@@ -25,6 +24,7 @@ from stacks.release import (
 )
 from stacks.release_cli import build_commands
 from stacks.versions import rollback_target, running_version
+from tests.stacks.in_memory_stack import InMemoryStack
 
 FAST_GATE = Gate(deadline_seconds=2.0, interval_seconds=0.05, successes=2)
 

@@ -16,9 +16,10 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from stacks.release import IMAGE_TAG_KEY, InMemoryStack
+from stacks.release import IMAGE_TAG_KEY
 from stacks.release_cli import build_commands
 from stacks.versions import deployments, rollback_target, running_version
+from tests.stacks.in_memory_stack import InMemoryStack
 from tests.stacks.test_release import FakeService, Recorder, _cv, _release, _stack, loopback
 
 __all__ = ["loopback"]  # the fixture, shared with test_release.py

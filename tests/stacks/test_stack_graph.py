@@ -56,13 +56,18 @@ def test_replica_follows_primary_with_west_key(graph):
     assert replica.inputs["backupRetentionPeriod"] > 0
 
 
-def test_backup_bucket_replicates_east_to_west(graph):
+@pytest.mark.parametrize("kind", ["backups", "audit-logs"])
+def test_backup_and_audit_buckets_replicate_east_to_west(graph, kind):
     buckets = {
         graph.effective_region(b): b
         for b in graph.of_type("aws:s3/bucket:Bucket")
-        if not b.name.endswith("access-logs")
+        if not b.name.endswith("access-logs") and f"-{kind}-" in b.name
     }
-    (replication,) = graph.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    (replication,) = [
+        r
+        for r in graph.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+        if f"-{kind}-" in r.name
+    ]
     assert graph.effective_region(replication) == EAST
     assert replication.inputs["bucket"] == buckets[EAST].outputs["id"]
     destination = replication.inputs["rules"][0]["destination"]
