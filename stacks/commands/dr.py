@@ -11,7 +11,7 @@ import click
 from stacks.config import STACKS, ConfigError, load_stack_config
 from stacks.dr.aws import ClientFactory, Clients, default_factory
 from stacks.dr.names import DrNames
-from stacks.dr.plan import DEFERRED, Report, failback, failover
+from stacks.dr.plan import DEFERRED, FAILED, Report, failback, failover
 from stacks.dr.state import Context
 from stacks.dr.status import status
 
@@ -69,12 +69,11 @@ def _finish(report: Report, as_json: bool, timeline: Path | None) -> None:
     if timeline is not None:
         timeline.write_text(json.dumps(report.timeline, indent=2) + "\n")
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
-    if report.complete:
-        return
     outcomes = {s.outcome for s in report.steps}
-    if not report.refused and outcomes <= {"already_done", "done", DEFERRED}:
+    if report.refused or FAILED in outcomes:
+        raise SystemExit(1)
+    if DEFERRED in outcomes and not report.dry_run:
         raise SystemExit(EXIT_DEFERRED)
-    raise SystemExit(1)
 
 
 _stack = click.option("--stack", required=True, type=click.Choice(STACKS), help="Stack.")

@@ -194,14 +194,32 @@ def failback_refusals(ctx: Context) -> list[str]:
             f"{current.database} is {role_of(now_primary)}: there was no failover to undo"
         )
     rebuilt = db_instance(ctx, home)
-    if rebuilt is not None and role_of(rebuilt) == "primary" and now_primary is not None:
-        # Resuming an interrupted failback: the home database is promoted, the other fenced.
-        if fenced_at(ctx, current.region, now_primary) is None:
-            reasons.append(
-                f"{home.database} and {current.database} are both standalone and neither is"
-                f" fenced: rebuild {home.region} as a replica of {current.database} first"
-            )
-    elif rebuilt is None or not replicates_from(rebuilt, current):
+    resuming = (
+        # An interrupted failback: the home database already promoted (and unfenced), the
+        # other one fenced.
+        rebuilt is not None
+        and now_primary is not None
+        and role_of(rebuilt) == "primary"
+        and fenced_at(ctx, home.region, rebuilt) is None
+        and fenced_at(ctx, current.region, now_primary) is not None
+    )
+    if not resuming:
+        reasons.extend(_replica_ready(ctx, rebuilt, now_primary))
+    reasons.extend(_secret_readable(ctx, home))
+    cluster = _cluster_active(ctx, home)
+    if cluster:
+        reasons.append(cluster)
+    return reasons
+
+
+def _replica_ready(
+    ctx: Context, rebuilt: dict[str, Any] | None, now_primary: dict[str, Any] | None
+) -> list[str]:
+    """The home region's database must replicate from the current primary, within the RPO."""
+    n = ctx.names
+    home, current = n.primary, n.dr
+    reasons = []
+    if rebuilt is None or not replicates_from(rebuilt, current):
         reasons.append(
             f"{home.database} is not a read replica of {current.database}: rebuild it first:\n  "
             + "\n  ".join(rebuild_commands(n, rebuilt, now_primary))
@@ -212,10 +230,6 @@ def failback_refusals(ctx: Context) -> list[str]:
             reasons.append(f"{home.database}: no ReplicaLag datapoint in 15 minutes")
         elif lag > RPO_SECONDS:
             reasons.append(f"{home.database}: ReplicaLag {lag:.0f} s > {RPO_SECONDS} s")
-    reasons.extend(_secret_readable(ctx, home))
-    cluster = _cluster_active(ctx, home)
-    if cluster:
-        reasons.append(cluster)
     return reasons
 
 
