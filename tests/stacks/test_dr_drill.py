@@ -440,3 +440,69 @@ def test_drill_failover_resume_repeat_and_failback(world: World, tmp_path: Path)
     times = [e["at"] for e in timeline]
     assert times == sorted(times)
     assert [e["event"] for e in timeline].count("start") == 5
+
+
+def test_dr_help_lists_the_three_verbs() -> None:
+    result = CliRunner().invoke(command, ["--help"])
+    assert result.exit_code == 0
+    for verb in ("status", "failover", "failback"):
+        assert f"  {verb} " in result.output
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(world: World) -> None:
+    world.down.add(EAST.region)
+    result = CliRunner().invoke(
+        command, ["failover", "--stack", "production", "--dry-run"], obj=world.obj()
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "dr failover --stack production (dry run: the plan)"
+    assert " 1. fence-health-check-us-east-1 " in lines[1] and lines[1].endswith("would run")
+    assert "route53:UpdateHealthCheck(Disabled=true, Inverted=true)" in lines[2]
+    assert any("fence-database-us-east-1" in line and "DEFERRED" in line for line in lines)
+    assert any("promote-database-us-west-2" in line and "would run" in line for line in lines)
+    assert any("backups-us-west-2" in line and "already done" in line for line in lines)
+    assert _db(WEST).get("ReadReplicaSourceDBInstanceIdentifier")
+    assert not _health_check(EAST)["HealthCheckConfig"]["Inverted"]
+
+
+def test_status_text_shows_roles_lag_checks_and_the_answer(world: World) -> None:
+    result = CliRunner().invoke(command, ["status", "--stack", "production"], obj=world.obj())
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert f"us-east-1 (configured primary): database {EAST.database} primary" in out
+    assert f"us-west-2 (configured dr): database {WEST.database} replica" in out
+    assert "replica lag (RPO now): 12 s" in out
+    assert f"DNS answer for {NAMES.api_hostname}: primary -> {EAST.hostname}" in out
+    world.down.add(EAST.region)
+    out = CliRunner().invoke(command, ["status", "--stack", "production"], obj=world.obj()).output
+    assert "us-east-1 (configured primary): APIs UNREACHABLE" in out
+
+
+def test_failover_refuses_without_the_dr_region(world: World) -> None:
+    world.down.update({EAST.region, WEST.region})
+    code, report = _dr(world, "failover")
+    assert code == 1
+    assert report["refused"] == ["us-west-2 APIs do not answer: the failover needs them"]
+    assert not _health_check(EAST)["HealthCheckConfig"]["Disabled"]  # nothing was touched
+
+
+def test_failover_refuses_without_the_replicated_secret(world: World) -> None:
+    boto3.client("secretsmanager", region_name=EAST.region).remove_regions_from_replication(
+        SecretId=NAMES.master_secret, RemoveReplicaRegions=[WEST.region]
+    )
+    code, report = _dr(world, "failover", "--dry-run")
+    assert code == 1
+    assert report["refused"] == [
+        f"secret {NAMES.master_secret} in us-west-2: ResourceNotFoundException"
+    ]
+
+
+def test_failback_refuses_when_there_was_no_failover(world: World) -> None:
+    code, report = _dr(world, "failback")
+    assert code == 1
+    assert f"{WEST.database} is replica: there was no failover to undo" in report["refused"]
+    text = (
+        CliRunner().invoke(command, ["failback", "--stack", "production"], obj=world.obj()).output
+    )
+    assert text.splitlines()[1] == "REFUSED:"
