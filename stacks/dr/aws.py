@@ -56,15 +56,18 @@ class Clients:
             self._made[key] = self._factory(service, region)
         return self._made[key]
 
-    def call(self, service: str, region: str, method: str, **kwargs: Any) -> Any:
-        """`client.method(**kwargs)`; raises RegionUnreachable when `region` is down."""
+    def call(
+        self, service: str, region: str, method: str, *, where: str = "", **kwargs: Any
+    ) -> Any:
+        """`client.method(**kwargs)`; raises RegionUnreachable (named `where`, default the
+        region) when the endpoint does not answer."""
         try:
             return getattr(self.client(service, region), method)(**kwargs)
         except _UNREACHABLE as exc:
-            raise RegionUnreachable(region, exc) from exc
+            raise RegionUnreachable(where or region, exc) from exc
         except ClientError as exc:
             if error_code(exc) in _REGION_FAILING:
-                raise RegionUnreachable(region, exc) from exc
+                raise RegionUnreachable(where or region, exc) from exc
             raise
 
 

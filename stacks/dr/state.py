@@ -53,8 +53,11 @@ class Context:
         )
 
     def route53(self, method: str, **kwargs: Any) -> Any:
-        # Route 53 is global (route53.amazonaws.com): the client's region does not matter.
-        return self.clients.call("route53", self.names.dr.region, method, **kwargs)
+        # Route 53 is global (route53.amazonaws.com): the client's region does not matter, but
+        # its control plane is hosted in us-east-1, so a regional outage can take it too.
+        return self.clients.call(
+            "route53", self.names.dr.region, method, where="Route 53", **kwargs
+        )
 
     def rds(self, region: str, method: str, **kwargs: Any) -> Any:
         return self.clients.call("rds", region, method, **kwargs)

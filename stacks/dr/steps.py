@@ -55,7 +55,7 @@ class Step:
 # --- health checks -----------------------------------------------------------------------------
 
 
-def _fence_check_step(region: RegionNames) -> Step:
+def _fence_check_step(region: RegionNames, *, deferrable: bool) -> Step:
     """Route 53 treats a health check that is both disabled and inverted as unhealthy whatever
     the endpoint answers (a disabled check alone counts as healthy; `Inverted` alone flips a
     real result, so a recovered region would flip back): its record can never answer."""
@@ -79,6 +79,7 @@ def _fence_check_step(region: RegionNames) -> Step:
         "route53:UpdateHealthCheck(Disabled=true, Inverted=true)",
         check,
         apply,
+        deferrable=deferrable,
     )
 
 
@@ -108,7 +109,7 @@ def _unfence_check_step(region: RegionNames) -> Step:
 # --- DNS ---------------------------------------------------------------------------------------
 
 
-def _dns_step(target: RegionNames) -> Step:
+def _dns_step(target: RegionNames, *, deferrable: bool) -> Step:
     """Make the PRIMARY failover record answer with `target`'s regional name under `target`'s
     health check: the choice is now deliberate, not a side effect of a failing check, and the
     other region's name is no longer in the PRIMARY record (it cannot take traffic back)."""
@@ -148,6 +149,7 @@ def _dns_step(target: RegionNames) -> Step:
         f"route53:ChangeResourceRecordSets(UPSERT PRIMARY CNAME -> {target.hostname})",
         check,
         apply,
+        deferrable=deferrable,
     )
 
 
@@ -438,14 +440,16 @@ def _service_writable_step(region: RegionNames) -> Step:
 
 def failover_steps(old: RegionNames, new: RegionNames) -> list[Step]:
     """From `old` (lost or failing) to `new`. Fencing comes first: nothing may write to, or
-    route to, the old primary once the new one takes writes."""
+    route to, the old primary once the new one takes writes. The Route 53 steps are deferred
+    rather than blocking the promotion when Route 53's API (hosted in us-east-1) is down too:
+    its data plane already answers with the DR region while the old primary's check fails."""
     return [
-        _fence_check_step(old),
+        _fence_check_step(old, deferrable=True),
         _fence_db_step(old, deferrable=True),
         _promote_step(new),
         _backups_step(new),
         _service_writable_step(new),
-        _dns_step(new),
+        _dns_step(new, deferrable=True),
     ]
 
 
@@ -460,5 +464,5 @@ def failback_steps(current: RegionNames, home: RegionNames) -> list[Step]:
         _backups_step(home),
         _service_writable_step(home),
         _unfence_check_step(home),
-        _dns_step(home),
+        _dns_step(home, deferrable=False),
     ]

@@ -81,6 +81,7 @@ class World:
     clock: Clock
     down: set[str] = field(default_factory=set)
     failing: set[str] = field(default_factory=set)  # operations whose endpoint does not answer
+    route53_down: bool = False
     cluster_groups: dict[str, str] = field(default_factory=dict)
     db_groups: dict[str, str] = field(default_factory=dict)
     ready_urls: dict[str, str] = field(default_factory=dict)
@@ -92,7 +93,11 @@ class World:
 
         def refuse(request: Any, event_name: str, **_: Any) -> None:
             operation = event_name.rsplit(".", 1)[-1]  # before-send.<service>.<Operation>
-            if region in self.down or operation in self.failing:
+            if (
+                region in self.down
+                or operation in self.failing
+                or (service == "route53" and self.route53_down)
+            ):
                 raise EndpointConnectionError(endpoint_url=request.url)
 
         made.meta.events.register_first("before-send", refuse)
@@ -506,3 +511,22 @@ def test_failback_refuses_when_there_was_no_failover(world: World) -> None:
         CliRunner().invoke(command, ["failback", "--stack", "production"], obj=world.obj()).output
     )
     assert text.splitlines()[1] == "REFUSED:"
+
+
+def test_failover_promotes_even_when_route53_is_down_too(world: World) -> None:
+    """Route 53's control plane lives in us-east-1: without it the fencing and DNS steps wait
+    for a re-run, the promotion does not (its data plane already answers with us-west-2)."""
+    world.down.add(EAST.region)
+    world.route53_down = True
+    code, report = _dr(world, "failover")
+    assert code == EXIT_DEFERRED
+    outcomes = _outcomes(report)
+    assert outcomes["fence-health-check-us-east-1"] == "deferred"
+    assert outcomes["promote-database-us-west-2"] == "done"
+    assert outcomes["dns-to-us-west-2"] == "deferred"
+    assert "Route 53 APIs unreachable" in report["steps"][0]["detail"]
+    world.route53_down = False
+    code, report = _dr(world, "failover")
+    assert code == EXIT_DEFERRED  # the old database still waits for us-east-1
+    assert _outcomes(report)["fence-health-check-us-east-1"] == "done"
+    assert _outcomes(report)["dns-to-us-west-2"] == "done"
