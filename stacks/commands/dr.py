@@ -39,10 +39,6 @@ def _context(click_ctx: click.Context, stack: str) -> Context:
     obj: dict[str, Any] = click_ctx.obj or {}
     factory: ClientFactory = obj.get("client_factory") or default_factory()
     extra = {k: obj[k] for k in ("ready_urls", "now", "sleep", "poll_seconds") if k in obj}
-    if "sleep" not in extra:
-        import time
-
-        extra["sleep"] = time.sleep
     return Context(names=DrNames.from_config(cfg), clients=Clients(factory), **extra)
 
 

@@ -144,6 +144,13 @@ def failover_refusals(ctx: Context) -> list[str]:
             f"{n.dr.database} replicates from {instance['ReadReplicaSourceDBInstanceIdentifier']},"
             f" not from {n.primary.database}"
         )
+    elif fenced_at(ctx, n.dr.region, instance) is not None:
+        # After a failback the old DR instance is a fenced standalone: failing over to it
+        # would fence the live primary and route to a database nobody may write.
+        reasons.append(
+            f"{n.dr.database} is fenced (a failback left it behind): rebuild it as a replica"
+            " first (docs/operations.md#dr-reconcile)"
+        )
     reasons.extend(_secret_readable(ctx, n.dr))
     cluster = _cluster_active(ctx, n.dr)
     if cluster:

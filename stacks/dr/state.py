@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,7 @@ class Context:
     names: DrNames
     clients: Clients
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
-    sleep: Callable[[float], None] = lambda seconds: None
+    sleep: Callable[[float], None] = time.sleep
     fetch_ready: ReadyFetcher = _fetch_ready
     # Where each region's service answers /health/ready; default https://<regional hostname>.
     ready_urls: dict[str, str] = field(default_factory=dict)

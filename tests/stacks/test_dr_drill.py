@@ -440,11 +440,23 @@ def test_drill_failover_resume_repeat_and_failback(world: World, tmp_path: Path)
     written = json.loads((tmp_path / "failback-timeline.json").read_text())
     assert written == back["timeline"]
 
+    # Failback again: nothing to do. A failover now is refused: us-west-2 is the fenced one.
+    code, again = _dr(world, "failback")
+    assert code == 0 and set(_outcomes(again).values()) == {"already_done"}
+    code, refused = _dr(world, "failover")
+    assert code == 1 and "is fenced (a failback left it behind)" in refused["refused"][0]
+
     # The drill's timeline: every run's events, in order.
     (tmp_path / "dr-drill-timeline.json").write_text(json.dumps(timeline, indent=2))
     times = [e["at"] for e in timeline]
     assert times == sorted(times)
     assert [e["event"] for e in timeline].count("start") == 5
+    # Something was called only for steps not already done (the failed promotion was tried).
+    assert [e["event"] for e in timeline].count("apply") == sum(
+        outcome in ("done", "failed")
+        for r in (first, second, fourth, back)
+        for outcome in _outcomes(r).values()
+    )
 
 
 def test_dr_help_lists_the_three_verbs() -> None:
