@@ -82,6 +82,7 @@ class World:
     down: set[str] = field(default_factory=set)
     failing: set[str] = field(default_factory=set)  # operations whose endpoint does not answer
     route53_down: bool = False
+    services_down: set[str] = field(default_factory=set)  # regions whose pods do not answer
     cluster_groups: dict[str, str] = field(default_factory=dict)
     db_groups: dict[str, str] = field(default_factory=dict)
     ready_urls: dict[str, str] = field(default_factory=dict)
@@ -150,7 +151,8 @@ class ServiceHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         region = {EAST.hostname: EAST, WEST.hostname: WEST}[self.path.split("/")[1]]
-        if region.region in self.world.down or not _open_to(self.world, region):
+        world = self.world
+        if region.region in world.down | world.services_down or not _open_to(world, region):
             self.send_response(503)
             body = {"status": "unavailable"}
         else:
@@ -415,14 +417,34 @@ def test_drill_failover_resume_repeat_and_failback(world: World, tmp_path: Path)
     world.clock.at += dt.timedelta(minutes=1)
     world.put_lag(EAST.region, EAST.database, 0.0)
 
-    code, back = _dr(world, "failback", "--timeline", str(tmp_path / "failback-timeline.json"))
-    timeline += back["timeline"]
-    assert code == 0 and back["complete"], back
-    assert _outcomes(back) == {
+    # Interrupted: us-east-1's pods are not serving yet when its database is promoted.
+    world.services_down.add(EAST.region)
+    code, stopped = _dr(world, "failback")
+    timeline += stopped["timeline"]
+    assert code == 1
+    assert _outcomes(stopped) == {
         "fence-database-us-west-2": "done",
         "unfence-database-us-east-1": "done",
         "replica-caught-up-us-east-1": "already_done",
         "promote-database-us-east-1": "done",
+        "backups-us-east-1": "already_done",
+        "service-read-write-us-east-1": "failed",
+        "unfence-health-check-us-east-1": "not_reached",
+        "dns-to-us-east-1": "not_reached",
+    }
+    assert "not done after 300 s" in stopped["steps"][5]["detail"]
+    assert _primary_record()["ResourceRecords"] == [{"Value": WEST.hostname}]  # DNS untouched
+
+    # Resumed once the pods serve: the promoted, unfenced us-east-1 is recognised.
+    world.services_down.clear()
+    code, back = _dr(world, "failback", "--timeline", str(tmp_path / "failback-timeline.json"))
+    timeline += back["timeline"]
+    assert code == 0 and back["complete"], back
+    assert _outcomes(back) == {
+        "fence-database-us-west-2": "already_done",
+        "unfence-database-us-east-1": "already_done",
+        "replica-caught-up-us-east-1": "already_done",
+        "promote-database-us-east-1": "already_done",
         "backups-us-east-1": "already_done",
         "service-read-write-us-east-1": "already_done",
         "unfence-health-check-us-east-1": "done",
@@ -450,11 +472,11 @@ def test_drill_failover_resume_repeat_and_failback(world: World, tmp_path: Path)
     (tmp_path / "dr-drill-timeline.json").write_text(json.dumps(timeline, indent=2))
     times = [e["at"] for e in timeline]
     assert times == sorted(times)
-    assert [e["event"] for e in timeline].count("start") == 5
+    assert [e["event"] for e in timeline].count("start") == 6
     # Something was called only for steps not already done (the failed promotion was tried).
     assert [e["event"] for e in timeline].count("apply") == sum(
         outcome in ("done", "failed")
-        for r in (first, second, fourth, back)
+        for r in (first, second, fourth, stopped, back)
         for outcome in _outcomes(r).values()
     )
 

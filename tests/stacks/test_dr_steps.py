@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from stacks.config import load_stack_config
-from stacks.dr.aws import Clients
+from stacks.dr.aws import Clients, RegionUnreachable, default_factory
 from stacks.dr.names import DrNames
 from stacks.dr.plan import FAILED, Report, run
 from stacks.dr.state import Context, dns_answer, effective_health
@@ -147,3 +148,27 @@ def test_names_are_the_ones_the_program_gives(production: GraphIndex) -> None:
         production, "aws:s3/bucket:Bucket", "bucket"
     )
     assert any(b.startswith(NAMES.replica_bucket_prefix) for b in buckets), buckets
+
+
+def test_default_clients_fail_fast() -> None:
+    """During an outage a call to the lost region must fail in seconds, not minutes."""
+    client = default_factory()("rds", "us-west-2")
+    assert client.meta.region_name == "us-west-2"
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (5, 20)
+
+
+class _Failing:
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def describe_db_instances(self, **_: Any) -> Any:
+        raise ClientError({"Error": {"Code": self.code, "Message": "x"}}, "DescribeDBInstances")
+
+
+def test_a_failing_regional_service_counts_as_unreachable() -> None:
+    clients = Clients(lambda service, region: _Failing("ServiceUnavailable"))
+    with pytest.raises(RegionUnreachable, match="us-east-1 APIs unreachable"):
+        clients.call("rds", "us-east-1", "describe_db_instances")
+    clients = Clients(lambda service, region: _Failing("AccessDenied"))
+    with pytest.raises(ClientError):  # a real refusal is not an outage
+        clients.call("rds", "us-east-1", "describe_db_instances")
