@@ -2,5 +2,5 @@
 
 `names` finds the resources the Pulumi program created (by the names it gives them), `aws`
 reaches the regions, `state` reads what is true now, `steps` holds each step's check and apply,
-`plan` orders them and runs them idempotently, `cli` is the command.
+`plan` runs them idempotently, `status` reports; the command is `stacks/commands/dr.py`.
 """
