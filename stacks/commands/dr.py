@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 from stacks.config import STACKS, ConfigError, load_stack_config
 from stacks.dr.aws import ClientFactory, Clients, default_factory
@@ -40,6 +43,16 @@ def _context(click_ctx: click.Context, stack: str) -> Context:
     factory: ClientFactory = obj.get("client_factory") or default_factory()
     extra = {k: obj[k] for k in ("ready_urls", "now", "sleep", "poll_seconds") if k in obj}
     return Context(names=DrNames.from_config(cfg), clients=Clients(factory), **extra)
+
+
+@contextmanager
+def _aws_errors() -> Iterator[None]:
+    """What the steps do not handle themselves (no credentials, access denied) ends the
+    command with the SDK's message instead of a traceback."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise click.ClickException(f"AWS: {exc}") from None
 
 
 def render(report: Report) -> str:
@@ -95,7 +108,8 @@ def command() -> None:
 @click.pass_context
 def status_command(click_ctx: click.Context, stack: str, as_json: bool) -> None:
     """Database roles, replica lag (RPO now), health checks, the DNS answer."""
-    result = status(_context(click_ctx, stack), stack=stack)
+    with _aws_errors():
+        result = status(_context(click_ctx, stack), stack=stack)
     click.echo(json.dumps(result, indent=2, default=str) if as_json else render_status(result))
 
 
@@ -112,7 +126,8 @@ def failover_command(
 
     Needs only the DR region's APIs (and Route 53) and no Pulumi run; every step is skipped
     when its effect already holds, so re-running resumes an interrupted failover."""
-    report = failover(_context(click_ctx, stack), stack=stack, dry_run=dry_run)
+    with _aws_errors():
+        report = failover(_context(click_ctx, stack), stack=stack, dry_run=dry_run)
     _finish(report, as_json, timeline)
 
 
@@ -129,7 +144,8 @@ def failback_command(
 
     Never automatic; refuses, saying why, unless the primary region's database replicates from
     the DR one with its lag within the RPO."""
-    report = failback(_context(click_ctx, stack), stack=stack, dry_run=dry_run)
+    with _aws_errors():
+        report = failback(_context(click_ctx, stack), stack=stack, dry_run=dry_run)
     _finish(report, as_json, timeline)
 
 
