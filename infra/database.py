@@ -35,6 +35,11 @@ BACKUP_WINDOW = "00:30-01:30"
 LOG_EXPORTS: tuple[str, ...] = ("postgresql", "upgrade")
 
 
+def master_secret_name(database: str) -> str:
+    """The primary's master-credentials secret (the same name in its replica region)."""
+    return f"{database}/master-credentials"
+
+
 @dataclass(frozen=True, kw_only=True)
 class DatabaseArgs:
     region: str
@@ -232,7 +237,7 @@ class Database(pulumi.ComponentResource):
         )
         self.master_secret = aws.secretsmanager.Secret(
             f"{name}-master-credentials",
-            name=f"{name}/master-credentials",
+            name=master_secret_name(name),
             description=f"{name} master user (username, password); rotate via passwordRotation",
             kms_key_id=args.secret_kms_key_arn or args.kms_key_arn,
             recovery_window_in_days=30 if args.production else 7,

@@ -8,7 +8,15 @@ import pulumi
 import pulumi_aws as aws
 
 # What Route 53 checks in each region, end to end; the edge never rate-limits it.
+# The health checks and failover records, named once: `utp-infra dr` (stacks/dr/) finds and
+# rewrites these, and docs/operations.md's failover budget counts on the interval, threshold and
+# TTL (Route 53 marks an endpoint unhealthy after FAILURE_THRESHOLD failed checks).
 HEALTH_PATH = "/health/ready"
+REQUEST_INTERVAL_SECONDS = 10
+FAILURE_THRESHOLD = 3
+RECORD_TTL_SECONDS = 60
+# The set identifier of each failover record, by its failover type.
+SET_IDENTIFIERS = {"PRIMARY": "primary", "SECONDARY": "secondary"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,7 +58,7 @@ class FailoverDnsArgs:
     secondary: RegionalEndpoint
     alarm_topic_arn: pulumi.Input[str]
     health_path: str = HEALTH_PATH
-    ttl: int = 60
+    ttl: int = RECORD_TTL_SECONDS
 
 
 class FailoverDns(pulumi.ComponentResource):
@@ -85,13 +93,13 @@ class FailoverDns(pulumi.ComponentResource):
                 port=443,
                 resource_path=args.health_path,
                 enable_sni=True,
-                request_interval=10,
-                failure_threshold=3,
+                request_interval=REQUEST_INTERVAL_SECONDS,
+                failure_threshold=FAILURE_THRESHOLD,
                 measure_latency=True,
                 tags={"Name": f"{endpoint.name}{args.health_path}"},
                 opts=child,
             )
-        for role, failover in (("primary", "PRIMARY"), ("secondary", "SECONDARY")):
+        for failover, role in SET_IDENTIFIERS.items():
             endpoint = args.primary if role == "primary" else args.secondary
             aws.route53.Record(
                 f"{name}-{role}",

@@ -13,6 +13,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stacks.commands.policy_check",
     "stacks.commands.image_repository",
     "stacks.commands.verify",
+    "stacks.commands.dr",
 )
 
 

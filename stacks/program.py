@@ -49,14 +49,13 @@ from infra.registry import (
 from infra.secrets_operator import SecretsOperator, SecretsOperatorArgs
 from infra.service import TranslatorService, TranslatorServiceArgs
 from stacks.config import PROJECT, SecretValue, StackConfig
-
-ENV_CODES = {"staging": "stg", "production": "prd"}
-
-
-def short_region(region: str) -> str:
-    """us-east-1 -> use1 (keeps physical names short and unique per account)."""
-    area, direction, number = region.split("-")
-    return f"{area}{direction[0]}{number}"
+from stacks.naming import (
+    cluster_name,
+    database_identifier,
+    region_prefix,
+    regional_hostname,
+    replica_bucket_prefix,
+)
 
 
 class Region(pulumi.ComponentResource):
@@ -105,7 +104,7 @@ def cost_tags(cfg: StackConfig, role: str) -> dict[str, str]:
 
 
 def _scope(cfg: StackConfig, *, role: str, region: str) -> Scope:
-    prefix = f"{PROJECT}-{ENV_CODES[cfg.environment]}-{short_region(region)}"
+    prefix = region_prefix(cfg, region)
     component = Region(f"{role}-{region}", region=region, role=role)
     provider = aws.Provider(
         f"aws-{role}-{region}",
@@ -232,14 +231,14 @@ def _foundation(cfg: StackConfig, s: Scope, account_id: pulumi.Output[str]) -> R
             single_nat_gateway=cfg.network.nat_gateways == "single",
             flow_log_key_arn=kms.arn("logs"),
             flow_log_retention_days=cfg.network.flow_log_retention_days,
-            cluster_name=f"{s.prefix}-eks",
+            cluster_name=cluster_name(s.prefix),
         ),
         opts=s.opts("network"),
     )
     c = cfg.cluster
     is_primary = s.role == "primary"
     cluster = EksCluster(
-        f"{s.prefix}-eks",
+        cluster_name(s.prefix),
         EksClusterArgs(
             region=s.region,
             kubernetes_version=c.kubernetes_version,
@@ -285,7 +284,7 @@ def _data_tier(cfg: StackConfig, s: Scope, regions: dict[str, Regional], dr: Sco
     is_primary = s.role == "primary"
     source = regions["primary"].database
     here.database = Database(
-        f"{s.prefix}-db",
+        database_identifier(s.prefix),
         DatabaseArgs(
             region=s.region,
             vpc_id=here.network.vpc.id,
@@ -434,7 +433,7 @@ def _backups(
     replica_bucket = Backups(
         f"{dr.prefix}-backups",
         BackupsArgs(
-            bucket_name=pulumi.Output.concat(f"{dr.prefix}-backups-replica-", account_id),
+            bucket_name=pulumi.Output.concat(replica_bucket_prefix(dr.prefix), account_id),
             kms_key_arn=kms["dr"].arn("s3"),
             production=prod,
         ),
@@ -485,7 +484,7 @@ def _workloads(
             k8s_opts, pulumi.ResourceOptions(transformations=[component_tag(component)])
         )
 
-    regional_host = f"{short_region(s.region)}.{cfg.dns.api_hostname}"
+    regional_host = regional_hostname(cfg, s.region)
     zone_id = shared.zone.zone.zone_id
     edge = Edge(
         f"{s.prefix}-edge",
@@ -623,7 +622,7 @@ def _monitoring(
     Monitoring(
         f"{s.prefix}-monitoring",
         MonitoringArgs(
-            cluster_name=f"{s.prefix}-eks",
+            cluster_name=cluster_name(s.prefix),
             region=s.region,
             alerting=_alerting(cfg),
             oidc_provider_arn=here.cluster.oidc_provider_arn,
@@ -805,23 +804,18 @@ def _alerting(cfg: StackConfig) -> AlertingArgs | None:
 
 
 def dr_runbook(cfg: StackConfig, dr_prefix: str) -> str:
-    """How to fail over to the DR region (RTO 15 min, RPO 5 min)."""
-    r = cfg.dr_region
-    primary_prefix = dr_prefix.replace(short_region(r), short_region(cfg.primary_region))
+    """How to fail over to the DR region (RTO 15 min, RPO 5 min): the command does every step,
+    finding the resources by the names above (docs/operations.md#dr-failover)."""
+    env = cfg.environment
     return "\n".join(
         [
-            f"DR runbook ({cfg.environment}): promote {r} when {cfg.primary_region} is lost.",
-            "1. Route 53 already sends traffic to the SECONDARY record when the primary health"
-            " check fails; confirm with the alarm on the alert topic.",
-            f"2. Promote the replica: aws rds promote-read-replica --region {r}"
-            f" --db-instance-identifier {dr_prefix}-db --backup-retention-period"
-            f" {cfg.database.backup_retention_days}",
-            f"3. The credentials are already in {r}: the service reads the replica of"
-            f" {cfg.primary_region}'s secret {primary_prefix}-db/master-credentials. Make it"
-            f" standalone: aws secretsmanager stop-replication-to-replica --region {r}"
-            f" --secret-id {primary_prefix}-db/master-credentials",
-            "4. Run `utp db upgrade` once as a Job in namespace utp if a release is pending.",
-            "5. Scale: the DR HPA already allows up to utp:service.drMaxReplicas pods; raise it.",
-            "6. Later, rebuild the old region as the new replica and fail back the same way.",
+            f"DR ({env}): {cfg.dr_region} ({database_identifier(dr_prefix)}) takes over when"
+            f" {cfg.primary_region} is lost. Needs only {cfg.dr_region} APIs and no Pulumi run.",
+            f"  utp-infra dr status --stack {env}",
+            f"  utp-infra dr failover --stack {env} --dry-run   # the plan, step by step",
+            f"  utp-infra dr failover --stack {env}             # idempotent: re-run to resume",
+            f"  utp-infra dr failback --stack {env}             # after {cfg.primary_region} is"
+            " rebuilt as a replica; never automatic",
+            "Do not `pulumi up` while failed over: see docs/operations.md#dr-reconcile.",
         ]
     )
