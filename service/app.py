@@ -20,6 +20,7 @@ from service.accounts.identity import install as install_identity
 from service.accounts.keys import KeyVerifier
 from service.accounts.languages import LanguagePriors
 from service.accounts.providers import install as install_workspace_config
+from service.admission.translator import Translator
 from service.api.accounts import ACCOUNT_ROUTES
 from service.api.auth import api_key_middleware
 from service.api.errors import HANDLERS
@@ -159,6 +160,16 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                 usage=usage,
                 request_timeout=settings.limits.request_timeout_seconds,
                 clock=overrides.clock,
+            )
+            # Every way a translation enters is admitted here (service/admission/translator.py).
+            app.state.translator = Translator(
+                settings=settings,
+                sessions=sessions,
+                engine=app.state.engine,
+                providers=app.state.workspace_providers,
+                glossaries=app.state.glossaries,
+                priors=app.state.language_priors,
+                usage=usage_services,
             )
             # Everything built so far lives as long as the process: move it out of the garbage
             # collector's sight, or every full collection walks it and stalls requests

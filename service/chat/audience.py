@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts import preferences
-from service.chat.rocketchat import RocketChatClient, RocketChatError
 from service.db.models import User, UserPreferences
+from service.rocketchat import RocketChatClient, RocketChatError
 
 _PROFILE_LOOKUPS = 8
 
