@@ -16,6 +16,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from service.api.schemas import NON_BLANK
 from service.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,13 @@ def _validation(
         for e in (extra or [])
         if isinstance(e, dict)
     ]
+    blank = [p for p in problems if p["message"] == _BLANK]
+    if blank and len(blank) == len(problems):
+        # A text of nothing but white space (schemas.NON_BLANK), as the API has always said it.
+        field = blank[0]["field"]
+        return envelope(
+            request, 422, "empty_text", f"{field}: must not be empty", details={"field": field}
+        )
     message = "; ".join(
         f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems
     )
@@ -90,6 +98,9 @@ def _validation(
         message or exc.detail,
         details=problems or None,
     )
+
+
+_BLANK = f"Expected `str` matching regex {NON_BLANK!r}"
 
 
 def _field(error: dict[str, Any]) -> str:

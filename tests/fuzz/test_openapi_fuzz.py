@@ -1,5 +1,9 @@
 """Schemathesis against the service's own OpenAPI document: every operation, a valid API key,
-a bounded number of examples. No answer may be a 5xx, and every answer must match the schema."""
+a bounded number of examples, and every check schemathesis has (the CLI's `--checks all`).
+
+No answer may be a 5xx; every answer matches the schema (status, media type, headers, body,
+`Allow`); a request the schema allows is accepted and one it forbids is refused, so the schema
+states every constraint the server enforces; authentication is enforced."""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import (
+    CHECKS,
     content_type_conformance,
+    load_all_checks,
     not_a_server_error,
     response_headers_conformance,
     response_schema_conformance,
@@ -17,9 +23,32 @@ from schemathesis.checks import (
 
 from tests.fuzz.conftest import LiveService, operations
 
-EXAMPLES = 40
-# No 5xx, and every answer as documented: status, media type, headers and body.
-CHECKS = [
+EXAMPLES = 15
+load_all_checks()
+ALL_CHECKS = list(CHECKS.get_all())
+# Operations whose schema does not yet state every constraint the server enforces (issue #21),
+# with what it misses; they run the answer checks only (no 5xx, answers as documented).
+NOT_YET_TRUTHFUL = {
+    # Language codes are free strings in the schema; the server knows a fixed list.
+    ("POST /api/v1/translate", "positive"): "target_lang/source_lang: known codes only",
+    ("POST /api/v1/glossaries", "positive"): "entries' source_lang/target_lang: known codes",
+    # Exactly one of target_lang and target_langs (null counts as absent).
+    ("POST /api/v1/translate/batch", "positive"): "target_lang xor target_langs",
+    # The body's fields may come from headers instead (X-User-Id/X-Auth-Token; the bearer token).
+    ("POST /api/v1/auth/rocketchat", "positive"): "user_id/auth_token: body or headers",
+    ("POST /api/v1/auth/revoke", "positive"): "token: body or the calling token",
+    ("PUT /api/v1/providers", "positive"): "enabled_providers: known provider names",
+    ("PUT /api/v1/budgets", "positive"): "monthly_limit: a decimal; subject per scope",
+    # from/to at most 3660 days apart: not expressible in JSON Schema as it stands.
+    ("GET /api/v1/usage", "positive"): "from/to: at most 3660 days apart",
+    ("GET /api/v1/usage", "negative"): "an empty-array `from` is sent as no parameter",
+    # A query parameter given many times is read once, not refused.
+    ("GET /api/v1/glossaries", "negative"): "channel_id given more than once",
+    # The LibreTranslate API's JSON and form bodies are not described yet.
+    ("POST /libretranslate/translate", "positive"): "request bodies undocumented",
+    ("POST /libretranslate/detect", "positive"): "request bodies undocumented",
+}
+ANSWER_CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
@@ -36,6 +65,10 @@ def api_schema(live_service: LiveService) -> schemathesis.BaseSchema:
 def test_every_operation_is_fuzzed(api_schema: schemathesis.BaseSchema) -> None:
     served = {result.ok().label for result in api_schema.get_all_operations()}
     assert served == {label for label, _ in operations()}
+    # Every exception names an operation and mode that is fuzzed (none outlives its fix).
+    assert set(NOT_YET_TRUTHFUL) <= {
+        (label, mode.value) for label, mode in (c.values for c in CASES)
+    }
 
 
 # Negative cases break the schema on purpose; an operation without inputs has nothing to break.
@@ -56,6 +89,7 @@ def test_operation_conforms(
 ) -> None:
     """Valid requests (positive) and requests that break the schema (negative) alike."""
     method, path = label.split(" ", 1)
+    checks = ANSWER_CHECKS if (label, mode.value) in NOT_YET_TRUTHFUL else ALL_CHECKS
     operation = api_schema[path][method]
     headers = {"X-API-Key": live_service.key}
 
@@ -69,6 +103,6 @@ def test_operation_conforms(
         suppress_health_check=list(HealthCheck),
     )
     def run(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        case.call_and_validate(headers=headers, checks=checks)
 
     run()
