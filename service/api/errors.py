@@ -81,7 +81,11 @@ def _validation(
         for e in (extra or [])
         if isinstance(e, dict)
     ]
-    blank = [p for p in problems if p["message"] == _BLANK]
+    blank = [
+        p
+        for p in problems
+        if p["message"] == _BLANK and (p["field"] == "text" or p["field"].startswith("texts["))
+    ]
     if blank and len(blank) == len(problems):
         # A text of nothing but white space (schemas.NON_BLANK), as the API has always said it.
         field = blank[0]["field"]
