@@ -22,6 +22,7 @@ from service.accounts.languages import LanguagePriors
 from service.accounts.providers import install as install_workspace_config
 from service.admission.translator import Translator
 from service.api.accounts import ACCOUNT_ROUTES
+from service.api.allow import allow_every_method
 from service.api.auth import api_key_middleware
 from service.api.errors import HANDLERS
 from service.api.glossaries import GlossariesController
@@ -209,6 +210,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
     # Outside Litestar's own middleware stack so that unmatched routes (404/405) get a request
     # id, an access log line and metrics too.
     app.asgi_handler = request_context(app.asgi_handler, production=settings.is_production)
+    allow_every_method(app)
     if settings.schema_served:
         document_errors(app)
     return app

@@ -216,7 +216,7 @@ class GlossariesController(Controller):
         filename = re.sub(r"[^A-Za-z0-9._-]+", "-", glossary.name).strip("-") or "glossary"
         return Response(
             csvio.render(rows, media_type),
-            media_type=f"{media_type}; charset=utf-8",
+            media_type=media_type,  # Litestar adds "; charset=utf-8" to text types
             headers={
                 "Content-Disposition": f'attachment; filename="{filename}.{format}"',
                 "X-Glossary-Version": str(glossary.version),

@@ -15,6 +15,7 @@ from litestar import Litestar
 from litestar.openapi.spec import (
     Components,
     OpenAPI,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     Operation,
@@ -217,6 +218,54 @@ def _document_nul(schema: OpenAPI) -> None:
                         _without_nul(media.schema, seen)
 
 
+# Answers whose body is not JSON: (path, method) -> media types of the 200 and its headers.
+_FILES = {
+    ("/api/v1/glossaries/{glossary_id}/export", "get"): (
+        ("text/csv; charset=utf-8", "text/tab-separated-values; charset=utf-8"),
+        ("Content-Disposition", "X-Glossary-Version"),
+    ),
+}
+
+
+def _header() -> OpenAPIHeader:
+    return OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING, pattern=NO_NUL), required=True)
+
+
+def _document_files(schema: OpenAPI) -> None:
+    for (path, method), (media_types, headers) in _FILES.items():
+        operation = getattr((schema.paths or {})[path], method)
+        operation.responses = operation.responses or {}
+        operation.responses["200"] = OpenAPIResponse(
+            description="The file",
+            content={
+                m: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)) for m in media_types
+            },
+            headers={name: _header() for name in headers},
+        )
+
+
+def _document_options(schema: OpenAPI) -> None:
+    """Every path answers OPTIONS (Litestar's handler: 204 and `Allow`; the CORS preflight
+    outside production), and lists OPTIONS in the `Allow` of its 405s: documented so."""
+    for path, item in (schema.paths or {}).items():
+        operations = _operations(item)
+        if not operations or item.options is not None:
+            continue
+        first = operations[0]
+        item.options = Operation(
+            tags=first.tags,
+            summary="The methods this path answers (Allow)",
+            operation_id=f"{first.operation_id or path}Options",
+            security=first.security,
+            responses={
+                "204": OpenAPIResponse(
+                    description="No content; `Allow` lists the methods",
+                    headers={"Allow": _header()},
+                )
+            },
+        )
+
+
 def document_errors(app: Litestar) -> None:
     """Add the error responses to every operation of `app`'s OpenAPI document."""
     schema = app.openapi_schema
@@ -227,6 +276,8 @@ def document_errors(app: Litestar) -> None:
     _forbid_unknown_fields(schema.components.schemas)
     schema.components.schemas[_JSON] = _json_value_schema()
     _document_nul(schema)
+    _document_files(schema)
+    _document_options(schema)
     schema.components.schemas[_ENVELOPE] = _envelope_schema()
     schema.components.schemas[_LIBRE] = _libre_schema()
     for path, item in (schema.paths or {}).items():

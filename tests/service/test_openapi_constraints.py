@@ -81,3 +81,38 @@ async def test_an_audit_page_reads_on_from_next_before(api: Api) -> None:
     )
     assert older.status_code == 200
     assert older.json()["entries"][0]["id"] != page["entries"][0]["id"]
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/api/v1/workspaces", {"GET", "POST", "OPTIONS"}),  # two controllers share the path
+        ("/api/v1/me/preferences", {"GET", "PUT", "OPTIONS"}),
+        ("/api/v1/translate", {"POST", "OPTIONS"}),
+    ],
+)
+async def test_options_lists_every_method_of_the_path(
+    api: Api, path: str, methods: set[str]
+) -> None:
+    response = await api.client.options(path, headers=api.headers)
+    assert response.status_code == 204
+    assert set(response.headers["allow"].split(", ")) == methods
+    documented = (await _schema(api))["paths"][path]
+    assert {m.upper() for m in documented} == methods
+
+
+async def test_the_glossary_export_documents_its_file(api: Api) -> None:
+    created = await api.client.post(
+        "/api/v1/glossaries",
+        json={"name": "terms", "entries": [{"source_lang": "en", "source_term": "Acme"}]},
+        headers=api.headers,
+    )
+    exported = await api.client.get(
+        f"/api/v1/glossaries/{created.json()['id']}/export?format=tsv", headers=api.headers
+    )
+    answer = (await _schema(api))["paths"]["/api/v1/glossaries/{glossary_id}/export"]["get"]
+    documented = answer["responses"]["200"]
+    assert exported.headers["content-type"] in documented["content"]
+    assert exported.headers["content-type"] == "text/tab-separated-values; charset=utf-8"
+    for header in documented["headers"]:
+        assert exported.headers[header]
