@@ -227,6 +227,12 @@ _FILES = {
 }
 
 
+# Requests whose body is a file, not JSON: (path, method) -> its media types.
+_FILE_BODIES = {
+    ("/api/v1/glossaries/{glossary_id}/import", "post"): ("text/csv", "text/tab-separated-values"),
+}
+
+
 def _header() -> OpenAPIHeader:
     return OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING, pattern=NO_NUL), required=True)
 
@@ -241,6 +247,15 @@ def _document_files(schema: OpenAPI) -> None:
                 m: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)) for m in media_types
             },
             headers={name: _header() for name in headers},
+        )
+
+    for (path, method), media_types in _FILE_BODIES.items():
+        operation = getattr((schema.paths or {})[path], method)
+        operation.request_body = RequestBody(
+            required=True,
+            content={
+                m: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)) for m in media_types
+            },
         )
 
 

@@ -34,6 +34,7 @@ NOT_YET_TRUTHFUL = {
     # Language codes are free strings in the schema; the server knows a fixed list.
     ("POST /api/v1/translate", "positive"): "target_lang/source_lang: known codes only",
     ("POST /api/v1/glossaries", "positive"): "entries' source_lang/target_lang: known codes",
+    ("POST /api/v1/glossaries/{glossary_id}/import", "positive"): "the CSV/TSV file's rows",
     # Exactly one of target_lang and target_langs (null counts as absent).
     ("POST /api/v1/translate/batch", "positive"): "target_lang xor target_langs",
     # The body's fields may come from headers instead (X-User-Id/X-Auth-Token; the bearer token).
