@@ -55,6 +55,7 @@ async def test_the_document_states_the_constraints(api: Api) -> None:
         ("post", "/api/v1/glossaries", {"name": "   "}, None),
         ("put", "/api/v1/channels/GENERAL", {"delivery_mode": ""}, None),
         ("put", "/api/v1/channels/GENERAL", {"max_cost_per_message": 5000}, None),
+        ("get", "/api/v1/glossaries?channel_id=a&channel_id=b", None, None),
     ],
 )
 async def test_the_server_refuses_what_the_document_forbids(
