@@ -23,7 +23,9 @@ from service.accounts.identity import install as install_identity
 from service.accounts.keys import KeyVerifier
 from service.accounts.languages import LanguagePriors
 from service.accounts.providers import install as install_workspace_config
+from service.admission.translator import Translator
 from service.api.accounts import ACCOUNT_ROUTES
+from service.api.allow import allow_every_method
 from service.api.auth import api_key_middleware
 from service.api.errors import HANDLERS
 from service.api.glossaries import GlossariesController
@@ -176,6 +178,16 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                 request_timeout=settings.limits.request_timeout_seconds,
                 clock=overrides.clock,
             )
+            # Every way a translation enters is admitted here (service/admission/translator.py).
+            app.state.translator = Translator(
+                settings=settings,
+                sessions=sessions,
+                engine=app.state.engine,
+                providers=app.state.workspace_providers,
+                glossaries=app.state.glossaries,
+                priors=app.state.language_priors,
+                usage=usage_services,
+            )
             # Everything built so far lives as long as the process: move it out of the garbage
             # collector's sight, or every full collection walks it and stalls requests
             # (measured: cached-path p99 120 ms -> 26 ms, bench/README.md).
@@ -215,6 +227,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
     # Outside Litestar's own middleware stack so that unmatched routes (404/405) get a request
     # id, an access log line and metrics too.
     app.asgi_handler = request_context(app.asgi_handler, production=settings.is_production)
+    allow_every_method(app)
     if settings.schema_served:
         document_errors(app)
     return app

@@ -21,15 +21,15 @@ from service.accounts.crypto import Keyring
 from service.accounts.keys import Principal
 from service.accounts.roles import ChatNotConfigured, ChatUnavailable, RoleResolver
 from service.accounts.tokens import Claims, IssuedToken, TokenCodec, TokenVerifier
-from service.chat.rocketchat import (
+from service.db.models import WorkspaceSettings
+from service.errors import Unauthorized, ValidationFailed
+from service.outbound import OutboundClient
+from service.rocketchat import (
     Credentials,
     RocketChatError,
     RocketChatUnauthorized,
     public_reason,
 )
-from service.db.models import WorkspaceSettings
-from service.errors import Unauthorized, ValidationFailed
-from service.outbound import OutboundClient
 from service.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.accounts import workspaces
 from service.accounts.crypto import CryptoError, Keyring
 from service.accounts.keys import Principal
-from service.chat.rocketchat import (
+from service.errors import Forbidden, NotFound, ServiceError
+from service.outbound import OutboundClient
+from service.rocketchat import (
     Credentials,
     RocketChatClient,
     RocketChatError,
@@ -31,8 +33,6 @@ from service.chat.rocketchat import (
     RocketChatUnauthorized,
     public_reason,
 )
-from service.errors import Forbidden, NotFound, ServiceError
-from service.outbound import OutboundClient
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get
-from litestar.params import FromQuery
+from litestar.openapi.spec.enums import OpenAPIFormat
+from litestar.params import FromQuery, QueryParameter
 
 from service.accounts import audit, roles, workspaces
 from service.api.auth import principal_of
@@ -37,8 +38,11 @@ class AuditLog(msgspec.Struct, frozen=True):
 @get("/audit", opt={"scope": "admin"}, tags=["audit"], summary="Configuration changes")
 async def audit_log(
     request: AnyRequest,
-    limit: FromQuery[int] = 100,
-    before: FromQuery[datetime | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    # An RFC 3339 date-time, as `next_before` gives it (not a number of seconds).
+    before: Annotated[
+        str | None, QueryParameter(schema_extra={"format": OpenAPIFormat.DATE_TIME})
+    ] = None,
     action: FromQuery[str | None] = None,
     workspace_id: FromQuery[str | None] = None,
 ) -> AuditLog:
@@ -47,10 +51,10 @@ async def audit_log(
     if workspace_id is not None:
         target = workspaces.parse_id(workspace_id)
         roles.require_workspace(principal, target)
-    if not 1 <= limit <= 1000:
-        raise ValidationFailed("limit: from 1 to 1000", details={"field": "limit", "max": 1000})
     async with request.app.state.sessions() as session:
-        page = await audit.entries(session, target, limit=limit, before=before, action=action)
+        page = await audit.entries(
+            session, target, limit=limit, before=_moment(before), action=action
+        )
     return AuditLog(
         entries=[
             AuditEntry(
@@ -67,3 +71,18 @@ async def audit_log(
         ],
         next_before=page.next_before,
     )
+
+
+def _moment(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationFailed(
+            "before: give a date-time with its offset, e.g. 2026-12-01T00:00:00Z",
+            details={"field": "before"},
+        )
+    return moment

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, put
@@ -39,11 +39,16 @@ class ChannelUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     enabled: bool | UnsetType = UNSET
     allowed_langs: list[str] | UnsetType | None = UNSET
     blocked_langs: list[str] | UnsetType | None = UNSET
-    max_cost_per_message: float | UnsetType | None = UNSET
+    # USD, what channels._cost accepts.
+    max_cost_per_message: (
+        Annotated[float, msgspec.Meta(ge=0, le=float(channels.MAX_COST_PER_MESSAGE))]
+        | UnsetType
+        | None
+    ) = UNSET
     glossary_id: str | UnsetType | None = UNSET
-    formality: str | UnsetType | None = UNSET
+    formality: Literal["more", "less", "default"] | UnsetType | None = UNSET
     context_enabled: bool | UnsetType = UNSET
-    delivery_mode: str | UnsetType = UNSET
+    delivery_mode: Literal["thread", "attachment"] | UnsetType = UNSET
 
 
 def _view(value: channels.ChannelView) -> Channel:

@@ -17,6 +17,7 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError
 
+from service.api.schemas import NON_BLANK
 from service.db.role import read_only_region, refuses_writes
 from service.errors import ServiceError
 
@@ -82,6 +83,17 @@ def _validation(
         for e in (extra or [])
         if isinstance(e, dict)
     ]
+    blank = [
+        p
+        for p in problems
+        if p["message"] == _BLANK and (p["field"] == "text" or p["field"].startswith("texts["))
+    ]
+    if blank and len(blank) == len(problems):
+        # A text of nothing but white space (schemas.NON_BLANK), as the API has always said it.
+        field = blank[0]["field"]
+        return envelope(
+            request, 422, "empty_text", f"{field}: must not be empty", details={"field": field}
+        )
     message = "; ".join(
         f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems
     )
@@ -92,6 +104,9 @@ def _validation(
         message or exc.detail,
         details=problems or None,
     )
+
+
+_BLANK = f"Expected `str` matching regex {NON_BLANK!r}"
 
 
 def _field(error: dict[str, Any]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
@@ -12,10 +12,12 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from service.accounts import audit
 from service.api.auth import principal_of
+from service.api.schemas import NON_BLANK
 from service.db.models import Glossary
 from service.errors import ServiceError
 from service.glossary import csvio, store
 from service.glossary.loader import GlossaryLoader
+from service.glossary.store import MAX_NAME_CHARS
 from service.glossary.terms import Problems, RawRow, Row, validate
 
 AnyRequest = Request[Any, Any, Any]
@@ -36,8 +38,12 @@ class Entry(msgspec.Struct, frozen=True):
     target_term: str | None
 
 
+# What store._check_name accepts: 1 to 200 characters, not only white space.
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_CHARS, pattern=NON_BLANK)]
+
+
 class GlossaryCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    name: str
+    name: Name
     # Null: applies to the whole workspace; a Rocket.Chat room id: only to that channel.
     channel_id: str | None = None
     entries: list[EntryIn] = msgspec.field(default_factory=list)
@@ -46,7 +52,7 @@ class GlossaryCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class GlossaryUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Only the fields given change; `entries` replaces every entry."""
 
-    name: str | msgspec.UnsetType = msgspec.UNSET
+    name: Name | msgspec.UnsetType = msgspec.UNSET
     channel_id: str | msgspec.UnsetType | None = msgspec.UNSET
     entries: list[EntryIn] | msgspec.UnsetType = msgspec.UNSET
 
@@ -210,7 +216,7 @@ class GlossariesController(Controller):
         filename = re.sub(r"[^A-Za-z0-9._-]+", "-", glossary.name).strip("-") or "glossary"
         return Response(
             csvio.render(rows, media_type),
-            media_type=f"{media_type}; charset=utf-8",
+            media_type=media_type,  # Litestar adds "; charset=utf-8" to text types
             headers={
                 "Content-Disposition": f'attachment; filename="{filename}.{format}"',
                 "X-Glossary-Version": str(glossary.version),

@@ -1,5 +1,5 @@
 """The edge check every request passes before its handler parses it: text PostgreSQL cannot
-store, and JSON nested deeper than anything the API takes.
+store, JSON nested deeper than anything the API takes, and a query parameter given twice.
 
 PostgreSQL's `text` cannot hold NUL (U+0000). A value with one that got past the edge was
 answered 200 and then refused by the database, long after the reply (the usage ledger, the
@@ -27,6 +27,8 @@ from service.errors import BadRequest, ValidationFailed
 MAX_JSON_DEPTH: Final = 32
 _NUL_ESCAPE: Final = b"\\u0000"
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+# LibreTranslate's server reads the first of repeated parameters (Werkzeug); so does its façade.
+_FIRST_VALUE_WINS: Final = "/libretranslate/"
 
 
 def _refuse_nul(where: str) -> ValidationFailed:
@@ -46,6 +48,13 @@ async def guard(request: Request[Any, Any, Any]) -> None:
     if b"%00" in query or b"\x00" in query:
         name = next((k for k, v in request.query_params.items() if "\x00" in k + v), "query")
         raise _refuse_nul(name)
+    if b"&" in query and not scope["path"].startswith(_FIRST_VALUE_WINS):
+        names = [name for name, _ in request.query_params.multi_items()]
+        repeated = next((name for name in names if names.count(name) > 1), None)
+        if repeated is not None:
+            # Every query parameter of the API takes one value (the OpenAPI document says so);
+            # reading one of several would quietly drop the others.
+            raise ValidationFailed(f"{repeated}: given more than once", details={"field": repeated})
     if request.method not in _BODY_METHODS:
         return
     body = await request.body()  # cached on the request: the handler reads the same bytes

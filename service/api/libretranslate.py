@@ -22,12 +22,11 @@ from litestar.exceptions import HTTPException
 
 from service.accounts.keys import Principal
 from service.api.auth import authenticate
-from service.api.context import with_priors, workspace_routing
-from service.api.usage import admit
+from service.api.context import caller_of, translator_of
 from service.errors import BudgetExceeded, RateLimited, ServiceError, Unauthorized, UnsupportedPair
 from service.settings import Settings
 from service.translation import languages, markup
-from service.translation.engine import UNDETERMINED, Engine, Options, Outcome
+from service.translation.engine import UNDETERMINED, Engine, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -114,21 +113,11 @@ async def translate(request: AnyRequest) -> JSONResponse:
     if text_format == "html":
         texts = [_shield_html(t) for t in texts]
 
-    # The same rate limits, budgets, workspace keys, glossary and priors as the v1 API; each
-    # line is one translation (Rocket.Chat sends a message's lines as one request).
-    admission = await admit(request, cost=len(texts))
-    routing, glossary = await workspace_routing(request, None)
-    options = Options(
-        target=target,
-        source=source,
-        strategy=routing.default_tier or settings.providers.default_quality_tier,
-        shared_detection=True,
-        glossary=glossary,
-    )
-    options = await with_priors(request, admission.options(options))
-    outcomes = await engine.translate(
-        texts, options, admission.caller, router=routing.router, spend=admission.spend
-    )
+    # The same admission as the v1 API (rate limits, budgets, workspace keys, glossary and
+    # priors); each line is one translation (Rocket.Chat sends a message's lines as one request).
+    admission = await translator_of(request).admit(caller_of(request), cost=len(texts))
+    options = await admission.options(target=target, source=source, shared_detection=True)
+    outcomes = await admission.translate(texts, options)
     for outcome in outcomes:
         if outcome.error is not None:
             raise _translation_error(outcome.error, outcome)
@@ -158,7 +147,7 @@ async def detect(request: AnyRequest) -> JSONResponse:
         raise LibreTranslateError(
             400, f"Invalid request: request ({len(text)}) exceeds text limit ({limit})"
         )
-    await admit(request)  # the v1 detect's rate limits
+    await translator_of(request).limit(caller_of(request))  # the v1 detect's rate limits
     result = await engine.detect(text)
     if result.language == UNDETERMINED:
         # LibreTranslate's answer when nothing is detectable.

@@ -8,19 +8,30 @@ generated document once, when the app is built.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import msgspec
 from litestar import Litestar
 from litestar.openapi.spec import (
     Components,
+    OpenAPI,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     Operation,
+    Parameter,
     Reference,
+    RequestBody,
     Schema,
 )
 from litestar.openapi.spec.enums import OpenAPIType
 
 _ENVELOPE = "ErrorEnvelope"
 _LIBRE = "LibreTranslateError"
+_JSON = "JsonValue"
+# The edge guard (api/guard.py) refuses a NUL character anywhere in a request: in every string,
+# every object key, however deep. Every string of the document says so.
+NO_NUL = r"^[^\x00]*$"
 
 # What any authenticated /api/v1 route may answer (see README, "Every error has one shape").
 _API_ERRORS = {
@@ -111,6 +122,166 @@ def _operations(item: object) -> list[Operation]:
     return [op for op in found if isinstance(op, Operation)]
 
 
+def _structs(base: type[msgspec.Struct] = msgspec.Struct) -> list[type[msgspec.Struct]]:
+    found: list[type[msgspec.Struct]] = []
+    for sub in base.__subclasses__():
+        found.append(sub)
+        found.extend(_structs(sub))
+    return found
+
+
+def _forbid_unknown_fields(schemas: Mapping[str, Schema | Reference]) -> None:
+    """A body that refuses unknown fields says so: `additionalProperties: false` (Litestar does
+    not carry msgspec's `forbid_unknown_fields` into the schema)."""
+    for struct in _structs():
+        component = schemas.get(struct.__name__)
+        if (
+            struct.__module__.startswith("service.")
+            and struct.__struct_config__.forbid_unknown_fields
+            and isinstance(component, Schema)
+            and component.title == struct.__name__
+        ):
+            component.additional_properties = False
+
+
+def _json_value_schema() -> Schema:
+    """Any JSON value without a NUL character: what a free-form field accepts."""
+    ref = Reference(f"#/components/schemas/{_JSON}")
+    return Schema(
+        any_of=[
+            Schema(type=OpenAPIType.STRING, pattern=NO_NUL),
+            Schema(type=OpenAPIType.NUMBER),
+            Schema(type=OpenAPIType.BOOLEAN),
+            Schema(type=OpenAPIType.NULL),
+            Schema(type=OpenAPIType.ARRAY, items=ref),
+            Schema(
+                type=OpenAPIType.OBJECT,
+                property_names=Schema(pattern=NO_NUL),
+                additional_properties=ref,
+            ),
+        ]
+    )
+
+
+def _is_any(node: Schema) -> bool:
+    return node == Schema()
+
+
+def _without_nul(node: Schema | Reference, seen: set[int]) -> None:
+    """State NO_NUL on every string and object key under `node` (in place)."""
+    if not isinstance(node, Schema) or id(node) in seen:
+        return
+    seen.add(id(node))
+    kinds = node.type if isinstance(node.type, list) else [node.type]
+    if (
+        OpenAPIType.STRING in kinds
+        and node.pattern is None
+        and node.enum is None
+        and node.const is None
+        and node.format is None
+    ):
+        node.pattern = NO_NUL
+    if OpenAPIType.OBJECT in kinds and node.additional_properties is not False:
+        node.property_names = Schema(pattern=NO_NUL)
+        if node.additional_properties in (None, True):
+            node.additional_properties = Reference(f"#/components/schemas/{_JSON}")
+    if node.properties:
+        for name, value in node.properties.items():
+            if isinstance(value, Schema) and _is_any(value):
+                node.properties[name] = Reference(f"#/components/schemas/{_JSON}")
+    children: list[Schema | Reference] = [
+        *(node.properties or {}).values(),
+        *(node.all_of or []),
+        *(node.any_of or []),
+        *(node.one_of or []),
+        *(node.prefix_items or []),
+    ]
+    for single in (node.items, node.additional_properties):
+        if isinstance(single, Schema | Reference):
+            children.append(single)
+    for child in children:
+        _without_nul(child, seen)
+
+
+def _document_nul(schema: OpenAPI) -> None:
+    seen: set[int] = set()
+    for component in (schema.components.schemas or {}).values() if schema.components else []:
+        _without_nul(component, seen)
+    for item in (schema.paths or {}).values():
+        for operation in _operations(item):
+            for parameter in operation.parameters or []:
+                if isinstance(parameter, Parameter) and parameter.schema is not None:
+                    _without_nul(parameter.schema, seen)
+            body = operation.request_body
+            if isinstance(body, RequestBody):
+                for media in body.content.values():
+                    if media.schema is not None:
+                        _without_nul(media.schema, seen)
+
+
+# Answers whose body is not JSON: (path, method) -> media types of the 200 and its headers.
+_FILES = {
+    ("/api/v1/glossaries/{glossary_id}/export", "get"): (
+        ("text/csv; charset=utf-8", "text/tab-separated-values; charset=utf-8"),
+        ("Content-Disposition", "X-Glossary-Version"),
+    ),
+}
+
+
+# Requests whose body is a file, not JSON: (path, method) -> its media types.
+_FILE_BODIES = {
+    ("/api/v1/glossaries/{glossary_id}/import", "post"): ("text/csv", "text/tab-separated-values"),
+}
+
+
+def _header() -> OpenAPIHeader:
+    return OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING, pattern=NO_NUL), required=True)
+
+
+def _document_files(schema: OpenAPI) -> None:
+    for (path, method), (media_types, headers) in _FILES.items():
+        operation = getattr((schema.paths or {})[path], method)
+        operation.responses = operation.responses or {}
+        operation.responses["200"] = OpenAPIResponse(
+            description="The file",
+            content={
+                m: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)) for m in media_types
+            },
+            headers={name: _header() for name in headers},
+        )
+
+    for (path, method), media_types in _FILE_BODIES.items():
+        operation = getattr((schema.paths or {})[path], method)
+        operation.request_body = RequestBody(
+            required=True,
+            content={
+                m: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)) for m in media_types
+            },
+        )
+
+
+def _document_options(schema: OpenAPI) -> None:
+    """Every path answers OPTIONS (Litestar's handler: 204 and `Allow`; the CORS preflight
+    outside production), and lists OPTIONS in the `Allow` of its 405s: documented so."""
+    for path, item in (schema.paths or {}).items():
+        operations = _operations(item)
+        if not operations or item.options is not None:
+            continue
+        first = operations[0]
+        item.options = Operation(
+            tags=first.tags,
+            summary="The methods this path answers (Allow)",
+            operation_id=f"{first.operation_id or path}Options",
+            security=first.security,
+            responses={
+                "204": OpenAPIResponse(
+                    description="No content; `Allow` lists the methods",
+                    headers={"Allow": _header()},
+                )
+            },
+        )
+
+
 def document_errors(app: Litestar) -> None:
     """Add the error responses to every operation of `app`'s OpenAPI document."""
     schema = app.openapi_schema
@@ -118,6 +289,11 @@ def document_errors(app: Litestar) -> None:
         schema.components = Components()
     if schema.components.schemas is None:
         schema.components.schemas = {}
+    _forbid_unknown_fields(schema.components.schemas)
+    schema.components.schemas[_JSON] = _json_value_schema()
+    _document_nul(schema)
+    _document_files(schema)
+    _document_options(schema)
     schema.components.schemas[_ENVELOPE] = _envelope_schema()
     schema.components.schemas[_LIBRE] = _libre_schema()
     for path, item in (schema.paths or {}).items():

@@ -4,7 +4,7 @@ providers and their order, the default quality tier, and fallback on the server'
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, delete, get, put
@@ -55,7 +55,13 @@ class ProvidersUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class CredentialUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """`api_key` may be left out to keep the stored key while changing the URL or model."""
 
-    api_key: str | msgspec.UnsetType = msgspec.UNSET
+    # What accounts.providers.save accepts: surrounding white space is dropped, none inside.
+    api_key: (
+        Annotated[
+            str, msgspec.Meta(max_length=config.MAX_KEY_CHARS, pattern=r"^\s*[^\s\x00-\x1f]*\s*$")
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
     base_url: str | msgspec.UnsetType | None = msgspec.UNSET
     model: str | msgspec.UnsetType | None = msgspec.UNSET
 

@@ -16,9 +16,10 @@ from litestar.params import JSONBody
 from service.accounts import workspaces
 from service.accounts.roles import ChatUnavailable
 from service.api.auth import principal_of
-from service.chat.bot import UNAUTHORIZED_HINT, ChatBot, ChatDeps
+from service.chat.bot import UNAUTHORIZED_HINT, ChatBot
+from service.chat.hook import ChatDeps
 from service.chat.payload import OutgoingMessage
-from service.chat.rocketchat import RocketChatError, RocketChatUnauthorized, public_reason
+from service.rocketchat import RocketChatError, RocketChatUnauthorized, public_reason
 
 log = logging.getLogger(__name__)
 

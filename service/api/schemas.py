@@ -6,6 +6,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
+# At least one character that is not white space, and no NUL (which the edge guard refuses):
+# the server answers `empty_text` otherwise (service/api/errors.py), and the schema says so.
+NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+Text = Annotated[str, msgspec.Meta(pattern=NON_BLANK)]
+
 
 class ContextItem(msgspec.Struct, frozen=True):
     text: str
@@ -13,7 +18,7 @@ class ContextItem(msgspec.Struct, frozen=True):
 
 
 class TranslateRequest(msgspec.Struct, frozen=True):
-    text: str
+    text: Text
     target_lang: str
     source_lang: str = "auto"
     context: list[ContextItem] = msgspec.field(default_factory=list)
@@ -25,7 +30,14 @@ class TranslateRequest(msgspec.Struct, frozen=True):
 
 
 class BatchTranslateRequest(msgspec.Struct, frozen=True):
-    texts: list[str]
+    texts: Annotated[
+        list[Text],
+        # Litestar leaves the items' own constraint out of the schema: stated here as well.
+        msgspec.Meta(
+            min_length=1,
+            extra_json_schema={"extra": {"items": {"type": "string", "pattern": NON_BLANK}}},
+        ),
+    ]
     target_lang: str | None = None
     target_langs: list[str] | None = None
     source_lang: str = "auto"
@@ -85,7 +97,7 @@ class BatchResponse(msgspec.Struct, frozen=True):
 
 
 class DetectRequest(msgspec.Struct, frozen=True):
-    text: str
+    text: Text
 
 
 class Alternative(msgspec.Struct, frozen=True):

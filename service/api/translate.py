@@ -10,9 +10,8 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
-from service.accounts.languages import LanguagePriors
 from service.api.auth import principal_of
-from service.api.context import with_priors, workspace_routing
+from service.api.context import caller_of, translator_of
 from service.api.errors import request_id_of
 from service.api.schemas import (
     Alternative,
@@ -29,12 +28,10 @@ from service.api.schemas import (
     TranslateRequest,
     Translation,
 )
-from service.api.usage import admit
 from service.errors import ValidationFailed
 from service.settings import Settings
 from service.translation import languages
-from service.translation.engine import Engine, Options, Outcome
-from service.translation.glossary import GlossarySnapshot
+from service.translation.engine import Outcome
 from service.translation.providers.base import ContextMessage
 
 AnyRequest = Request[Any, Any, Any]
@@ -46,25 +43,19 @@ class TranslateController(Controller):
 
     @post("/translate", status_code=200, summary="Translate one text")
     async def translate(self, request: AnyRequest, data: JSONBody[TranslateRequest]) -> Translation:
-        admission = await admit(request, channel_id=data.channel_id)
+        admission = await translator_of(request).admit(caller_of(request, data.channel_id))
         settings: Settings = request.app.state.settings
-        engine: Engine = request.app.state.engine
         _check_text(data.text, "text", settings)
-        routing, glossary = await workspace_routing(request, data.channel_id)
-        options = _options(
-            settings,
-            target=data.target_lang,
-            source=data.source_lang,
-            tier=data.quality_tier or routing.default_tier,
+        _check_context(data.context, settings)
+        options = await admission.options(
+            target=languages.require(data.target_lang, "target_lang"),
+            source=_source(data.source_lang),
+            tier=data.quality_tier,
             formality=data.formality,
             provider=data.provider,
-            context=data.context,
-            glossary=glossary,
+            context=_context(data.context),
         )
-        options = await with_priors(request, admission.options(options))
-        [outcome] = await engine.translate(
-            [data.text], options, admission.caller, router=routing.router, spend=admission.spend
-        )
+        [outcome] = await admission.translate([data.text], options)
         if outcome.error is not None:
             raise outcome.error
         return _translation(outcome, request_id_of(request))
@@ -78,7 +69,7 @@ class TranslateController(Controller):
         self, request: AnyRequest, data: JSONBody[BatchTranslateRequest]
     ) -> BatchResponse:
         settings: Settings = request.app.state.settings
-        engine: Engine = request.app.state.engine
+        translator = translator_of(request)
         limits = settings.limits
         # Each text into each language counts against the rate limits (as many as a batch may
         # hold): one request of 50 texts into 10 languages is 500 translations, not 1.
@@ -86,7 +77,7 @@ class TranslateController(Controller):
         cost = max(1, min(len(data.texts), limits.max_batch_items)) * max(
             1, min(languages_asked, limits.max_target_langs)
         )
-        admission = await admit(request, channel_id=data.channel_id, cost=cost)
+        admission = await translator.admit(caller_of(request, data.channel_id), cost=cost)
         if not data.texts:
             raise ValidationFailed("texts: give at least one text", details={"field": "texts"})
         if len(data.texts) > limits.max_batch_items:
@@ -117,19 +108,19 @@ class TranslateController(Controller):
         canonical_targets = list(
             dict.fromkeys(languages.require(t, "target_langs") for t in targets)
         )
-        routing, glossary = await workspace_routing(request, data.channel_id)
-        base = _options(
-            settings,
+        _check_context(data.context, settings)
+        base = await admission.options(
             target=canonical_targets[0],
-            source=data.source_lang,
-            tier=data.quality_tier or routing.default_tier,
+            source=_source(data.source_lang),
+            tier=data.quality_tier,
             formality=data.formality,
             provider=data.provider,
-            context=data.context,
-            glossary=glossary,
+            context=_context(data.context),
         )
-        base = await with_priors(request, admission.options(base))
-        caller = admission.caller
+        # Every target passes the channel's language lists before anything is translated.
+        for target in canonical_targets[1:]:
+            admission.check(target)
+        engine = translator.engine
         # Detect each distinct text once for every target language.
         if base.source is None:
             detected = await asyncio.gather(
@@ -155,13 +146,7 @@ class TranslateController(Controller):
 
             async def by_source(source: str | None, indexes: list[int]) -> None:
                 opts = dataclasses.replace(base, target=target, source=source)
-                done = await engine.translate(
-                    [data.texts[i] for i in indexes],
-                    opts,
-                    caller,
-                    router=routing.router,
-                    spend=admission.spend,
-                )
+                done = await admission.translate([data.texts[i] for i in indexes], opts)
                 results.update(zip(indexes, done, strict=True))
 
             await asyncio.gather(*(by_source(s, ix) for s, ix in groups.items()))
@@ -176,17 +161,11 @@ class TranslateController(Controller):
 
     @post("/detect", status_code=200, summary="Detect the language of a text")
     async def detect(self, request: AnyRequest, data: JSONBody[DetectRequest]) -> Detection:
-        await admit(request)
-        settings: Settings = request.app.state.settings
-        engine: Engine = request.app.state.engine
-        _check_text(data.text, "text", settings)
-        principal = principal_of(request)
-        priors: LanguagePriors = request.app.state.language_priors
-        result = await engine.detect(
-            data.text,
-            candidates=await priors.candidates(principal.workspace_id),
-            author_language=await priors.author_language(principal.workspace_id, principal.user_id),
-        )
+        translator = translator_of(request)
+        caller = caller_of(request)
+        await translator.limit(caller)
+        _check_text(data.text, "text", request.app.state.settings)
+        result = await translator.detect(caller, data.text)
         return Detection(
             language=result.language,
             confidence=round(result.confidence, 4),
@@ -198,10 +177,10 @@ class TranslateController(Controller):
 
     @get("/languages", summary="Languages and the providers that serve them")
     async def list_languages(self, request: AnyRequest) -> Languages:
-        engine: Engine = request.app.state.engine
-        routing, _ = await workspace_routing(request, None)
+        translator = translator_of(request)
+        routing = await translator.routing(principal_of(request).workspace_id)
         served: dict[str, list[str]] = {}
-        for provider in (routing.router or engine.router).providers:
+        for provider in (routing.router or translator.engine.router).providers:
             for code in provider.languages():
                 served.setdefault(code, []).append(provider.name)
         return Languages(
@@ -226,17 +205,7 @@ def _check_text(text: str, field: str, settings: Settings) -> None:
         )
 
 
-def _options(
-    settings: Settings,
-    *,
-    target: str,
-    source: str,
-    tier: str | None,
-    formality: str | None,
-    provider: str | None,
-    context: list[ContextItem],
-    glossary: GlossarySnapshot | None = None,
-) -> Options:
+def _check_context(context: list[ContextItem], settings: Settings) -> None:
     limit = settings.limits.max_context_messages
     if len(context) > limit:
         raise ValidationFailed(
@@ -252,17 +221,17 @@ def _options(
             code="text_too_long",
             details={"field": "context", "max": most},
         )
-    return Options(
-        target=languages.require(target, "target_lang"),
-        source=None
-        if source.strip().lower() == "auto"
-        else languages.require(source, "source_lang"),
-        strategy=tier or settings.providers.default_quality_tier,
-        formality=None if formality in (None, "default") else formality,
-        context=tuple(ContextMessage(text=c.text, author=c.author) for c in context),
-        provider=provider,
-        glossary=glossary,
-    )
+
+
+def _source(source: str) -> str | None:
+    """The canonical source language, or None for `auto` (detect)."""
+    if source.strip().lower() == "auto":
+        return None
+    return languages.require(source, "source_lang")
+
+
+def _context(context: list[ContextItem]) -> tuple[ContextMessage, ...]:
+    return tuple(ContextMessage(text=c.text, author=c.author) for c in context)
 
 
 def _cost(outcome: Outcome) -> Cost:

@@ -1,10 +1,9 @@
-"""Budgets (admin), usage analytics (read:usage), and `admit()`, which the translation routes call
-first: rate limits, the caller's identity for the ledger, and the budget guard."""
+"""Budgets (admin) and usage analytics (read:usage); translations are admitted against them by
+service/admission/translator.py."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -16,7 +15,6 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from service.accounts import audit
 from service.api.auth import principal_of
 from service.errors import NotFound, ValidationFailed
-from service.translation.engine import Caller, Options, SpendGuard
 from service.usage import analytics
 from service.usage.budgets import BudgetState
 from service.usage.services import UsageServices
@@ -25,48 +23,9 @@ AnyRequest = Request[Any, Any, Any]
 MAX_RANGE_DAYS = 3660
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """What a translation request may do: who it is for the ledger, its spend guard, and
-    whether a soft budget limit sends it to the economy tier."""
-
-    caller: Caller
-    spend: SpendGuard | None = None
-    economy: bool = False
-
-    def options(self, options: Options) -> Options:
-        if self.economy and options.provider is None and options.strategy != "economy":
-            return replace(options, strategy="economy")
-        return options
-
-
 def usage_services(request: AnyRequest) -> UsageServices | None:
     services: UsageServices | None = getattr(request.app.state, "usage_services", None)
     return services
-
-
-async def admit(request: AnyRequest, *, channel_id: str | None = None, cost: int = 1) -> Admission:
-    """Count the request against its rate limits (429) and prepare its budget guard."""
-    principal = principal_of(request)
-    user_id: str | None = getattr(principal, "user_id", None)
-    caller = Caller(
-        workspace_id=principal.workspace_id,
-        api_key_id=principal.api_key_id,
-        user_id=user_id,
-        channel_id=channel_id,
-    )
-    services = usage_services(request)
-    if services is None:
-        return Admission(caller)
-    await services.limiter.hit(
-        caller.workspace_id,
-        api_key_id=caller.api_key_id,
-        user_id=user_id,
-        channel_id=channel_id,
-        cost=cost,
-    )
-    economy = await services.budgets.downgrade(caller)
-    return Admission(caller, services.budgets.guard(caller), economy)
 
 
 def _services(request: AnyRequest) -> UsageServices:

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts import preferences
-from service.chat.rocketchat import RocketChatClient, RocketChatError
 from service.db.models import User, UserPreferences
 from service.db.role import unless_read_only
+from service.rocketchat import RocketChatClient, RocketChatError
 
 _PROFILE_LOOKUPS = 8
 _UNASKED: tuple[float, bool, str | None] = (0.0, False, None)

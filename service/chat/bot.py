@@ -12,48 +12,39 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts import channels, preferences, workspaces
 from service.accounts.channels import ChannelView
-from service.accounts.identity import Identity
-from service.accounts.languages import LanguagePriors
-from service.accounts.providers import WorkspaceProviders
 from service.accounts.roles import ChatUnavailable
+from service.admission.translator import Admission, allows
 from service.chat import commands, delivery
 from service.chat.audience import Audience, Room
 from service.chat.delivery import Courier, Rendered
 from service.chat.health import HealthBoard
+from service.chat.hook import ChatDeps, Hook
 from service.chat.payload import OutgoingMessage
-from service.chat.rocketchat import (
+from service.chat.store import Delivery, DeliveryStore, digest
+from service.db.models import WorkspaceSettings
+from service.db.role import unless_read_only
+from service.errors import Forbidden, RateLimited, ServiceError
+from service.rocketchat import (
     RocketChatClient,
     RocketChatError,
     RocketChatForbidden,
     RocketChatNotFound,
     RocketChatUnauthorized,
 )
-from service.chat.store import Delivery, DeliveryStore, digest
-from service.db.models import WorkspaceSettings
-from service.db.role import unless_read_only
-from service.errors import Forbidden, RateLimited, ServiceError
-from service.glossary.loader import GlossaryLoader
-from service.settings import Settings
 from service.translation import languages
 from service.translation.engine import (
     UNDETERMINED,
     Caller,
-    Engine,
-    Options,
     Outcome,
-    SpendGuard,
 )
 from service.translation.providers.base import ContextMessage
-from service.usage.caps import MessageCostCap
-from service.usage.services import UsageServices
 
 log = logging.getLogger(__name__)
 
@@ -64,39 +55,6 @@ UNAUTHORIZED_HINT = (
     "personal access token for the bot user and set it with "
     "PUT /api/v1/workspaces/current/settings"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Hook:
-    """The workspace a webhook call belongs to, as its token says."""
-
-    workspace_id: uuid.UUID
-    bot_user_id: str | None
-
-
-@dataclass
-class ChatDeps:
-    settings: Settings
-    sessions: async_sessionmaker[AsyncSession]
-    engine: Engine
-    identity: Identity
-    providers: WorkspaceProviders
-    glossaries: GlossaryLoader
-    priors: LanguagePriors
-    usage: UsageServices | None = None
-
-    @classmethod
-    def from_state(cls, state: Any) -> ChatDeps:
-        return cls(
-            settings=state.settings,
-            sessions=state.sessions,
-            engine=state.engine,
-            identity=state.identity,
-            providers=state.workspace_providers,
-            glossaries=state.glossaries,
-            priors=state.language_priors,
-            usage=getattr(state, "usage_services", None),
-        )
 
 
 class ChatBot:
@@ -264,12 +222,8 @@ class ChatBot:
                 self.rocketchat_failed(ws, exc)
 
     async def detect(self, workspace_id: uuid.UUID, author: str, text: str) -> tuple[str, float]:
-        priors = self.deps.priors
-        result = await self.deps.engine.detect(
-            text,
-            candidates=await priors.candidates(workspace_id),
-            author_language=await priors.author_language(workspace_id, author),
-        )
+        caller = Caller(workspace_id=workspace_id, user_id=author)
+        result = await self.deps.translator.detect(caller, text)
         return result.language, result.confidence
 
     async def _translate_and_deliver(
@@ -298,22 +252,17 @@ class ChatBot:
             if earlier is not None:
                 await self._withdraw(client, ws, message, earlier)
             return
-        if self.deps.usage is not None:
-            try:
-                await self.deps.usage.limiter.hit(
-                    ws,
-                    api_key_id=None,
-                    user_id=message.user_id,
-                    channel_id=message.channel_id,
-                    cost=len(targets),
-                )
-            except RateLimited as exc:
-                self.health.problem(ws, exc.code, f"translation skipped: {exc.message}")
-                return
+        caller = Caller(workspace_id=ws, user_id=message.user_id, channel_id=message.channel_id)
+        try:
+            # Each language the message goes into is one translation against the rate limits.
+            admission = await self.deps.translator.admit(caller, cost=len(targets))
+        except RateLimited as exc:
+            self.health.problem(ws, exc.code, f"translation skipped: {exc.message}")
+            return
         context = (
             await self._context(client, hook, message, room) if channel.context_enabled else ()
         )
-        rendered = await self._translations(ws, message, text, source, targets, channel, context)
+        rendered = await self._translations(admission, text, source, targets, context)
         if not rendered:
             return
         if channel.delivery_mode == "attachment":
@@ -378,42 +327,17 @@ class ChatBot:
 
     async def _translations(
         self,
-        workspace_id: uuid.UUID,
-        message: OutgoingMessage,
+        admission: Admission,
         text: str,
         source: str,
         targets: list[str],
-        channel: ChannelView,
         context: tuple[ContextMessage, ...],
     ) -> list[Rendered]:
-        deps = self.deps
-        routing = await deps.providers.resolve(workspace_id)
-        glossary = await deps.glossaries.snapshot(workspace_id, message.channel_id)
-        caller = Caller(
-            workspace_id=workspace_id, user_id=message.user_id, channel_id=message.channel_id
-        )
-        spend: SpendGuard | None = None
-        strategy = routing.default_tier or deps.settings.providers.default_quality_tier
-        if deps.usage is not None:
-            if await deps.usage.budgets.downgrade(caller):
-                strategy = "economy"
-            spend = deps.usage.budgets.guard(caller)
-        if channel.max_cost_per_message is not None:
-            # One cap for the whole message, across every language it goes into.
-            spend = MessageCostCap(channel.max_cost_per_message, spend)
-        base = Options(
-            target=targets[0],
-            source=source,
-            strategy=strategy,
-            formality=None if channel.formality in (None, "default") else channel.formality,
-            context=context,
-            glossary=glossary,
-        )
+        workspace_id = admission.caller.workspace_id
+        base = await admission.options(target=targets[0], source=source, context=context)
 
         async def one(target: str) -> Outcome:
-            [outcome] = await deps.engine.translate(
-                [text], replace(base, target=target), caller, router=routing.router, spend=spend
-            )
+            [outcome] = await admission.translate([text], replace(base, target=target))
             return outcome
 
         results = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
@@ -528,8 +452,6 @@ def select_targets(
 ) -> list[str]:
     """The distinct languages the room's other members read, minus the source's, filtered by
     the channel's allowed and blocked lists; ordered by language name."""
-    allowed = set(channel.allowed_langs) if channel.allowed_langs is not None else None
-    blocked = set(channel.blocked_langs or [])
     targets: dict[str, None] = {}
     for uid, language in sorted(room.readers.items()):
         if uid in exclude:
@@ -537,14 +459,7 @@ def select_targets(
         code = languages.normalize(language)
         if code is None or languages.same_language(source, code):
             continue
-        if allowed is not None and not _listed(code, allowed):
-            continue
-        if _listed(code, blocked):
+        if not allows(channel, code):
             continue
         targets[code] = None
     return sorted(targets, key=lambda code: (languages.name(code), code))
-
-
-def _listed(code: str, listed: set[str]) -> bool:
-    """`pt-BR` is covered by a listed `pt-BR` or by a listed `pt`."""
-    return code in listed or code.split("-")[0] in listed

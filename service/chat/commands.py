@@ -10,7 +10,6 @@ under the command.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
@@ -18,15 +17,13 @@ from service.accounts import audit, channels, preferences
 from service.accounts.identity import USER_SCOPES
 from service.accounts.keys import Principal
 from service.chat.audience import profile_language
-from service.chat.rocketchat import RocketChatClient, RocketChatError, RocketChatUnauthorized
+from service.chat.hook import Bot, Hook
+from service.chat.payload import OutgoingMessage
 from service.db.role import read_only_region, refuses_writes
 from service.errors import ServiceError
+from service.rocketchat import RocketChatClient, RocketChatError, RocketChatUnauthorized
 from service.translation import languages
-from service.translation.engine import UNDETERMINED, Caller, Options
-
-if TYPE_CHECKING:
-    from service.chat.bot import ChatBot, Hook
-    from service.chat.payload import OutgoingMessage
+from service.translation.engine import UNDETERMINED, Caller
 
 NAMES = ("!lang", "!translate")
 USAGE = (
@@ -50,7 +47,7 @@ def parse(text: str) -> Command | None:
     return Command(name=word[1:], args=rest.strip())
 
 
-async def run(bot: ChatBot, hook: Hook, message: OutgoingMessage, command: Command) -> None:
+async def run(bot: Bot, hook: Hook, message: OutgoingMessage, command: Command) -> None:
     client = await bot.client(hook.workspace_id)
     if client is None:
         return
@@ -68,9 +65,7 @@ async def run(bot: ChatBot, hook: Hook, message: OutgoingMessage, command: Comma
         bot.rocketchat_failed(hook.workspace_id, exc)
 
 
-async def _reply(
-    bot: ChatBot, client: RocketChatClient, message: OutgoingMessage, text: str
-) -> None:
+async def _reply(bot: Bot, client: RocketChatClient, message: OutgoingMessage, text: str) -> None:
     if message.user_name:
         try:
             await bot.courier.call(
@@ -89,7 +84,7 @@ async def _reply(
 
 
 async def _answer(
-    bot: ChatBot,
+    bot: Bot,
     client: RocketChatClient,
     hook: Hook,
     message: OutgoingMessage,
@@ -106,7 +101,7 @@ async def _answer(
 
 
 async def _lang(
-    bot: ChatBot, client: RocketChatClient, hook: Hook, message: OutgoingMessage, args: str
+    bot: Bot, client: RocketChatClient, hook: Hook, message: OutgoingMessage, args: str
 ) -> str:
     ws = hook.workspace_id
     sessions = bot.deps.sessions
@@ -155,7 +150,7 @@ async def _lang(
     )
 
 
-async def _toggle(bot: ChatBot, hook: Hook, message: OutgoingMessage, on: bool) -> str:
+async def _toggle(bot: Bot, hook: Hook, message: OutgoingMessage, on: bool) -> str:
     ws = hook.workspace_id
     principal = Principal(
         workspace_id=ws, api_key_id=None, scopes=USER_SCOPES, user_id=message.user_id
@@ -173,32 +168,22 @@ async def _toggle(bot: ChatBot, hook: Hook, message: OutgoingMessage, on: bool) 
     return f"Translation is now {'on' if on else 'off'} in {where}."
 
 
-async def _one_off(bot: ChatBot, hook: Hook, message: OutgoingMessage, code: str, text: str) -> str:
-    ws = hook.workspace_id
+async def _one_off(bot: Bot, hook: Hook, message: OutgoingMessage, code: str, text: str) -> str:
     target = languages.require(code, "language")
     limit = bot.deps.settings.limits.max_text_chars
     if len(text) > limit:
         return f"⚠️ That text has {len(text)} characters; the limit is {limit}."
-    source, _ = await bot.detect(ws, message.user_id, text)
-    if source == UNDETERMINED or languages.same_language(source, target):
-        return f"🌍 {languages.name(target)}: {text}"
-    deps = bot.deps
-    routing = await deps.providers.resolve(ws)
-    glossary = await deps.glossaries.snapshot(ws, message.channel_id)
-    caller = Caller(workspace_id=ws, user_id=message.user_id, channel_id=message.channel_id)
-    spend = deps.usage.budgets.guard(caller) if deps.usage is not None else None
-    [outcome] = await deps.engine.translate(
-        [text],
-        Options(
-            target=target,
-            source=source,
-            strategy=routing.default_tier or deps.settings.providers.default_quality_tier,
-            glossary=glossary,
-        ),
-        caller,
-        router=routing.router,
-        spend=spend,
+    caller = Caller(
+        workspace_id=hook.workspace_id, user_id=message.user_id, channel_id=message.channel_id
     )
+    # Rate limits, the soft budget limit, the channel's settings and the budget: as the API.
+    admission = await bot.deps.translator.admit(caller)
+    admission.check(target)
+    detected = await bot.deps.translator.detect(caller, text)
+    if detected.language == UNDETERMINED or languages.same_language(detected.language, target):
+        return f"🌍 {languages.name(target)}: {text}"
+    options = await admission.options(target=target, source=detected.language)
+    [outcome] = await admission.translate([text], options)
     if outcome.error is not None:
         raise outcome.error
     return f"🌍 {languages.name(target)}: {outcome.text}"

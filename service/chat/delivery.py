@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from service.chat.rocketchat import (
+from service.rocketchat import (
     RocketChatClient,
     RocketChatNotFound,
     RocketChatUnavailable,

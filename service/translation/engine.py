@@ -1,4 +1,4 @@
-"""The translation hot path (see DESIGN.md):
+"""The translation hot path (see docs/architecture.md, "One translation, request to response"):
 
 normalise -> detect source (skip if same language) -> protect markup -> cache key ->
 cache (memory -> Redis -> database) -> single-flight -> router (strategy + breakers) ->
@@ -33,6 +33,7 @@ from service.errors import (
     UnsupportedPair,
     ValidationFailed,
 )
+from service.events import Event
 from service.observability import metrics
 from service.translation import languages, markup, shorthand
 from service.translation.cache import CachedTranslation, TranslationCache, cache_key
@@ -46,7 +47,6 @@ from service.translation.providers.base import (
 )
 from service.translation.router import Router
 from service.translation.singleflight import SingleFlight, wait
-from service.usage.recorder import Event, UsageRecorder
 
 log = logging.getLogger(__name__)
 _LONG_TEXT = 2_000
@@ -62,6 +62,16 @@ class DetectionLike(Protocol):
 
     @property
     def alternatives(self) -> list[tuple[str, float]]: ...
+
+
+class UsageSink(Protocol):
+    """Where usage events go (usage/recorder.py's `UsageRecorder`)."""
+
+    def record(self, event: Event) -> None:
+        """Keep one event; it is durable once `recorded()` returns."""
+
+    async def recorded(self) -> None:
+        """Wait until the events recorded so far are stored."""
 
 
 class SpendGuard(Protocol):
@@ -153,7 +163,7 @@ class Engine:
         router: Router,
         cache: TranslationCache,
         detector: Detector,
-        usage: UsageRecorder | None,
+        usage: UsageSink | None,
         request_timeout: float = 30.0,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:

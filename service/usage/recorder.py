@@ -32,8 +32,6 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
 
 import msgspec
 import sqlalchemy as sa
@@ -42,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db import rejects
 from service.db.models import UsageEvent, UserErasure
-from service.ids import random_uuid
+from service.events import Event
 from service.observability import metrics
 from service.usage import rollup
 from service.usage.journal import Journal
@@ -50,28 +48,6 @@ from service.usage.journal import Journal
 log = logging.getLogger(__name__)
 
 TRANSIENT = (SQLAlchemyError, OSError, TimeoutError)
-
-
-class Event(msgspec.Struct, frozen=True, kw_only=True):
-    """One usage event. A msgspec Struct: built on every request, and journalled as msgpack."""
-
-    workspace_id: uuid.UUID
-    target_lang: str
-    outcome: str
-    source_lang: str | None = None
-    api_key_id: uuid.UUID | None = None
-    user_id: str | None = None
-    channel_id: str | None = None
-    provider: str | None = None
-    model: str | None = None
-    characters: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost: Decimal = Decimal(0)
-    latency_ms: float = 0.0
-    cache_hit: bool = False
-    id: uuid.UUID = msgspec.field(default_factory=random_uuid)
-    created_at: datetime = msgspec.field(default_factory=lambda: datetime.now(UTC))
 
 
 def erasure_digest(key: bytes, workspace_id: uuid.UUID, user_id: str) -> str:

@@ -1,14 +1,22 @@
 """Schemathesis against the service's own OpenAPI document: every operation, a valid API key,
-a bounded number of examples. No answer may be a 5xx, and every answer must match the schema."""
+a bounded number of examples, and every check schemathesis has (the CLI's `--checks all`).
+
+No answer may be a 5xx; every answer matches the schema (status, media type, headers, body,
+`Allow`); a request the schema allows is accepted and one it forbids is refused, so the schema
+states every constraint the server enforces; authentication is enforced."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import (
+    CHECKS,
     content_type_conformance,
+    load_all_checks,
     not_a_server_error,
     response_headers_conformance,
     response_schema_conformance,
@@ -17,9 +25,34 @@ from schemathesis.checks import (
 
 from tests.fuzz.conftest import LiveService, operations
 
-EXAMPLES = 40
-# No 5xx, and every answer as documented: status, media type, headers and body.
-CHECKS = [
+EXAMPLES = 15
+load_all_checks()
+ALL_CHECKS = list(CHECKS.get_all())
+# Operations whose schema does not yet state every constraint the server enforces (issue #21),
+# with what it misses; they run the answer checks only (no 5xx, answers as documented).
+NOT_YET_TRUTHFUL = {
+    # Language codes are free strings in the schema; the server knows a fixed list.
+    ("POST /api/v1/translate", "positive"): "target_lang/source_lang: known codes only",
+    ("POST /api/v1/glossaries", "positive"): "entries' source_lang/target_lang: known codes",
+    ("POST /api/v1/glossaries/{glossary_id}/import", "positive"): "the CSV/TSV file's rows",
+    # Exactly one of target_lang and target_langs (null counts as absent).
+    ("POST /api/v1/translate/batch", "positive"): "target_lang xor target_langs",
+    # The body's fields may come from headers instead (X-User-Id/X-Auth-Token; the bearer token).
+    ("POST /api/v1/auth/rocketchat", "positive"): "user_id/auth_token: body or headers",
+    ("POST /api/v1/auth/revoke", "positive"): "token: body or the calling token",
+    ("PUT /api/v1/providers", "positive"): "enabled_providers: known provider names",
+    # Found by the stateful run (a real provider name in the path): a key is required for the
+    # first configuration and by some providers only; base_url is checked against the policy.
+    ("PUT /api/v1/providers/{name}", "positive"): "api_key per provider; base_url policy",
+    ("PUT /api/v1/budgets", "positive"): "monthly_limit: a decimal; subject per scope",
+    # from/to at most 3660 days apart: not expressible in JSON Schema as it stands.
+    ("GET /api/v1/usage", "positive"): "from/to: at most 3660 days apart",
+    ("GET /api/v1/usage", "negative"): "an empty-array `from` is sent as no parameter",
+    # The LibreTranslate API's JSON and form bodies are not described yet.
+    ("POST /libretranslate/translate", "positive"): "request bodies undocumented",
+    ("POST /libretranslate/detect", "positive"): "request bodies undocumented",
+}
+ANSWER_CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
@@ -36,6 +69,10 @@ def api_schema(live_service: LiveService) -> schemathesis.BaseSchema:
 def test_every_operation_is_fuzzed(api_schema: schemathesis.BaseSchema) -> None:
     served = {result.ok().label for result in api_schema.get_all_operations()}
     assert served == {label for label, _ in operations()}
+    # Every exception names an operation and mode that is fuzzed (none outlives its fix).
+    assert set(NOT_YET_TRUTHFUL) <= {
+        (label, mode.value) for label, mode in (c.values for c in CASES)
+    }
 
 
 # Negative cases break the schema on purpose; an operation without inputs has nothing to break.
@@ -56,6 +93,7 @@ def test_operation_conforms(
 ) -> None:
     """Valid requests (positive) and requests that break the schema (negative) alike."""
     method, path = label.split(" ", 1)
+    checks = ANSWER_CHECKS if (label, mode.value) in NOT_YET_TRUTHFUL else ALL_CHECKS
     operation = api_schema[path][method]
     headers = {"X-API-Key": live_service.key}
 
@@ -69,6 +107,49 @@ def test_operation_conforms(
         suppress_health_check=list(HealthCheck),
     )
     def run(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        case.call_and_validate(headers=headers, checks=checks)
 
     run()
+
+
+STATEFUL_SCENARIOS = 15
+
+
+def test_stateful_sequences(api_schema: schemathesis.BaseSchema, live_service: LiveService) -> None:
+    """Sequences that follow the links between operations (an id one answer gives, used by the
+    next request: a glossary created, read, exported, changed, deleted, then gone), with every
+    check, so that what is created can be used and what is deleted stays gone."""
+    base = api_schema.as_state_machine()
+    key = live_service.key
+    exempt = {label for label, _ in NOT_YET_TRUTHFUL}
+
+    class Sequences(base):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"headers": {"X-API-Key": key}}
+
+        def validate_response(
+            self,
+            response: Any,
+            case: schemathesis.Case,
+            additional_checks: Any = None,
+            **kwargs: Any,
+        ) -> None:
+            label = f"{case.method.upper()} {case.operation.path}"
+            case.validate_response(
+                response,
+                checks=ANSWER_CHECKS if label in exempt else ALL_CHECKS,
+                headers={"X-API-Key": key},
+                transport_kwargs=kwargs or None,
+                recorder=getattr(self, "recorder", None),
+            )
+
+    Sequences.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=8,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

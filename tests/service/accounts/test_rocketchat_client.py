@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from service.chat.rocketchat import (
+from service.outbound import OutboundClient
+from service.rocketchat import (
     Credentials,
     RocketChatClient,
     RocketChatNotFound,
     RocketChatUnauthorized,
     RocketChatUnavailable,
 )
-from service.outbound import OutboundClient
 from tests.service.providers.fakes.base import Scripted
 
 from .fake_rocketchat import RocketChatFake

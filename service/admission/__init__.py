@@ -1,0 +1,1 @@
+"""Admission: the one way a translation request is let in (see translator.py)."""

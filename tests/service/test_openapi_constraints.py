@@ -1,0 +1,119 @@
+"""The constraints issue #21 found only in code are now in the OpenAPI document, and the server
+refuses exactly what the document forbids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import Api
+
+
+async def _schema(api: Api) -> dict[str, Any]:
+    document: dict[str, Any] = (await api.client.get("/schema/openapi.json")).json()
+    return document
+
+
+def _parameter(document: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    [found] = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == name]
+    schema: dict[str, Any] = found["schema"]
+    return schema
+
+
+async def test_the_document_states_the_constraints(api: Api) -> None:
+    document = await _schema(api)
+    schemas = document["components"]["schemas"]
+    text = schemas["TranslateRequest"]["properties"]["text"]
+    assert "pattern" in text  # not blank, no NUL
+    assert schemas["BatchTranslateRequest"]["properties"]["texts"]["minItems"] == 1
+    limit = _parameter(document, "/api/v1/audit", "limit")
+    assert (limit["minimum"], limit["maximum"]) == (1, 1000)
+    assert _parameter(document, "/api/v1/audit", "before")["format"] == "date-time"
+    name = schemas["GlossaryCreate"]["properties"]["name"]
+    assert (name["minLength"], name["maxLength"]) == (1, 200)
+    [mode] = schemas["ChannelUpdate"]["properties"]["delivery_mode"]["oneOf"]
+    assert mode["enum"] == ["thread", "attachment"]
+    # Bodies that refuse unknown fields say so; free-form ones accept any JSON without NUL.
+    assert schemas["ChannelUpdate"]["additionalProperties"] is False
+    assert schemas["OutgoingMessage"]["additionalProperties"] == {
+        "$ref": "#/components/schemas/JsonValue"
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "code"),
+    [
+        ("post", "/api/v1/translate", {"text": "", "target_lang": "es"}, "empty_text"),
+        ("post", "/api/v1/detect", {"text": " \n"}, "empty_text"),
+        ("post", "/api/v1/translate/batch", {"texts": [], "target_lang": "es"}, None),
+        ("get", "/api/v1/audit?limit=5000", None, None),
+        ("get", "/api/v1/audit?limit=0", None, None),
+        ("get", "/api/v1/audit?before=0.5", None, None),
+        ("get", "/api/v1/audit?before=2026-12-01T00:00:00", None, None),  # no offset
+        ("post", "/api/v1/glossaries", {"name": ""}, None),
+        ("post", "/api/v1/glossaries", {"name": "   "}, None),
+        ("put", "/api/v1/channels/GENERAL", {"delivery_mode": ""}, None),
+        ("put", "/api/v1/channels/GENERAL", {"max_cost_per_message": 5000}, None),
+        ("get", "/api/v1/glossaries?channel_id=a&channel_id=b", None, None),
+    ],
+)
+async def test_the_server_refuses_what_the_document_forbids(
+    api: Api, method: str, path: str, body: dict[str, Any] | None, code: str | None
+) -> None:
+    kwargs: dict[str, Any] = {"headers": api.headers}
+    if body is not None:
+        kwargs["json"] = body
+    response = await getattr(api.client, method)(path, **kwargs)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == (code or "validation_error")
+
+
+async def test_an_audit_page_reads_on_from_next_before(api: Api) -> None:
+    for name in ("first", "second"):
+        created = await api.client.post(
+            "/api/v1/glossaries", json={"name": name}, headers=api.headers
+        )
+        assert created.status_code == 201, created.text
+    page = (await api.client.get("/api/v1/audit?limit=1", headers=api.headers)).json()
+    assert len(page["entries"]) == 1 and page["next_before"]
+    older = await api.client.get(
+        "/api/v1/audit", params={"limit": 1, "before": page["next_before"]}, headers=api.headers
+    )
+    assert older.status_code == 200
+    assert older.json()["entries"][0]["id"] != page["entries"][0]["id"]
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/api/v1/workspaces", {"GET", "POST", "OPTIONS"}),  # two controllers share the path
+        ("/api/v1/me/preferences", {"GET", "PUT", "OPTIONS"}),
+        ("/api/v1/translate", {"POST", "OPTIONS"}),
+    ],
+)
+async def test_options_lists_every_method_of_the_path(
+    api: Api, path: str, methods: set[str]
+) -> None:
+    response = await api.client.options(path, headers=api.headers)
+    assert response.status_code == 204
+    assert set(response.headers["allow"].split(", ")) == methods
+    documented = (await _schema(api))["paths"][path]
+    assert {m.upper() for m in documented} == methods
+
+
+async def test_the_glossary_export_documents_its_file(api: Api) -> None:
+    created = await api.client.post(
+        "/api/v1/glossaries",
+        json={"name": "terms", "entries": [{"source_lang": "en", "source_term": "Acme"}]},
+        headers=api.headers,
+    )
+    exported = await api.client.get(
+        f"/api/v1/glossaries/{created.json()['id']}/export?format=tsv", headers=api.headers
+    )
+    answer = (await _schema(api))["paths"]["/api/v1/glossaries/{glossary_id}/export"]["get"]
+    documented = answer["responses"]["200"]
+    assert exported.headers["content-type"] in documented["content"]
+    assert exported.headers["content-type"] == "text/tab-separated-values; charset=utf-8"
+    for header in documented["headers"]:
+        assert exported.headers[header]
