@@ -29,6 +29,7 @@ _OUTCOME_TEXT = {
     "deferred": "DEFERRED",
     "failed": "FAILED",
     "not_reached": "not reached",
+    "unknown": "state unknown",
 }
 
 
@@ -60,6 +61,8 @@ def render(report: Report) -> str:
         " (dry run: the plan)" if report.dry_run else ""
     )
     lines = [title]
+    if report.unread:
+        lines.append(report.unread)
     if report.refused:
         lines.append("REFUSED:")
         lines += [f"  - {reason}" for reason in report.refused]

@@ -36,9 +36,12 @@ def default_factory() -> ClientFactory:
     from botocore.config import Config  # type: ignore[import-untyped]
 
     config = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 3})
+    # A session of its own: boto3's default session keeps the first credentials it resolved,
+    # so a long-lived process would go on using credentials the operator has since changed.
+    session = boto3.session.Session()
 
     def make(service: str, region: str) -> Any:
-        return boto3.client(service, region_name=region, config=config)
+        return session.client(service, region_name=region, config=config)
 
     return make
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 from stacks.dr.aws import RegionUnreachable, error_code
 from stacks.dr.names import DrNames, RegionNames
@@ -31,6 +31,7 @@ DONE = "done"  # applied now, and the check confirms it
 DEFERRED = "deferred"  # its region's APIs are down: re-run the command later to finish it
 FAILED = "failed"  # the run stops here; re-run to resume once the cause is fixed
 NOT_REACHED = "not_reached"  # after a failed step
+UNKNOWN = "unknown"  # --dry-run without AWS access (no credentials, access denied): not read
 
 
 @dataclass
@@ -48,6 +49,9 @@ class Report:
     stack: str
     dry_run: bool
     refused: list[str] = field(default_factory=list)
+    # A dry run that could not read AWS (no credentials, access denied): why; the plan is shown
+    # with every step's state unknown.
+    unread: str = ""
     steps: list[StepResult] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)
 
@@ -64,6 +68,7 @@ class Report:
             "dry_run": self.dry_run,
             "complete": self.complete,
             "refused": self.refused,
+            "unread": self.unread,
             "steps": [asdict(s) for s in self.steps],
             "timeline": self.timeline,
         }
@@ -257,6 +262,15 @@ def _guarded(report: Report, steps: list[Step], ctx: Context, refusals: Any) -> 
         report.refused = refusals(ctx)
     except RegionUnreachable as exc:
         report.refused = [str(exc)]
+    except (BotoCoreError, ClientError) as exc:
+        if not report.dry_run:
+            raise
+        # The plan is worth printing without AWS access (reviewing it before an incident,
+        # from a laptop with no credentials): its steps, their calls, and why state is missing.
+        report.unread = f"AWS state not read ({exc}): every step shown as unknown"
+        _event(ctx, report, "unread", reason=report.unread)
+        report.steps = [StepResult(s.name, s.region, s.calls, UNKNOWN, "") for s in steps]
+        return report
     if report.refused:
         _event(ctx, report, "refused", reasons=report.refused)
         report.steps = [StepResult(s.name, s.region, s.calls, NOT_REACHED, "") for s in steps]

@@ -566,13 +566,24 @@ def test_failover_promotes_even_when_route53_is_down_too(world: World) -> None:
     assert _outcomes(report)["dns-to-us-west-2"] == "done"
 
 
-def test_missing_credentials_end_with_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Outside moto, without credentials: the SDK's message, exit 1, no traceback."""
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+def test_dry_run_without_aws_access_still_prints_the_plan(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Reviewing the plan from a machine with no AWS credentials: every step and its calls,
+    each state unknown, and why; a real failover without credentials stops with the SDK's
+    message instead."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     result = CliRunner().invoke(command, ["failover", "--stack", "production", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "dr failover --stack production (dry run: the plan)"
+    assert lines[1].startswith("AWS state not read (Unable to locate credentials)")
+    assert " 1. fence-health-check-us-east-1 " in lines[2] and lines[2].endswith("state unknown")
+    assert any("promote-database-us-west-2" in line for line in lines)
+    result = CliRunner().invoke(command, ["failover", "--stack", "production"])
     assert result.exit_code == 1
     assert "Error: AWS: Unable to locate credentials" in result.output
