@@ -15,14 +15,14 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
+from stacks.health_gate import http_health_probe
+from stacks.notify import SlackNotifier
 from stacks.release import (
     Gate,
     Release,
-    SlackNotifier,
-    http_health_probe,
-    rds_snapshot_backup,
 )
 from stacks.release_cli import build_commands
+from stacks.snapshots import rds_snapshot_backup
 from stacks.versions import rollback_target, running_version
 from tests.stacks.in_memory_stack import InMemoryStack
 
