@@ -11,7 +11,6 @@ version runs, and which one a rollback returns to, comes from the live stack's u
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from collections.abc import Callable, MutableMapping, Sequence
@@ -20,10 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import httpx
 from pulumi import automation as auto
 
-from service.ops.healthcheck import CheckOptions, HealthReport, run_check
+from ops_common.healthcheck import HealthReport
 from stacks.versions import (
     ROLLBACK_MESSAGE,
     VERSION,
@@ -82,31 +80,6 @@ def automation_stack(stack: str, work_dir: Path) -> PulumiStack:
             "`utp-infra plan --stack " + stack + "` shows the offline resource graph."
         )
     return auto.select_stack(stack_name=stack, work_dir=str(work_dir))
-
-
-# -- notifications ----------------------------------------------------------------------------
-
-
-class SlackNotifier:
-    """Posts a JSON payload to a Slack incoming webhook; the URL is a secret and never logged."""
-
-    def __init__(self, webhook_url: str, log: Log, timeout: float = 10.0) -> None:
-        self._url = webhook_url
-        self._log = log
-        self._timeout = timeout
-
-    def __call__(self, payload: dict[str, Any]) -> None:
-        if not self._url:
-            self._log("notify: no UTP_SLACK_WEBHOOK_URL; skipped")
-            return
-        try:
-            response = httpx.post(self._url, json=payload, timeout=self._timeout)
-            response.raise_for_status()
-            self._log("notify: sent")
-        except httpx.HTTPError as exc:
-            # A notification failure never changes the release outcome.
-            status = getattr(getattr(exc, "response", None), "status_code", None)
-            self._log(f"notify: failed ({type(exc).__name__}{f' HTTP {status}' if status else ''})")
 
 
 # -- the orchestration ------------------------------------------------------------------------
@@ -387,91 +360,3 @@ class Release:
         except Exception as exc:
             result.error = str(exc)
         return self._finish(result, started)
-
-
-def http_health_probe(url: str, *, api_key: str = "", timeout: float = 5.0) -> HealthProbe:
-    """The gate's probe: `utp health-check` against the deployed service (no backup age),
-    degraded until the service reports the release just deployed."""
-
-    def probe(release: str) -> HealthReport:
-        options = CheckOptions(
-            timeout=timeout, retries=1, api_key=api_key, expected_release=release
-        )
-        return run_check(url, options)
-
-    return probe
-
-
-# -- the pre-deploy backup --------------------------------------------------------------------
-
-
-RELEASE_SNAPSHOTS_KEPT = 10
-
-
-def rds_snapshot_backup(
-    stack: PulumiStack, *, client: Any = None, keep: int = RELEASE_SNAPSHOTS_KEPT
-) -> Backup:
-    """A manual RDS snapshot of the primary database, started before `up`.
-
-    A snapshot is a point-in-time copy from the moment it is requested, so the release does
-    not wait the minutes it takes to become `available`; a failed request stops the release.
-    The logical `utp backup` runs in the cluster's backup CronJob (the database is private).
-
-    Manual snapshots never expire and a region holds 100 by default, so the stack's release
-    snapshots beyond the newest `keep` are deleted after each new one (point-in-time
-    recovery and the logical backups cover older history).
-    """
-
-    def backup(stack_name: str, label: str) -> str:
-        import boto3  # type: ignore[import-untyped]
-        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
-
-        outputs = stack.outputs()
-        endpoint = outputs.get("databaseEndpoint")
-        region = outputs.get("primaryRegion")
-        if endpoint is None or not endpoint.value:
-            raise ReleaseError("stack output databaseEndpoint is missing: is the stack deployed?")
-        instance = str(endpoint.value).split(".", 1)[0]
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        snapshot = re.sub(r"[^A-Za-z0-9-]", "-", f"utp-{stack_name}-{label}-{stamp}")[:255]
-        snapshot = re.sub(r"-+", "-", snapshot).strip("-")
-        rds = client or boto3.client("rds", region_name=str(region.value) if region else None)
-        try:
-            reply = rds.create_db_snapshot(
-                DBSnapshotIdentifier=snapshot,
-                DBInstanceIdentifier=instance,
-                Tags=[
-                    {"Key": "utp:purpose", "Value": label},
-                    {"Key": "utp:stack", "Value": stack_name},
-                ],
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise ReleaseError(f"RDS snapshot of {instance} failed: {exc}") from None
-        status = reply["DBSnapshot"]["Status"]
-        if status not in ("creating", "available"):
-            raise ReleaseError(f"RDS snapshot {snapshot} is {status}")
-        detail = f"rds snapshot {snapshot} of {instance} ({status})"
-        try:
-            pruned = _prune_release_snapshots(rds, instance, stack_name, keep)
-        except (ClientError, BotoCoreError) as exc:
-            # The release's own snapshot exists; old ones can go next time.
-            return f"{detail}; pruning old release snapshots failed: {exc}"
-        return f"{detail}; {pruned} older release snapshot(s) deleted" if pruned else detail
-
-    return backup
-
-
-def _prune_release_snapshots(rds: Any, instance: str, stack_name: str, keep: int) -> int:
-    """Delete this stack's available release snapshots beyond the newest `keep`."""
-    prefixes = tuple(f"utp-{stack_name}-{kind}-" for kind in ("pre-deploy", "pre-rollback"))
-    ours = []
-    for page in rds.get_paginator("describe_db_snapshots").paginate(
-        DBInstanceIdentifier=instance, SnapshotType="manual"
-    ):
-        ours += [s for s in page["DBSnapshots"] if s["DBSnapshotIdentifier"].startswith(prefixes)]
-    # The identifiers end in a UTC timestamp; in-progress snapshots are never deleted.
-    ours.sort(key=lambda s: s["DBSnapshotIdentifier"].rsplit("-", 1)[-1], reverse=True)
-    stale = [s for s in ours[keep:] if s["Status"] == "available"]
-    for snapshot in stale:
-        rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot["DBSnapshotIdentifier"])
-    return len(stale)

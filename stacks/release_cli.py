@@ -8,7 +8,10 @@ from collections.abc import Callable, Sequence
 
 import click
 
+from ops_common.env import SecretEnvError, secret_from_env
 from stacks.config import REPO_ROOT, STACKS, ConfigError, load_stack_config
+from stacks.health_gate import http_health_probe
+from stacks.notify import SlackNotifier
 from stacks.release import (
     Backup,
     Gate,
@@ -16,11 +19,9 @@ from stacks.release import (
     PulumiStack,
     Release,
     ReleaseError,
-    SlackNotifier,
     automation_stack,
-    http_health_probe,
-    rds_snapshot_backup,
 )
+from stacks.snapshots import rds_snapshot_backup
 from stacks.versions import RegistryError, newest_image_tag, rollback_target, running_version
 
 StackFactory = Callable[[str], PulumiStack]
@@ -72,6 +73,13 @@ def _one_stack(option: str | None, argument: str | None) -> str:
     return chosen
 
 
+def _secret(var: str) -> str:
+    try:
+        return secret_from_env(var)
+    except SecretEnvError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _log(line: str) -> None:
     click.echo(line)
     sys.stdout.flush()
@@ -85,16 +93,9 @@ def build_commands(
     latest_tag: LatestTag = registry_latest,
 ) -> list[click.Command]:
     """The commands, with the policy check, stack and backup wired by the caller."""
-    from service.settings import Settings, SettingsError
-
-    def settings() -> Settings:
-        try:
-            return Settings.from_env()
-        except SettingsError as exc:
-            raise click.ClickException(str(exc)) from None
 
     def release(stack: str, health_url: str | None, gate: Gate) -> tuple[Release, PulumiStack]:
-        ops = settings().ops
+        api_key, webhook = _secret("UTP_HEALTH_CHECK_API_KEY"), _secret("UTP_SLACK_WEBHOOK_URL")
         try:
             pulumi_stack = stack_factory(stack)
         except ReleaseError as exc:
@@ -107,8 +108,8 @@ def build_commands(
                 validate_config=validate_stack_config,
                 policy_check=policy_check,
                 backup=backup_factory(pulumi_stack),
-                health=http_health_probe(url, api_key=ops.health_check_api_key.get()),
-                notify=SlackNotifier(ops.slack_webhook_url.get(), _log),
+                health=http_health_probe(url, api_key=api_key),
+                notify=SlackNotifier(webhook, _log),
                 gate=gate,
                 log=_log,
             ),

@@ -352,14 +352,14 @@ def check_once(
     *,
     expected_release: str | None = None,
 ) -> int:
-    from service.ops.healthcheck import (
+    from ops_common.healthcheck import (
         CheckOptions,
-        newest_backup_time,
         render_json,
         render_prometheus,
         render_text,
         run_check,
     )
+    from service.ops.healthcheck import newest_backup_time
     from service.ops.storage import open_storage
 
     ops = settings.ops

@@ -315,7 +315,7 @@ def test_health_check_output_carries_the_metric_the_backup_alert_reads():
 
     from prometheus_client.parser import text_string_to_metric_families
 
-    from service.ops.healthcheck import Component, HealthReport, render_prometheus
+    from ops_common.healthcheck import Component, HealthReport, render_prometheus
 
     done = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     report = HealthReport(

@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from ops_common.healthcheck import CheckOptions, run_check
 from service.db.models import BudgetPeriod, UsageEvent, Workspace
 from service.db.role import DatabaseRole, refuses_writes
 from service.db.session import create_engine, session_factory
-from service.ops.healthcheck import CheckOptions, run_check
 from service.usage.budgets import Budgets
 from tests.resilience.conftest import Service, eventually, serve, settings_for
 from tests.servers import Replicated

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,14 +16,14 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
+from stacks.health_gate import http_health_probe
+from stacks.notify import SlackNotifier
 from stacks.release import (
     Gate,
     Release,
-    SlackNotifier,
-    http_health_probe,
-    rds_snapshot_backup,
 )
 from stacks.release_cli import build_commands
+from stacks.snapshots import rds_snapshot_backup
 from stacks.versions import rollback_target, running_version
 from tests.stacks.in_memory_stack import InMemoryStack
 
@@ -324,6 +325,35 @@ def test_cli_deploy_and_rollback(loopback: FakeService, monkeypatch: pytest.Monk
     )
     assert pinned.exit_code == 0, pinned.output
     assert running_version(stack) == "v1.1.0"
+
+
+def test_cli_reads_the_webhook_from_a_file_as_utp_does(
+    loopback: FakeService, tmp_path: Path
+) -> None:
+    """`utp-infra` reads its two secrets without the service's settings, `_FILE` included."""
+    stack = _stack(loopback, "v1.0.0")
+    deploy, _ = build_commands(
+        policy_check=lambda name: [],
+        stack_factory=lambda name: stack,
+        backup_factory=lambda pulumi_stack: lambda name, label: label,
+    )
+    secret = tmp_path / "slack"
+    secret.write_text(loopback.url + "/slack/hook\n")
+    gate = ["--health-url", loopback.url, "--gate-deadline", "2", "--gate-interval", "0.1"]
+    args = ["--stack", "staging", "--version", "v1.1.0", *gate]
+    runner = CliRunner()
+
+    both = {"UTP_SLACK_WEBHOOK_URL_FILE": str(secret), "UTP_SLACK_WEBHOOK_URL": "https://x"}
+    refused = runner.invoke(deploy, args, env=both)
+    assert refused.exit_code == 1
+    assert "set UTP_SLACK_WEBHOOK_URL or UTP_SLACK_WEBHOOK_URL_FILE, not both" in refused.output
+    assert running_version(stack) == "v1.0.0" and not loopback.webhooks
+
+    done = runner.invoke(deploy, args, env={"UTP_SLACK_WEBHOOK_URL_FILE": str(secret)})
+    assert done.exit_code == 0, done.output
+    assert "notify: sent" in done.output and [w["outcome"] for w in loopback.webhooks] == [
+        "succeeded"
+    ]
 
 
 def _staging_database() -> Any:

@@ -18,12 +18,12 @@ import uvicorn
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
+from ops_common.healthcheck import CheckOptions, run_check
 from service.accounts.keys import ensure_default_workspace
 from service.app import Overrides, create_app
 from service.cli import main
 from service.db.migrate import upgrade
 from service.db.session import create_engine, session_factory
-from service.ops.healthcheck import CheckOptions, run_check
 from service.settings import (
     CacheSettings,
     DatabaseSettings,
