@@ -216,3 +216,27 @@ async def test_an_unreadable_file_falls_back_to_the_start_up_credentials(
         (warning, *_) = [r for r in caplog.records if r.name == "service.db.credentials"]
         assert "read at start-up" in warning.getMessage()
         assert str(rotating.file) in warning.getMessage()
+
+
+async def test_a_refused_url_from_the_environment_says_it_is_read_once(
+    rotating: Rotating, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.exc import DBAPIError
+
+    from service.db.credentials import refused_credentials
+    from service.db.session import create_engine
+
+    wrong = "wr0ng/p@ss " + secrets.token_urlsafe(8)
+    engine = create_engine(rotating.url(wrong))
+    try:
+        with caplog.at_level(logging.ERROR), pytest.raises(DBAPIError) as refused:
+            async with engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    assert refused_credentials(refused.value)
+    (record,) = [r for r in caplog.records if r.name == "service.db.credentials"]
+    assert "from UTP_DATABASE_URL" in record.getMessage()
+    assert "read once at start-up" in record.getMessage()
+    assert wrong not in JsonFormatter().format(record)
