@@ -78,6 +78,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                 settings.database_url,
                 pool_size=settings.database.database_pool_size,
                 echo=settings.database.database_echo,
+                credentials_file=settings.database_credentials_file,
             )
             stack.push_async_callback(db.dispose)
             metrics.instrument_engine(db)

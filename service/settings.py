@@ -3,7 +3,10 @@
 Every field of every group maps to one variable: `UTP_` + the field name in upper case
 (`database_url` -> `UTP_DATABASE_URL`). `env_var_names()` lists them all, so the platform's
 Deployment can be checked against this module. A secret can instead be read from a file named
-by `<VAR>_FILE` (`UTP_SECRET_KEY_FILE=/run/secrets/utp_secret_key`, as compose.yaml does).
+by `<VAR>_FILE` (`UTP_SECRET_KEY_FILE=/run/secrets/utp_secret_key`, as compose.yaml does), and
+so can `UTP_DATABASE_URL`, which carries the database password. Files are read once at start-up,
+except the database URL's: the engine re-reads its credentials from that file on every new
+connection, so a rotated password reaches a running process (service/db/credentials.py).
 """
 
 from __future__ import annotations
@@ -82,6 +85,10 @@ class ServerSettings:
 class DatabaseSettings:
     # Empty means an SQLite file in data_dir (see Settings.database_url_resolved).
     database_url: str = ""
+    # Where UTP_DATABASE_URL was read from, if from a file: the credentials in it are re-read on
+    # every new connection (the platform mounts the synced Secret there; it is not a setting of
+    # its own, `UTP_DATABASE_URL_FILE` sets both).
+    database_url_file: str = ""
     database_pool_size: int = 10
     database_echo: bool = False
 
@@ -340,6 +347,11 @@ class Settings:
         return f"sqlite+aiosqlite:///{(self.server.data_dir / 'utp.db').resolve()}"
 
     @property
+    def database_credentials_file(self) -> Path | None:
+        """The file the database URL came from, re-read for each new connection."""
+        return Path(self.database.database_url_file) if self.database.database_url_file else None
+
+    @property
     def is_production(self) -> bool:
         return self.server.environment == "production"
 
@@ -448,9 +460,19 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+# Settings that are not secrets by type but carry one (the database password), so may come from
+# `<VAR>_FILE` as well.
+FILE_SETTINGS: frozenset[str] = frozenset({"database_url"})
+
+
 def env_var_names() -> frozenset[str]:
     """Every environment variable the service reads."""
     return frozenset(PREFIX + f.name.upper() for group in GROUPS for f in dataclasses.fields(group))
+
+
+def read_secret_file(path: str | Path) -> str:
+    """A secret file's text without the one trailing newline editors and `echo` add."""
+    return Path(path).read_text().removesuffix("\n").removesuffix("\r")
 
 
 def _secret_from_file(var: str, path: str, *, also_set: bool) -> str:
@@ -458,8 +480,7 @@ def _secret_from_file(var: str, path: str, *, also_set: bool) -> str:
     if also_set:
         raise SettingsError(f"set {var} or {var}_FILE, not both")
     try:
-        # One trailing newline is how editors and `echo` end a file, not part of the secret.
-        return Path(path).read_text().removesuffix("\n").removesuffix("\r")
+        return read_secret_file(path)
     except OSError as exc:
         raise SettingsError(f"{var}_FILE: cannot read {path}: {exc.strerror}") from None
 
@@ -470,7 +491,8 @@ def _load_group(group: Any, env: Mapping[str, str]) -> Any:
     for f in dataclasses.fields(group):
         var = PREFIX + f.name.upper()
         raw = env.get(var)
-        if hints[f.name] is Secret and env.get(var + "_FILE"):
+        from_file = hints[f.name] is Secret or f.name in FILE_SETTINGS
+        if from_file and env.get(var + "_FILE"):
             raw = _secret_from_file(var, env[var + "_FILE"], also_set=bool(raw))
         if raw is None:
             continue

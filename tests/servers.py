@@ -145,6 +145,13 @@ class PostgresServer:
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "stop")
 
+    def require_password(self, role: str) -> None:
+        """`role` must log in over TCP with its password (SCRAM), as on RDS; everyone else keeps
+        `trust`. The first matching pg_hba line wins, so the new line goes first."""
+        hba = self.datadir / "pg_hba.conf"
+        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n{hba.read_text()}")
+        self._run("pg_ctl", "-D", str(self.datadir), "reload")
+
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
 

@@ -120,6 +120,7 @@ def create_prune_cronjob(
             "--keep-weekly", str(a.keep_weekly),
             "--keep-monthly", str(a.keep_monthly),
         ],
+        database=False,
     )  # fmt: skip
     # Only what pruning reads: the bucket, never the database or provider secrets.
     prune["env"] = [

@@ -5,12 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from infra._k8s import RESTRICTED_CONTAINER
-from infra.service.env import RDS_CA_CONFIG_MAP, RDS_CA_DIR, RDS_CA_FILE, env_refs
+from infra.service.env import (
+    DATABASE_URL_DIR,
+    DATABASE_URL_VOLUME,
+    RDS_CA_CONFIG_MAP,
+    RDS_CA_DIR,
+    RDS_CA_FILE,
+    database_url_volume,
+    env_refs,
+)
 from infra.service.scope import Scope
 
 
-def container(scope: Scope, name: str, command: list[str] | None = None) -> dict[str, Any]:
-    """A restricted container of the service image with the full environment."""
+def container(
+    scope: Scope, name: str, command: list[str] | None = None, *, database: bool = True
+) -> dict[str, Any]:
+    """A restricted container of the service image with the full environment and, unless
+    `database` is off, the database URL file."""
     a = scope.args
     out: dict[str, Any] = {
         "name": name,
@@ -34,13 +45,21 @@ def container(scope: Scope, name: str, command: list[str] | None = None) -> dict
             {"name": "rds-ca", "mountPath": RDS_CA_DIR, "readOnly": True},
         ],
     }
+    if database:
+        # The whole directory, never a subPath: files under a subPath mount are not updated.
+        out["volumeMounts"].append(
+            {"name": DATABASE_URL_VOLUME, "mountPath": DATABASE_URL_DIR, "readOnly": True}
+        )
     if command:
         out["command"] = command
     return out
 
 
 def pod_spec(containers: list[dict[str, Any]], sa: str, **extra: Any) -> dict[str, Any]:
-    """A non-root pod with private scratch volumes; the API's own `utp` account gets no token."""
+    """A non-root pod with private scratch volumes; the API's own `utp` account gets no token.
+    The database URL's Secret volume only where a container mounts it."""
+    mounted = {m["name"] for c in containers for m in c.get("volumeMounts", [])}
+    database = [database_url_volume()] if DATABASE_URL_VOLUME in mounted else []
     return {
         "serviceAccountName": sa,
         "automountServiceAccountToken": sa != "utp",
@@ -59,6 +78,7 @@ def pod_spec(containers: list[dict[str, Any]], sa: str, **extra: Any) -> dict[st
             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
             {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}},
             {"name": "rds-ca", "configMap": {"name": RDS_CA_CONFIG_MAP}},
+            *database,
         ],
         **extra,
     }

@@ -12,6 +12,8 @@ from infra._util import irsa_trust_policy, policy_document
 from infra.service.env import DATABASE_TLS_QUERY
 from infra.service.scope import Scope
 
+REFRESH_INTERVAL = "1m"  # see the ExternalSecret below
+
 
 def create_external_secret(scope: Scope) -> k8s.apiextensions.CustomResource:
     name, a, ns = scope.name, scope.args, scope.args.namespace
@@ -120,8 +122,12 @@ def create_external_secret(scope: Scope) -> k8s.apiextensions.CustomResource:
         kind="ExternalSecret",
         metadata={"name": "utp-env", "namespace": ns},
         spec={
-            # The RDS-managed password rotates; pick up a new one within the hour.
-            "refreshInterval": "1h",
+            # How stale the pods' database URL file may be after a rotation: External Secrets
+            # reads Secrets Manager again this often, and the kubelet then rewrites the mounted
+            # file within its sync period (1 min) plus its watch delay. New connections are
+            # refused for about that long; open ones are not affected. Each refresh costs one
+            # GetSecretValue per secret it reads (~10, ~$2 a month per region).
+            "refreshInterval": REFRESH_INTERVAL,
             "secretStoreRef": {"name": "aws-secrets", "kind": "SecretStore"},
             "target": {
                 "name": "utp-env",

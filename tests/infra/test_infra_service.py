@@ -10,7 +10,7 @@ from tests.infra.support import aws_opts
 def test_env_mapping_names_are_service_settings():
     assert set(ENV_VARS) <= env_var_names()
     for key in (
-        "UTP_DATABASE_URL",
+        "UTP_DATABASE_URL_FILE",
         "UTP_REDIS_URL",
         "UTP_SECRET_KEY",
         "UTP_ENCRYPTION_KEY",
@@ -21,22 +21,25 @@ def test_env_mapping_names_are_service_settings():
         assert f"UTP_{provider}_API_KEY" in ENV_VARS
 
 
-def test_what_the_deployment_sets_satisfies_production_settings():
+def test_what_the_deployment_sets_satisfies_production_settings(tmp_path):
     """The required variables are exactly what a production start needs: it must not refuse."""
     import base64
 
     from service.settings import Settings
 
+    url = tmp_path / "url"
+    url.write_text("postgresql+asyncpg://utp:pw@db.internal:5432/utp?ssl=verify-full")
     plausible = {
         "UTP_ENVIRONMENT": "production",
-        "UTP_DATABASE_URL": "postgresql+asyncpg://utp:pw@db.internal:5432/utp?ssl=verify-full",
+        "UTP_DATABASE_URL_FILE": str(url),
         "UTP_REDIS_URL": "rediss://:token@redis.internal:6379/0",
         "UTP_SECRET_KEY": "s" * 64,
         "UTP_ENCRYPTION_KEY": base64.b64encode(b"k" * 32).decode(),
     }
     required = {name for name, source in ENV_VARS.items() if not source.optional}
     env = {name: plausible[name] for name in required if name in plausible}
-    assert Settings.from_env(env).is_production
+    settings = Settings.from_env(env)
+    assert settings.is_production and settings.database_credentials_file == url
 
 
 def _service(backups: bool = True, migrations: bool = True, min_replicas: int = 2) -> None:
@@ -106,6 +109,57 @@ def test_deployment_env_and_hardening(build):
     assert "db.example.internal:5432/utp" in template["UTP_DATABASE_URL"]
     assert template["UTP_REDIS_URL"].startswith("rediss://")
     assert "UTP_DEEPL_API_KEY" in template and "UTP_OPENAI_API_KEY" not in template
+
+
+def test_database_url_reaches_the_pods_as_a_file_that_follows_the_secret(build):
+    """A rotated password must reach running pods: the URL is a file of the `utp-env` Secret
+    (the kubelet rewrites it; never a subPath, whose file is not rewritten), never an env var,
+    and External Secrets re-reads Secrets Manager every minute."""
+    g = build(_service)
+    (es,) = g.of_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+    assert es.inputs["spec"]["refreshInterval"] == "1m"
+    assert "UTP_DATABASE_URL" in es.inputs["spec"]["target"]["template"]["data"]
+    volume = {
+        "name": "database-url",
+        "secret": {
+            "secretName": "utp-env",
+            "items": [{"key": "UTP_DATABASE_URL", "path": "url"}],
+            "defaultMode": 0o440,
+        },
+    }
+    mount = {"name": "database-url", "mountPath": "/etc/utp/database", "readOnly": True}
+    pods = {
+        d.inputs["metadata"]["name"]: d.inputs["spec"]["template"]["spec"]
+        for d in g.of_type("kubernetes:apps/v1:Deployment")
+    }
+    pods |= {
+        j.inputs["metadata"]["name"]: j.inputs["spec"]["template"]["spec"]
+        for j in g.of_type("kubernetes:batch/v1:Job")
+    }
+    pods |= {
+        c.inputs["metadata"]["name"]: c.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        for c in g.of_type("kubernetes:batch/v1:CronJob")
+    }
+    with_database = {"utp", "utp-migrate-1-2-3", "utp-backup"}
+    assert with_database <= set(pods)
+    for name, pod in pods.items():
+        (c, *_) = pod["containers"]
+        env = {e["name"]: e for e in c.get("env", [])}
+        assert "UTP_DATABASE_URL" not in env, name
+        refs = [
+            e["valueFrom"].get("secretKeyRef", {}).get("key")
+            for e in env.values()
+            if "valueFrom" in e
+        ]
+        assert "UTP_DATABASE_URL" not in refs, name
+        if name in with_database:
+            assert volume in pod["volumes"], name
+            assert mount in c["volumeMounts"], name
+            assert env["UTP_DATABASE_URL_FILE"]["value"] == "/etc/utp/database/url", name
+        else:  # the prune job and the backup exporter never see the database password
+            assert volume not in pod["volumes"], name
+            assert "UTP_DATABASE_URL_FILE" not in env, name
+        assert not any("subPath" in m for m in c.get("volumeMounts", [])), name
 
 
 def test_database_url_verifies_the_server_with_the_mounted_rds_bundle(build):

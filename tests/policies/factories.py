@@ -505,6 +505,10 @@ def container(name: str = "translator") -> dict[str, Any]:
             "requests": {"cpu": "250m", "memory": "256Mi"},
             "limits": {"memory": "512Mi"},
         },
+        "env": [{"name": "UTP_DATABASE_URL_FILE", "value": "/etc/utp/database/url"}],
+        "volumeMounts": [
+            {"name": "database-url", "mountPath": "/etc/utp/database", "readOnly": True}
+        ],
     }
 
 
@@ -516,6 +520,15 @@ def pod_spec() -> dict[str, Any]:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container()],
+        "volumes": [
+            {
+                "name": "database-url",
+                "secret": {
+                    "secretName": "utp-env",
+                    "items": [{"key": "UTP_DATABASE_URL", "path": "url"}],
+                },
+            }
+        ],
     }
 
 

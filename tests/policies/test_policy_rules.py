@@ -98,6 +98,23 @@ CASES: list[tuple[str, Mutation, str]] = [
         ),
         "without verify-full",
     ),
+    (
+        "k8s-database-credentials-as-files",
+        set_(
+            "translator",
+            f"{CTR}.env.0",
+            {
+                "name": "UTP_DATABASE_URL",
+                "valueFrom": {"secretKeyRef": {"name": "utp-env", "key": "UTP_DATABASE_URL"}},
+            },
+        ),
+        "never re-reads",
+    ),
+    (
+        "k8s-database-credentials-as-files",
+        set_("translator", f"{CTR}.volumeMounts.0.subPath", "url"),
+        "subPath",
+    ),
     # Autoscaling
     ("k8s-hpa-metrics-server", remove("metrics-server"), "can never scale"),
     ("aws-eks-node-autoscaler", remove("cluster-autoscaler"), "run a node autoscaler"),

@@ -33,6 +33,37 @@ def test_the_variable_and_its_file_together_are_refused(tmp_path: Path) -> None:
         Settings.from_env({"UTP_SECRET_KEY": "y" * 40, "UTP_SECRET_KEY_FILE": str(secret)})
 
 
+def test_the_database_url_comes_from_its_file_and_the_file_is_remembered(tmp_path: Path) -> None:
+    """Not a Secret by type but it carries the password; the engine re-reads the file."""
+    url = tmp_path / "utp_database_url"
+    url.write_text("postgresql://utp:p%40ss@db:5432/utp\n")
+    settings = Settings.from_env({"UTP_DATABASE_URL_FILE": str(url)})
+    assert settings.database_url == "postgresql+asyncpg://utp:p%40ss@db:5432/utp"
+    assert settings.database_credentials_file == url
+    assert (
+        Settings.from_env({"UTP_DATABASE_URL": "postgresql://u@h/d"}).database_credentials_file
+        is None
+    )
+    with pytest.raises(SettingsError, match="UTP_DATABASE_URL or UTP_DATABASE_URL_FILE, not both"):
+        Settings.from_env(
+            {"UTP_DATABASE_URL": "postgresql://u@h/d", "UTP_DATABASE_URL_FILE": str(url)}
+        )
+
+
+def test_the_database_credentials_are_read_decoded_and_a_bad_file_never_quotes_itself(
+    tmp_path: Path,
+) -> None:
+    from service.db.credentials import read_credentials
+
+    url = tmp_path / "url"
+    url.write_text("postgres://utp:n3w%2Fp%40ss@db:5432/utp?ssl=verify-full\n")
+    assert read_credentials(url) == ("utp", "n3w/p@ss")
+    url.write_text("hunter2-is-not-a-url")
+    with pytest.raises(ValueError, match="not a database URL") as refused:
+        read_credentials(url)
+    assert "hunter2" not in str(refused.value)
+
+
 def test_only_secrets_are_read_from_files(tmp_path: Path) -> None:
     port = tmp_path / "port"
     port.write_text("9999")
