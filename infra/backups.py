@@ -61,6 +61,10 @@ class BackupsArgs:
     # An archive nobody may delete from (the bucket policy denies deleting objects and their
     # versions to every principal); only the lifecycle expires what is past retention.
     deny_deletes: bool = False
+    # An archive kept in noncurrent versions (Loki's logs): its writer may delete, which only
+    # leaves a delete marker; deleting a version is denied to every principal, so only the
+    # lifecycle's noncurrent expiry removes data.
+    deny_version_deletes: bool = False
     # AWS services that deliver into `AWSLogs/<account_id>/` (CloudTrail, AWS Config).
     log_delivery_services: tuple[str, ...] = ()
     account_id: pulumi.Input[str] | None = None
@@ -277,6 +281,16 @@ class Backups(pulumi.ComponentResource):
         args = self._args
         objects = pulumi.Output.concat(bucket.arn, "/*")
         statements: list[dict[str, object]] = []
+        if args.deny_version_deletes and not args.deny_deletes:
+            statements.append(
+                {
+                    "Sid": "NobodyDeletesVersions",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:DeleteObjectVersion",
+                    "Resource": objects,
+                }
+            )
         if args.deny_deletes:
             statements.append(
                 {

@@ -32,6 +32,7 @@ from infra.monitoring import (
     ROUTE53_METRICS_REGION,
     AlertingArgs,
     CloudWatchTargets,
+    LogBucket,
     Monitoring,
     MonitoringArgs,
     PostgresTarget,
@@ -207,8 +208,9 @@ def program(cfg: StackConfig, *, stack: str) -> None:
     )
     # After the failover records: cloudwatch-exporter watches their health checks.
     health_checks = [dns.primary_health_check.id, dns.secondary_health_check.id]
+    logs = _loki_buckets(cfg, primary, dr, regions, account_id)
     for s in scopes:
-        _monitoring(cfg, s, regions, workloads[s.role], health_checks)
+        _monitoring(cfg, s, regions, workloads[s.role], health_checks, logs[s.role])
     for warning in plan_warnings(cfg):
         pulumi.log.warn(warning)
     _exports(cfg, dr, regions, shared, dns)
@@ -614,8 +616,10 @@ def _monitoring(
     regions: dict[str, Regional],
     workloads: Workloads,
     health_checks: list[pulumi.Output[str]],
+    logs: Backups,
 ) -> None:
-    """One region's monitoring: its own database and cache, Route 53 metrics where they are."""
+    """One region's monitoring: its own database and cache, Route 53 metrics where they are,
+    Loki in its own region's log bucket."""
     here = regions[s.role]
     assert here.database is not None and here.cache is not None
     assert here.master_secret_arn is not None
@@ -623,6 +627,9 @@ def _monitoring(
         f"{s.prefix}-monitoring",
         MonitoringArgs(
             cluster_name=cluster_name(s.prefix),
+            logs=LogBucket(
+                name=logs.bucket.bucket, arn=logs.bucket.arn, kms_key_arn=here.kms.arn("s3")
+            ),
             region=s.region,
             alerting=_alerting(cfg),
             oidc_provider_arn=here.cluster.oidc_provider_arn,
@@ -704,6 +711,59 @@ def _vpc_cidr(cfg: StackConfig, s: Scope) -> str:
 ARCHIVE_DAYS = 365
 ARCHIVE_TRANSITIONS: tuple[tuple[int, str], ...] = ((30, "STANDARD_IA"), (90, "GLACIER"))
 LOG_DELIVERY_SERVICES = ("cloudtrail.amazonaws.com", "config.amazonaws.com")
+
+
+# Loki's bucket: Loki serves 30 days (infra/monitoring/logging.yaml) and its compactor then
+# deletes; the deleted objects stay as noncurrent versions for the rest of the year.
+LOKI_ARCHIVE_NONCURRENT_DAYS = ARCHIVE_DAYS - 30
+# Loki still reads what it serves, and its compactor's delete-request table never ages out:
+# only classes with millisecond reads (no Glacier Flexible/Deep Archive).
+LOKI_TRANSITIONS: tuple[tuple[int, str], ...] = ((30, "STANDARD_IA"),)
+
+
+def _loki_buckets(
+    cfg: StackConfig,
+    primary: Scope,
+    dr: Scope,
+    regions: dict[str, Regional],
+    account_id: pulumi.Output[str],
+) -> dict[str, Backups]:
+    """Each region's Loki bucket (`<prefix>-loki-<account>`, SSE-KMS with the region's `s3`
+    key), replicated to `<other prefix>-loki-replica-<account>` in the other region: the
+    operational logs and their one-year archive."""
+    buckets: dict[str, Backups] = {}
+    for s, other in ((primary, dr), (dr, primary)):
+        replica = Backups(
+            f"{other.prefix}-loki-replica",
+            BackupsArgs(
+                bucket_name=pulumi.Output.concat(f"{other.prefix}-loki-replica-", account_id),
+                kms_key_arn=regions[other.role].kms.arn("s3"),
+                production=cfg.production,
+                noncurrent_expiry_days=LOKI_ARCHIVE_NONCURRENT_DAYS,
+                expiry_days=ARCHIVE_DAYS,
+                transitions=LOKI_TRANSITIONS,
+                deny_version_deletes=True,
+            ),
+            opts=other.opts("monitoring"),
+        )
+        buckets[s.role] = Backups(
+            f"{s.prefix}-loki",
+            BackupsArgs(
+                bucket_name=pulumi.Output.concat(f"{s.prefix}-loki-", account_id),
+                kms_key_arn=regions[s.role].kms.arn("s3"),
+                production=cfg.production,
+                noncurrent_expiry_days=LOKI_ARCHIVE_NONCURRENT_DAYS,
+                expiry_days=ARCHIVE_DAYS,
+                transitions=LOKI_TRANSITIONS,
+                deny_version_deletes=True,
+                replicate_to=ReplicationTarget(
+                    bucket_arn=replica.bucket.arn,
+                    kms_key_arn=regions[other.role].kms.arn("s3"),
+                ),
+            ),
+            opts=s.opts("monitoring"),
+        )
+    return buckets
 
 
 def _audit(

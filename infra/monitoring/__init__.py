@@ -19,6 +19,7 @@ from infra._util import irsa_trust_policy, policy_document
 from infra.monitoring.values import (
     CLOUDWATCH_SERVICE_ACCOUNT,
     LOGGING_FILE,
+    LOKI_SERVICE_ACCOUNT,
     POSTGRES_CREDENTIALS,
     REDIS_AUTH,
     cloudwatch_exporter_values,
@@ -82,8 +83,22 @@ class CloudWatchTargets:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LogBucket:
+    """Loki's object store: a versioned SSE-KMS bucket in this region (`Backups`, see
+    stacks/program.py). Loki serves and keeps `logging.yaml`'s retention (30 days) there; what
+    its compactor deletes stays as a noncurrent version until the bucket's lifecycle expires
+    it, so the bucket holds the year-long archive."""
+
+    name: pulumi.Input[str]
+    arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
     cluster_name: str
+    # Loki's chunks and index; Loki reaches it as the `loki` service account (IRSA).
+    logs: LogBucket
     region: str = "us-east-1"
     metrics_retention_days: int = 15
     prometheus_storage_gib: int = 50
@@ -93,7 +108,7 @@ class MonitoringArgs:
     logging_file: Path = LOGGING_FILE
     # None: every alert goes to the null receiver (shown in Alertmanager/Grafana, never sent).
     alerting: AlertingArgs | None = None
-    # The cluster's IRSA identity provider; needed by the exporters below.
+    # The cluster's IRSA identity provider: Loki's and the exporters' roles trust it.
     oidc_provider_arn: pulumi.Input[str] | None = None
     oidc_issuer: pulumi.Input[str] | None = None
     postgres: PostgresTarget | None = None
@@ -128,22 +143,23 @@ class Monitoring(pulumi.ComponentResource):
     """Creates the `monitoring` namespace and, as pinned Helm releases: kube-prometheus-stack
     (Prometheus, node-exporter, kube-state-metrics, Alertmanager routed by
     `infra.monitoring_config`, Grafana with the Loki data source and a generated admin
-    password), Loki (single binary, persistent, retention from `logging.yaml` applied by the
-    compactor) and Promtail (the `logging.yaml` pipeline); one PrometheusRule per file in
-    `rules/` and one dashboard ConfigMap per file in `dashboards/`. With targets: an IRSA
+    password), Loki (single binary, chunks and index in the `logs` bucket through an IRSA
+    role, retention from `logging.yaml` applied by the compactor) and Promtail (the
+    `logging.yaml` pipeline); one PrometheusRule per file in `rules/` and one dashboard
+    ConfigMap per file in `dashboards/`. With targets: an IRSA
     SecretStore and ExternalSecrets for the exporters' credentials, postgres-exporter,
     redis-exporter, and cloudwatch-exporter with an IRSA role limited to reading metrics in
     this region; each exporter scraped through its ServiceMonitor.
     """
 
     alertmanager_config: pulumi.Output[dict[str, Any]]
+    loki_role: aws.iam.Role
     cloudwatch_role: aws.iam.Role | None = None
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("utp:monitoring:Monitoring", name, None, opts)
-        needs_identity = args.postgres or args.redis or args.cloudwatch
-        if needs_identity and (args.oidc_provider_arn is None or args.oidc_issuer is None):
-            raise ValueError("the exporters need oidc_provider_arn and oidc_issuer (IRSA)")
+        if args.oidc_provider_arn is None or args.oidc_issuer is None:
+            raise ValueError("Loki and the exporters need oidc_provider_arn and oidc_issuer (IRSA)")
         if (
             args.cloudwatch is not None
             and args.cloudwatch.route53_health_check_ids
@@ -180,8 +196,19 @@ class Monitoring(pulumi.ComponentResource):
             self,
             depends_on=[admin_secret],
         )
+        self.loki_role = self._loki_role(args.logs)
         loki = release(
-            f"{name}-loki", "loki", self._ns, loki_values(logging, args.loki_storage_gib), self
+            f"{name}-loki",
+            "loki",
+            self._ns,
+            loki_values(
+                logging,
+                args.loki_storage_gib,
+                bucket=args.logs.name,
+                region=args.region,
+                role_arn=self.loki_role.arn,
+            ),
+            self,
         )
         release(f"{name}-promtail", "promtail", self._ns, promtail_values(logging), self, [loki])
         self._create_rules_and_dashboards(stack)
@@ -218,6 +245,28 @@ class Monitoring(pulumi.ComponentResource):
                 data={f"{stem}.json": text},
                 opts=self._child,
             )
+
+    def _loki_role(self, logs: LogBucket) -> aws.iam.Role:
+        """Loki's IRSA role: objects in its own bucket only, and no s3:DeleteObjectVersion, so
+        the compactor's deletes leave the noncurrent versions the archive is made of (the
+        bucket policy denies deleting versions to everyone as well)."""
+        return self._irsa_role(
+            "loki",
+            LOKI_SERVICE_ACCOUNT,
+            [
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": logs.arn},
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    "Resource": pulumi.Output.concat(logs.arn, "/*"),
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                    "Resource": logs.kms_key_arn,
+                },
+            ],
+        )
 
     # -- exporters -------------------------------------------------------------------------
 

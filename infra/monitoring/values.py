@@ -18,6 +18,7 @@ LOGGING_FILE = HERE / "logging.yaml"  # promtail pipeline, Loki retention, Grafa
 POSTGRES_CREDENTIALS = "postgres-exporter-credentials"  # keys: username, password
 REDIS_AUTH = "redis-exporter-auth"  # key: password
 CLOUDWATCH_SERVICE_ACCOUNT = "cloudwatch-exporter"
+LOKI_SERVICE_ACCOUNT = "loki"
 
 # The exporters are small and steady; limits keep a misbehaving one from starving Prometheus.
 _SMALL = {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
@@ -54,19 +55,40 @@ def load_logging(path: Path = LOGGING_FILE) -> LoggingConfig:
     return LoggingConfig(retention_period=retention, pipeline_stages=stages, datasource=datasource)
 
 
-def loki_values(logging: LoggingConfig, storage_gib: int) -> dict[str, Any]:
+def loki_values(
+    logging: LoggingConfig,
+    storage_gib: int,
+    *,
+    bucket: pulumi.Input[str],
+    region: str,
+    role_arn: pulumi.Input[str],
+) -> dict[str, Any]:
+    """Loki as one binary with its chunks and TSDB index in S3 (the role's credentials come
+    from IRSA; the bucket's default SSE-KMS encrypts). The volume holds the write-ahead log
+    and the index cache only. The ruler is off; it shares the bucket name the chart asks for."""
     return {
         "deploymentMode": "SingleBinary",
+        "serviceAccount": {
+            "name": LOKI_SERVICE_ACCOUNT,
+            "annotations": {
+                "eks.amazonaws.com/role-arn": role_arn,
+                "eks.amazonaws.com/sts-regional-endpoints": "true",
+            },
+        },
         "loki": {
             "auth_enabled": False,
             "commonConfig": {"replication_factor": 1},
-            "storage": {"type": "filesystem"},
+            "storage": {
+                "type": "s3",
+                "bucketNames": {"chunks": bucket, "ruler": bucket},
+                "s3": {"region": region},
+            },
             "schemaConfig": {
                 "configs": [
                     {
                         "from": "2024-04-01",
                         "store": "tsdb",
-                        "object_store": "filesystem",
+                        "object_store": "s3",
                         "schema": "v13",
                         "index": {"prefix": "loki_index_", "period": "24h"},
                     }
@@ -74,7 +96,7 @@ def loki_values(logging: LoggingConfig, storage_gib: int) -> dict[str, Any]:
             },
             "limits_config": {"retention_period": logging.retention_period},
             # Without the compactor's retention, retention_period is only recorded, not applied.
-            "compactor": {"retention_enabled": True, "delete_request_store": "filesystem"},
+            "compactor": {"retention_enabled": True, "delete_request_store": "s3"},
         },
         "singleBinary": {
             "replicas": 1,

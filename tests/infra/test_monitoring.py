@@ -15,6 +15,7 @@ from infra.monitoring import (
     RULES_DIR,
     AlertingArgs,
     CloudWatchTargets,
+    LogBucket,
     Monitoring,
     MonitoringArgs,
     PostgresTarget,
@@ -33,6 +34,11 @@ DB_SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:rds!db-1-AbCdEf"
 REDIS_SECRET = f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:redis-auth-AbCdEf"
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXX"
 LOGGING = yaml.safe_load(LOGGING_FILE.read_text())
+LOG_BUCKET = LogBucket(
+    name="utp-prd-usw2-loki-123456789012",
+    arn="arn:aws:s3:::utp-prd-usw2-loki-123456789012",
+    kms_key_arn=f"arn:aws:kms:us-west-2:{ACCOUNT}:key/s3",
+)
 
 
 def _monitoring(
@@ -48,6 +54,7 @@ def _monitoring(
         "mon",
         MonitoringArgs(
             cluster_name="utp-prd-usw2-eks",
+            logs=LOG_BUCKET,
             region=region,
             alerting=AlertingArgs(
                 slack_webhook_url=pulumi.Output.secret(WEBHOOK),
@@ -319,11 +326,52 @@ def test_route53_metrics_only_from_us_east_1(build):
         build(lambda: _monitoring(region="us-west-2", health_checks=("hc",)))
 
 
+def test_loki_keeps_30_days_in_its_own_bucket_through_irsa(graph):
+    values = _release(graph, "loki").inputs["values"]
+    loki = values["loki"]
+    # Loki answers for 30 days; its compactor enforces it (in the bucket, not on a volume).
+    assert loki["limits_config"]["retention_period"] == "720h"
+    assert loki["compactor"] == {"retention_enabled": True, "delete_request_store": "s3"}
+    assert loki["storage"]["type"] == "s3"
+    assert loki["storage"]["bucketNames"]["chunks"] == LOG_BUCKET.name
+    assert loki["storage"]["s3"] == {"region": "us-west-2"}
+    assert {c["object_store"] for c in loki["schemaConfig"]["configs"]} == {"s3"}
+    account = values["serviceAccount"]
+    trust = _trust(graph, "mon-loki")["Statement"][0]["Condition"]["StringEquals"]
+    assert f"system:serviceaccount:monitoring:{account['name']}" in trust.values()
+    assert account["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam")
+
+
+def test_loki_role_may_not_delete_archived_versions(graph):
+    statements = _policy(graph, "mon-loki")["Statement"]
+    granted = {
+        action: statement["Resource"]
+        for statement in statements
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    objects = f"{LOG_BUCKET.arn}/*"
+    assert granted == {
+        "s3:ListBucket": LOG_BUCKET.arn,
+        "s3:GetObject": objects,
+        "s3:PutObject": objects,
+        "s3:DeleteObject": objects,
+        "kms:GenerateDataKey": LOG_BUCKET.kms_key_arn,
+        "kms:Decrypt": LOG_BUCKET.kms_key_arn,
+    }
+    assert not any("*" in str(s["Action"]) for s in statements)
+
+
 def test_exporters_need_the_cluster_identity(build):
     def program() -> None:
         Monitoring(
             "mon",
-            MonitoringArgs(cluster_name="c", cloudwatch=CloudWatchTargets(rds_instance_ids=["db"])),
+            MonitoringArgs(
+                cluster_name="c",
+                logs=LOG_BUCKET,
+                cloudwatch=CloudWatchTargets(rds_instance_ids=["db"]),
+            ),
             opts=aws_opts(),
         )
 

@@ -86,3 +86,46 @@ def test_configured_receivers_make_the_alertmanager_values_secret():
     assert set(stacks) == {EAST, WEST}
     assert all(s.inputs["values"] == SECRET_MASK for s in stacks.values())
     assert webhook not in json.dumps([r.inputs for r in g.graph], default=str)
+
+
+def _loki_bucket_parts(g: GraphIndex, typ: str, suffix: str) -> list[RecordedResource]:
+    return [
+        r
+        for r in g.of_type(typ)
+        if "-loki-" in r.name and r.name.endswith(suffix) and "access-logs" not in r.name
+    ]
+
+
+def test_loki_serves_30_days_and_its_buckets_archive_a_year(staging, production):
+    for g in (staging, production):
+        buckets = {
+            g.effective_region(b): b.inputs["bucket"]
+            for b in _loki_bucket_parts(g, "aws:s3/bucket:Bucket", "-loki-bucket")
+        }
+        assert set(buckets) == {EAST, WEST}
+        lokis = _by_region(g, RELEASE, chart="loki")
+        for region, release in lokis.items():
+            values = release.inputs["values"]
+            assert values["loki"]["storage"]["bucketNames"]["chunks"] == buckets[region]
+            assert values["loki"]["limits_config"]["retention_period"] == "720h"
+        lifecycles = _loki_bucket_parts(
+            g, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "-lifecycle"
+        )
+        assert len(lifecycles) == 4  # each region's bucket and its replica in the other region
+        for lifecycle in lifecycles:
+            (rule,) = lifecycle.inputs["rules"]
+            assert rule["expiration"]["days"] == 365
+            # Loki deletes after 30 days; the deleted version stays for the rest of the year.
+            assert rule["noncurrentVersionExpiration"]["noncurrentDays"] == 335
+            assert {t["storageClass"] for t in rule["transitions"]} == {"STANDARD_IA"}
+        policies = _loki_bucket_parts(g, "aws:s3/bucketPolicy:BucketPolicy", "-bucket-policy")
+        assert len(policies) == 4
+        for policy in policies:
+            statements = json.loads(policy.inputs["policy"])["Statement"]
+            (deny,) = [s for s in statements if s.get("Sid") == "NobodyDeletesVersions"]
+            assert (deny["Effect"], deny["Principal"]) == ("Deny", "*")
+            assert deny["Action"] == "s3:DeleteObjectVersion", policy.name
+        replicated = _loki_bucket_parts(
+            g, "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "-replication"
+        )
+        assert len(replicated) == 2
