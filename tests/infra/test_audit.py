@@ -106,6 +106,31 @@ def test_archive_bucket_denies_deletes_and_admits_log_delivery(build):
     assert "NobodyDeletes" not in {s["Sid"] for s in access}
 
 
+def test_version_archive_lets_writers_delete_but_keeps_every_version_for_a_year(build):
+    g = build(
+        lambda: _archive(
+            deny_version_deletes=True,
+            noncurrent_expiry_days=335,
+            transitions=((30, "STANDARD_IA"),),
+            expiry_days=365,
+        )
+    )
+    policies = {p.name: p for p in g.of_type("aws:s3/bucketPolicy:BucketPolicy")}
+    statements = json.loads(policies["b-bucket-policy"].inputs["policy"])["Statement"]
+    sids = {s["Sid"]: s for s in statements}
+    # A delete only leaves a marker; the version itself goes with the lifecycle alone.
+    assert sids["NobodyDeletesVersions"]["Action"] == "s3:DeleteObjectVersion"
+    assert sids["NobodyDeletesVersions"]["Principal"] == "*"
+    assert "NobodyDeletes" not in sids
+    lifecycles = {
+        lc.name: lc
+        for lc in g.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    }
+    (rule,) = lifecycles["b-lifecycle"].inputs["rules"]
+    assert rule["expiration"] == {"days": 365}
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 335}
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
