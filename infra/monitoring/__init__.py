@@ -21,6 +21,7 @@ from infra.monitoring.values import (
     LOGGING_FILE,
     LOKI_SERVICE_ACCOUNT,
     POSTGRES_CREDENTIALS,
+    POSTGRES_RDS_CA,
     REDIS_AUTH,
     cloudwatch_exporter_values,
     kube_prometheus_stack_values,
@@ -31,6 +32,7 @@ from infra.monitoring.values import (
     redis_exporter_values,
 )
 from infra.monitoring_config import AlertReceivers, alertmanager_config, silent_alertmanager_config
+from infra.service.env import RDS_CA_BUNDLE
 
 HERE = Path(__file__).resolve().parent
 NAMESPACE = "monitoring"
@@ -389,15 +391,24 @@ class Monitoring(pulumi.ComponentResource):
             ],
             after,
         )
+        ca = k8s.core.v1.ConfigMap(
+            f"{self._name}-postgres-exporter-rds-ca",
+            metadata={"name": POSTGRES_RDS_CA, "namespace": NAMESPACE},
+            data={RDS_CA_BUNDLE.name: RDS_CA_BUNDLE.read_text()},
+            opts=self._child,
+        )
         release(
             f"{self._name}-postgres-exporter",
             "prometheus-postgres-exporter",
             self._ns,
             postgres_exporter_values(
-                host=target.host, database=target.database, instance=target.instance_id
+                host=target.host,
+                database=target.database,
+                instance=target.instance_id,
+                ca_file=RDS_CA_BUNDLE.name,
             ),
             self,
-            depends_on=[*after, credentials],
+            depends_on=[*after, credentials, ca],
         )
 
     def _create_redis_exporter(self, target: RedisTarget, after: list[pulumi.Resource]) -> None:

@@ -17,6 +17,9 @@ LOGGING_FILE = HERE / "logging.yaml"  # promtail pipeline, Loki retention, Grafa
 
 POSTGRES_CREDENTIALS = "postgres-exporter-credentials"  # keys: username, password
 REDIS_AUTH = "redis-exporter-auth"  # key: password
+# The RDS CA bundle the service trusts (infra/data/rds-ca), mounted into postgres-exporter.
+POSTGRES_RDS_CA = "postgres-exporter-rds-ca"  # ConfigMap in the monitoring namespace
+POSTGRES_RDS_CA_DIR = "/etc/rds-ca"
 CLOUDWATCH_SERVICE_ACCOUNT = "cloudwatch-exporter"
 LOKI_SERVICE_ACCOUNT = "loki"
 
@@ -212,7 +215,7 @@ def _instance_label(value: pulumi.Input[str]) -> list[dict[str, Any]]:
 
 
 def postgres_exporter_values(
-    *, host: pulumi.Input[str], database: str, instance: pulumi.Input[str]
+    *, host: pulumi.Input[str], database: str, instance: pulumi.Input[str], ca_file: str
 ) -> dict[str, Any]:
     """prometheus-postgres-exporter for one RDS instance. Its default collectors export every
     pg_* name the rules and dashboards use: pg_up, pg_stat_database_numbackends/xact_commit
@@ -225,8 +228,11 @@ def postgres_exporter_values(
                 "host": host,
                 "port": "5432",
                 "database": database,
-                # The parameter group sets rds.force_ssl=1.
-                "sslmode": "require",
+                # The parameter group sets rds.force_ssl=1; verify-full also checks the server's
+                # certificate against the RDS CA bundle and its name against `host`, as the
+                # service does (infra/service/env.py).
+                "sslmode": "verify-full",
+                "extraParams": f"sslrootcert={POSTGRES_RDS_CA_DIR}/{ca_file}",
                 "userSecret": {"name": POSTGRES_CREDENTIALS, "key": "username"},
                 "passwordSecret": {"name": POSTGRES_CREDENTIALS, "key": "password"},
             },
@@ -234,6 +240,10 @@ def postgres_exporter_values(
             # whole database collector (and lose pg_database_size_bytes).
             "extraArgs": ["--exclude-databases=rdsadmin"],
         },
+        "extraVolumes": [{"name": "rds-ca", "configMap": {"name": POSTGRES_RDS_CA}}],
+        "extraVolumeMounts": [
+            {"name": "rds-ca", "mountPath": POSTGRES_RDS_CA_DIR, "readOnly": True}
+        ],
         "serviceMonitor": {
             "enabled": True,
             "interval": "30s",

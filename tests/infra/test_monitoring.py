@@ -23,6 +23,7 @@ from infra.monitoring import (
 )
 from infra.monitoring.values import LOGGING_FILE
 from infra.monitoring_config import CRITICAL_RECEIVER, NULL_RECEIVER, WARNING_RECEIVER
+from infra.service.env import RDS_CA_BUNDLE
 from stacks.graph import RecordedResource
 from stacks.mocks import SECRET_MASK
 from stacks.regions import GraphIndex
@@ -236,7 +237,16 @@ def test_postgres_exporter_watches_the_database_with_synced_credentials(graph):
     values = _release(graph, "prometheus-postgres-exporter").inputs["values"]
     source = values["config"]["datasource"]
     assert source["host"] == "utp-prd-usw2-db.abc.us-west-2.rds.amazonaws.com"
-    assert (source["database"], source["sslmode"]) == ("utp", "require")
+    # TLS that verifies the server: the RDS CA bundle the service trusts, mounted read-only.
+    assert (source["database"], source["sslmode"]) == ("utp", "verify-full")
+    assert source["extraParams"] == f"sslrootcert=/etc/rds-ca/{RDS_CA_BUNDLE.name}"
+    (volume,) = values["extraVolumes"]
+    ca = _named(graph, "kubernetes:core/v1:ConfigMap", volume["configMap"]["name"])
+    assert ca.inputs["data"] == {RDS_CA_BUNDLE.name: RDS_CA_BUNDLE.read_text()}
+    assert "BEGIN CERTIFICATE" in RDS_CA_BUNDLE.read_text()
+    assert values["extraVolumeMounts"] == [
+        {"name": volume["name"], "mountPath": "/etc/rds-ca", "readOnly": True}
+    ]
     assert "password" not in source  # only from the synced Secret
     secret = source["passwordSecret"]["name"]
     assert source["userSecret"]["name"] == secret
