@@ -1,12 +1,22 @@
-"""CloudWatch log groups."""
+"""CloudWatch log groups; Loki's retention and object storage."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
-from policies.helpers import ADVISORY, UNKNOWN, Res, as_int, is_set, resource_rule, types
+from policies.helpers import (
+    ADVISORY,
+    UNKNOWN,
+    Res,
+    as_int,
+    get,
+    is_set,
+    resource_rule,
+    types,
+)
 
 LOG_GROUP = types("aws:cloudwatch/logGroup:LogGroup")
+HELM_RELEASE = types("kubernetes:helm.sh/v3:Release")
 MINIMUM_RETENTION_DAYS = 7
 
 
@@ -24,6 +34,18 @@ def _retention(res: Res) -> Iterator[str]:
         yield "logs are kept forever (no retentionInDays)."
     elif days < minimum:
         yield f"retention is {days} days (minimum {minimum})."
+
+
+def _loki_retention_and_archive(res: Res) -> Iterator[str]:
+    values = res.get("values")
+    if res.get("chart") != "loki" or not isinstance(values, Mapping):
+        return  # another chart, or values masked as a secret: nothing to read offline
+    if get(values, "loki", "compactor", "retention_enabled") is not True:
+        yield "Loki's compactor does not apply retention (loki.compactor.retention_enabled)."
+    if not is_set(get(values, "loki", "limits_config", "retention_period")):
+        yield "Loki has no retention period (loki.limits_config.retention_period)."
+    if get(values, "loki", "storage", "type", default="filesystem") == "filesystem":
+        yield "Loki keeps its logs on a volume, not in the archived object store."
 
 
 RULES = [
@@ -44,5 +66,15 @@ RULES = [
         fix="set retentionInDays (e.g. 30 on staging, 90+ on production).",
         level=ADVISORY,
         config={"minimumDays": {"type": "integer", "default": MINIMUM_RETENTION_DAYS}},
+    ),
+    resource_rule(
+        name="k8s-loki-retention-archived",
+        description="Loki applies a retention period and stores its logs in object storage "
+        "(the bucket whose lifecycle keeps the archive).",
+        area="logs",
+        types=HELM_RELEASE,
+        check=_loki_retention_and_archive,
+        fix="set loki.limits_config.retention_period, loki.compactor.retention_enabled: true "
+        "and loki.storage.type: s3 with the region's Loki bucket (infra/monitoring/values.py).",
     ),
 ]

@@ -648,6 +648,23 @@ def _kubernetes(s: GoodStack) -> None:
         },
         provider=K8S_EAST,
     )
+    s.add(
+        "kubernetes:helm.sh/v3:Release",
+        "loki",
+        {
+            "chart": "loki",
+            "version": "6.40.0",
+            "namespace": "monitoring",
+            "values": {
+                "loki": {
+                    "storage": {"type": "s3", "bucketNames": {"chunks": "loki-use1"}},
+                    "limits_config": {"retention_period": "720h"},
+                    "compactor": {"retention_enabled": True, "delete_request_store": "s3"},
+                }
+            },
+        },
+        provider=K8S_EAST,
+    )
     for chart in ("metrics-server", "cluster-autoscaler"):
         s.add(
             "kubernetes:helm.sh/v3:Release",

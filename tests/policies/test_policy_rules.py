@@ -307,6 +307,21 @@ CASES: list[tuple[str, Mutation, str]] = [
     # Logs
     ("aws-logs-kms-encrypted", drop("flow-logs", "kmsKeyId"), "not encrypted"),
     ("aws-logs-retention", drop("flow-logs", "retentionInDays"), "kept forever"),
+    (
+        "k8s-loki-retention-archived",
+        set_("loki", "values.loki.compactor.retention_enabled", False),
+        "does not apply retention",
+    ),
+    (
+        "k8s-loki-retention-archived",
+        drop("loki", "values.loki.limits_config.retention_period"),
+        "no retention period",
+    ),
+    (
+        "k8s-loki-retention-archived",
+        set_("loki", "values.loki.storage.type", "filesystem"),
+        "not in the archived object store",
+    ),
     # Route 53
     (
         "aws-route53-failover-primary-health-check",
