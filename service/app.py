@@ -230,7 +230,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
     app.asgi_handler = request_context(app.asgi_handler, production=settings.is_production)
     allow_every_method(app)
     if settings.schema_served:
-        document_errors(app)
+        document_errors(app, settings.limits)
     return app
 
 

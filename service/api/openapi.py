@@ -26,6 +26,10 @@ from litestar.openapi.spec import (
 )
 from litestar.openapi.spec.enums import OpenAPIType
 
+from service.api.schemas import NON_BLANK
+from service.settings import LimitSettings
+from service.translation.languages import code_pattern
+
 _ENVELOPE = "ErrorEnvelope"
 _LIBRE = "LibreTranslateError"
 _JSON = "JsonValue"
@@ -282,14 +286,76 @@ def _document_options(schema: OpenAPI) -> None:
         )
 
 
-def document_errors(app: Litestar) -> None:
-    """Add the error responses to every operation of `app`'s OpenAPI document."""
+def _property(component: Schema | Reference, name: str) -> Schema:
+    assert isinstance(component, Schema) and component.properties is not None
+    found = component.properties[name]
+    assert isinstance(found, Schema)
+    return found
+
+
+def _string_of(node: Schema) -> Schema:
+    """The string alternative of a `string | null` field (or the field itself)."""
+    for option in node.one_of or []:
+        if isinstance(option, Schema) and option.type == OpenAPIType.STRING:
+            return option
+    return node
+
+
+def _array_of(node: Schema) -> Schema:
+    for option in node.one_of or []:
+        if isinstance(option, Schema) and option.type == OpenAPIType.ARRAY:
+            return option
+    return node
+
+
+def _document_translation(schemas: Mapping[str, Schema | Reference], limits: LimitSettings) -> None:
+    """What api/translate.py checks in code: known language codes (as `languages.normalize`
+    reads them), the server's size limits, and batch's exactly one of target_lang/target_langs.
+    Not stated (JSON Schema cannot): the context's characters summed over its messages."""
+    code, source = code_pattern(), code_pattern("auto")
+    single, batch = schemas["TranslateRequest"], schemas["BatchTranslateRequest"]
+    for body in (single, batch, schemas["DetectRequest"]):
+        if body is not batch:
+            _property(body, "text").max_length = limits.max_text_chars
+    for body in (single, batch):
+        _property(body, "source_lang").pattern = source
+        _property(body, "context").max_items = limits.max_context_messages
+    _property(single, "target_lang").pattern = code
+    _string_of(_property(batch, "target_lang")).pattern = code
+    texts = _property(batch, "texts")
+    texts.max_items = limits.max_batch_items
+    # Litestar leaves the items' own constraint (schemas.Text) out.
+    texts.items = Schema(
+        type=OpenAPIType.STRING, pattern=NON_BLANK, max_length=limits.max_text_chars
+    )
+    targets = _array_of(_property(batch, "target_langs"))
+    targets.items = Schema(type=OpenAPIType.STRING, pattern=code)
+    targets.min_items, targets.max_items = 1, limits.max_target_langs
+    # Exactly one of the two (null counts as absent).
+    none = Schema(type=OpenAPIType.NULL)
+    assert isinstance(batch, Schema)
+    batch.one_of = [
+        Schema(
+            required=["target_lang"],
+            properties={"target_lang": Schema(type=OpenAPIType.STRING), "target_langs": none},
+        ),
+        Schema(
+            required=["target_langs"],
+            properties={"target_langs": Schema(type=OpenAPIType.ARRAY), "target_lang": none},
+        ),
+    ]
+
+
+def document_errors(app: Litestar, limits: LimitSettings) -> None:
+    """Add the error responses to every operation of `app`'s OpenAPI document, and the
+    constraints the server checks in code to its request bodies."""
     schema = app.openapi_schema
     if schema.components is None:
         schema.components = Components()
     if schema.components.schemas is None:
         schema.components.schemas = {}
     _forbid_unknown_fields(schema.components.schemas)
+    _document_translation(schema.components.schemas, limits)
     schema.components.schemas[_JSON] = _json_value_schema()
     _document_nul(schema)
     _document_files(schema)

@@ -3,9 +3,12 @@ refuses exactly what the document forbids."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+
+from service.translation import languages
 
 from .conftest import Api
 
@@ -117,3 +120,42 @@ async def test_the_glossary_export_documents_its_file(api: Api) -> None:
     assert exported.headers["content-type"] == "text/tab-separated-values; charset=utf-8"
     for header in documented["headers"]:
         assert exported.headers[header]
+
+
+@pytest.mark.parametrize(
+    "code", ["en", " PT_br ", "zh-hans", "ENG", "auto", "xx", "e n", "en-", "", "Auto"]
+)
+async def test_the_language_pattern_is_what_the_server_reads(api: Api, code: str) -> None:
+    schemas = (await _schema(api))["components"]["schemas"]
+    target = schemas["TranslateRequest"]["properties"]["target_lang"]["pattern"]
+    documented = re.search(target, code) is not None
+    response = await api.client.post(
+        "/api/v1/translate", json={"text": "Hello", "target_lang": code}, headers=api.headers
+    )
+    assert (response.status_code == 200) == documented, response.text
+    assert documented == (languages.normalize(code) is not None)
+
+
+async def test_the_batch_documents_one_of_its_two_target_fields(api: Api) -> None:
+    batch = (await _schema(api))["components"]["schemas"]["BatchTranslateRequest"]
+    assert [alternative["required"] for alternative in batch["oneOf"]] == [
+        ["target_lang"],
+        ["target_langs"],
+    ]
+    targets = batch["properties"]["target_langs"]["oneOf"][0]
+    assert (targets["minItems"], targets["maxItems"]) == (1, 10)
+    assert batch["properties"]["texts"]["maxItems"] == 50
+    for body in (
+        {"texts": ["Hi"], "target_lang": "es", "target_langs": ["de"]},
+        {"texts": ["Hi"]},
+        {"texts": ["Hi"], "target_lang": None, "target_langs": None},
+        {"texts": ["Hi"], "target_langs": []},
+    ):
+        response = await api.client.post("/api/v1/translate/batch", json=body, headers=api.headers)
+        assert response.status_code == 422, body
+    for body in (
+        {"texts": ["Hi"], "target_lang": "es", "target_langs": None},
+        {"texts": ["Hi"], "target_lang": None, "target_langs": ["de", "fr"]},
+    ):
+        response = await api.client.post("/api/v1/translate/batch", json=body, headers=api.headers)
+        assert response.status_code == 200, response.text
