@@ -8,7 +8,7 @@ generated document once, when the app is built.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import msgspec
 from litestar import Litestar
@@ -344,6 +344,16 @@ def _document_translation(schemas: Mapping[str, Schema | Reference], limits: Lim
             properties={"target_langs": Schema(type=OpenAPIType.ARRAY), "target_lang": none},
         ),
     ]
+
+
+def document_providers(app: Litestar, known: Collection[str]) -> None:
+    """`enabled_providers` names providers the server knows (accounts/providers.py refuses
+    others), which are known once the server's own are built, at start-up."""
+    schemas = app.openapi_schema.components.schemas if app.openapi_schema.components else None
+    if not schemas or "ProvidersUpdate" not in schemas:
+        return
+    names = _array_of(_property(schemas["ProvidersUpdate"], "enabled_providers"))
+    names.items = Schema(type=OpenAPIType.STRING, enum=sorted(known))
 
 
 def document_errors(app: Litestar, limits: LimitSettings) -> None:

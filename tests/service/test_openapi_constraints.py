@@ -159,3 +159,18 @@ async def test_the_batch_documents_one_of_its_two_target_fields(api: Api) -> Non
     ):
         response = await api.client.post("/api/v1/translate/batch", json=body, headers=api.headers)
         assert response.status_code == 200, response.text
+
+
+async def test_enabled_providers_are_the_known_names(api: Api) -> None:
+    update = (await _schema(api))["components"]["schemas"]["ProvidersUpdate"]
+    [names] = [o for o in update["properties"]["enabled_providers"]["oneOf"] if "items" in o]
+    known = names["items"]["enum"]
+    assert {"deepl", "apertium"} <= set(known)
+    accepted = await api.client.put(
+        "/api/v1/providers", json={"enabled_providers": known}, headers=api.headers
+    )
+    assert accepted.status_code == 200, accepted.text
+    refused = await api.client.put(
+        "/api/v1/providers", json={"enabled_providers": ["nope"]}, headers=api.headers
+    )
+    assert refused.json()["error"]["code"] == "unknown_provider"
