@@ -346,6 +346,15 @@ def _document_translation(schemas: Mapping[str, Schema | Reference], limits: Lim
     ]
 
 
+def _document_glossaries(schemas: Mapping[str, Schema | Reference]) -> None:
+    """An entry's language codes (glossary/terms.py); a blank target_lang is a do-not-translate
+    term's. Not stated (JSON Schema cannot): duplicates after normalising, and source and
+    target being the same language."""
+    entry = schemas["EntryIn"]
+    _property(entry, "source_lang").pattern = code_pattern()
+    _string_of(_property(entry, "target_lang")).pattern = code_pattern(blank=True)
+
+
 def document_providers(app: Litestar, known: Collection[str]) -> None:
     """`enabled_providers` names providers the server knows (accounts/providers.py refuses
     others), which are known once the server's own are built, at start-up."""
@@ -366,6 +375,7 @@ def document_errors(app: Litestar, limits: LimitSettings) -> None:
         schema.components.schemas = {}
     _forbid_unknown_fields(schema.components.schemas)
     _document_translation(schema.components.schemas, limits)
+    _document_glossaries(schema.components.schemas)
     schema.components.schemas[_JSON] = _json_value_schema()
     _document_nul(schema)
     _document_files(schema)

@@ -163,9 +163,10 @@ def _letters(ch: str) -> str:
     return f"[{ch.lower()}{ch.upper()}{extra}]"
 
 
-def code_pattern(*extra: str) -> str:
+def code_pattern(*extra: str, blank: bool = False) -> str:
     """A regular expression matching exactly the strings `normalize` (and `require`) accept,
-    plus `extra` spellings read the same way (e.g. `auto`): what the OpenAPI document states."""
+    plus `extra` spellings read the same way (e.g. `auto`), and white space alone if `blank`:
+    what the OpenAPI document states."""
     spellings = sorted({*_BY_LOWER, *_ALIASES, *extra}, key=lambda c: (-len(c), c))
     choices = "|".join("".join(_letters(ch) for ch in code) for code in spellings)
-    return rf"^\s*(?:{choices})\s*$"
+    return rf"^\s*(?:{choices}){'?' if blank else ''}\s*$"

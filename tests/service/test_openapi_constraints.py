@@ -174,3 +174,26 @@ async def test_enabled_providers_are_the_known_names(api: Api) -> None:
         "/api/v1/providers", json={"enabled_providers": ["nope"]}, headers=api.headers
     )
     assert refused.json()["error"]["code"] == "unknown_provider"
+
+
+async def test_glossary_entries_document_their_language_codes(api: Api) -> None:
+    entry = (await _schema(api))["components"]["schemas"]["EntryIn"]["properties"]
+    source = entry["source_lang"]["pattern"]
+    [target] = [o["pattern"] for o in entry["target_lang"]["oneOf"] if o["type"] == "string"]
+    assert re.search(source, " EN ") and not re.search(source, "xx")
+    assert not re.search(source, "") and re.search(target, " ")
+    refused = await api.client.post(
+        "/api/v1/glossaries",
+        json={"name": "terms", "entries": [{"source_lang": "xx", "source_term": "Acme"}]},
+        headers=api.headers,
+    )
+    assert refused.json()["error"]["code"] == "invalid_glossary"
+    accepted = await api.client.post(
+        "/api/v1/glossaries",
+        json={
+            "name": "terms",
+            "entries": [{"source_lang": " EN ", "source_term": "Acme", "target_lang": " "}],
+        },
+        headers=api.headers,
+    )
+    assert accepted.status_code == 201, accepted.text
