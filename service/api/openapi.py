@@ -27,8 +27,10 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.enums import OpenAPIType
 
 from service.api.schemas import NON_BLANK
+from service.api.usage import LIMIT_TEXT
 from service.settings import LimitSettings
 from service.translation.languages import code_pattern
+from service.usage.budgets import MAX_LIMIT
 
 _ENVELOPE = "ErrorEnvelope"
 _LIBRE = "LibreTranslateError"
@@ -355,6 +357,37 @@ def _document_glossaries(schemas: Mapping[str, Schema | Reference]) -> None:
     _string_of(_property(entry, "target_lang")).pattern = code_pattern(blank=True)
 
 
+def _document_budgets(schemas: Mapping[str, Schema | Reference]) -> None:
+    """What usage/budgets.py checks: the limit's range, the soft ratio's, and a subject for a
+    channel or user budget only (a workspace's has none: absent, null or empty)."""
+    update = schemas["BudgetUpdate"]
+    assert isinstance(update, Schema)
+    for option in _property(update, "monthly_limit").one_of or []:
+        if isinstance(option, Schema) and option.type == OpenAPIType.NUMBER:
+            option.minimum, option.maximum = 0, float(MAX_LIMIT)
+        elif isinstance(option, Schema):
+            option.pattern = LIMIT_TEXT
+    ratio = _property(update, "soft_limit_ratio").one_of or []
+    for option in ratio:
+        if isinstance(option, Schema) and option.type == OpenAPIType.NUMBER:
+            option.exclusive_minimum, option.maximum = 0, 1
+    update.one_of = [
+        Schema(
+            properties={
+                "scope": Schema(const="workspace"),
+                "subject": Schema(enum=[None, ""]),
+            }
+        ),
+        Schema(
+            required=["subject"],
+            properties={
+                "scope": Schema(enum=["channel", "user"]),
+                "subject": Schema(type=OpenAPIType.STRING, min_length=1, max_length=64),
+            },
+        ),
+    ]
+
+
 def document_providers(app: Litestar, known: Collection[str]) -> None:
     """`enabled_providers` names providers the server knows (accounts/providers.py refuses
     others), which are known once the server's own are built, at start-up."""
@@ -376,6 +409,7 @@ def document_errors(app: Litestar, limits: LimitSettings) -> None:
     _forbid_unknown_fields(schema.components.schemas)
     _document_translation(schema.components.schemas, limits)
     _document_glossaries(schema.components.schemas)
+    _document_budgets(schema.components.schemas)
     schema.components.schemas[_JSON] = _json_value_schema()
     _document_nul(schema)
     _document_files(schema)

@@ -197,3 +197,55 @@ async def test_glossary_entries_document_their_language_codes(api: Api) -> None:
         headers=api.headers,
     )
     assert accepted.status_code == 201, accepted.text
+
+
+@pytest.mark.parametrize(
+    ("limit", "accepted"),
+    [
+        (5, True),
+        ("0.60", True),
+        (" +5. ", True),
+        (".5", True),
+        ("1000000000", True),
+        (1e9, True),
+        ("1000000000.5", False),
+        (1e9 + 1, False),
+        (-1, False),
+        ("1e3", False),
+        ("1_000", False),
+        ("NaN", False),
+        ("", False),
+    ],
+)
+async def test_a_budget_limit_is_what_the_document_states(
+    api: Api, limit: float | str, accepted: bool
+) -> None:
+    update = (await _schema(api))["components"]["schemas"]["BudgetUpdate"]
+    number, text = update["properties"]["monthly_limit"]["oneOf"]
+    if isinstance(limit, str):
+        assert (re.search(text["pattern"], limit) is not None) == accepted
+    else:
+        assert (number["minimum"] <= limit <= number["maximum"]) == accepted
+    response = await api.client.put(
+        "/api/v1/budgets",
+        json={"scope": "workspace", "monthly_limit": limit},
+        headers=api.headers,
+    )
+    assert (response.status_code == 200) == accepted, response.text
+    if not accepted:
+        assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_a_budget_documents_its_subject_per_scope(api: Api) -> None:
+    update = (await _schema(api))["components"]["schemas"]["BudgetUpdate"]
+    workspace, other = update["oneOf"]
+    assert workspace["properties"]["subject"]["enum"] == [None, ""]
+    assert other["required"] == ["subject"]
+    for body, status in (
+        ({"scope": "workspace", "subject": "", "monthly_limit": 1}, 200),
+        ({"scope": "user", "subject": "u" * 64, "monthly_limit": 1}, 200),
+        ({"scope": "user", "subject": "u" * 65, "monthly_limit": 1}, 422),
+        ({"scope": "channel", "monthly_limit": 1}, 422),
+    ):
+        response = await api.client.put("/api/v1/budgets", json=body, headers=api.headers)
+        assert response.status_code == status, body
