@@ -33,7 +33,7 @@ from service.api.guard import guard
 from service.api.health import live, prometheus, ready, running
 from service.api.libretranslate import router as libretranslate
 from service.api.middleware import request_context
-from service.api.openapi import document_errors
+from service.api.openapi import document_errors, document_providers
 from service.api.privacy import PrivacyController
 from service.api.providers import ProvidersController
 from service.api.region import refuse_writes_on_replica
@@ -170,6 +170,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             )
             install_identity(app.state, settings, sessions, tenant_client)
             await install_workspace_config(app.state, settings, sessions, tenant_client, router)
+            if settings.schema_served:
+                # Known only now that the server's providers are built.
+                document_providers(app, app.state.workspace_providers.known)
             app.state.language_priors = LanguagePriors(sessions)
             app.state.engine = Engine(
                 router=router,
@@ -230,7 +233,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
     app.asgi_handler = request_context(app.asgi_handler, production=settings.is_production)
     allow_every_method(app)
     if settings.schema_served:
-        document_errors(app)
+        document_errors(app, settings.limits)
     return app
 
 

@@ -352,6 +352,12 @@ class WorkspaceProviders:
     def server(self) -> Router:
         return self._server
 
+    @property
+    def known(self) -> set[str]:
+        """The provider names a workspace may enable: those it can bring a key for, and the
+        server's own."""
+        return {*NAMES, *self._server.by_name}
+
     def invalidate(self, workspace_id: uuid.UUID) -> None:
         entry = self._entries.get(workspace_id)
         if entry is not None:

@@ -8,7 +8,7 @@ generated document once, when the app is built.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import msgspec
 from litestar import Litestar
@@ -25,6 +25,12 @@ from litestar.openapi.spec import (
     Schema,
 )
 from litestar.openapi.spec.enums import OpenAPIType
+
+from service.api.schemas import NON_BLANK
+from service.api.usage import LIMIT_TEXT
+from service.settings import LimitSettings
+from service.translation.languages import code_pattern
+from service.usage.budgets import MAX_LIMIT
 
 _ENVELOPE = "ErrorEnvelope"
 _LIBRE = "LibreTranslateError"
@@ -282,14 +288,128 @@ def _document_options(schema: OpenAPI) -> None:
         )
 
 
-def document_errors(app: Litestar) -> None:
-    """Add the error responses to every operation of `app`'s OpenAPI document."""
+def _property(component: Schema | Reference, name: str) -> Schema:
+    assert isinstance(component, Schema) and component.properties is not None
+    found = component.properties[name]
+    assert isinstance(found, Schema)
+    return found
+
+
+def _string_of(node: Schema) -> Schema:
+    """The string alternative of a `string | null` field (or the field itself)."""
+    for option in node.one_of or []:
+        if isinstance(option, Schema) and option.type == OpenAPIType.STRING:
+            return option
+    return node
+
+
+def _array_of(node: Schema) -> Schema:
+    for option in node.one_of or []:
+        if isinstance(option, Schema) and option.type == OpenAPIType.ARRAY:
+            return option
+    return node
+
+
+def _document_translation(schemas: Mapping[str, Schema | Reference], limits: LimitSettings) -> None:
+    """What api/translate.py checks in code: known language codes (as `languages.normalize`
+    reads them), the server's size limits, and batch's exactly one of target_lang/target_langs.
+    Not stated (JSON Schema cannot): the context's characters summed over its messages."""
+    code, source = code_pattern(), code_pattern("auto")
+    single, batch = schemas["TranslateRequest"], schemas["BatchTranslateRequest"]
+    for body in (single, batch, schemas["DetectRequest"]):
+        if body is not batch:
+            _property(body, "text").max_length = limits.max_text_chars
+    for body in (single, batch):
+        _property(body, "source_lang").pattern = source
+        _property(body, "context").max_items = limits.max_context_messages
+    _property(single, "target_lang").pattern = code
+    _string_of(_property(batch, "target_lang")).pattern = code
+    texts = _property(batch, "texts")
+    texts.max_items = limits.max_batch_items
+    # Litestar leaves the items' own constraint (schemas.Text) out.
+    texts.items = Schema(
+        type=OpenAPIType.STRING, pattern=NON_BLANK, max_length=limits.max_text_chars
+    )
+    targets = _array_of(_property(batch, "target_langs"))
+    targets.items = Schema(type=OpenAPIType.STRING, pattern=code)
+    targets.min_items, targets.max_items = 1, limits.max_target_langs
+    # Exactly one of the two (null counts as absent).
+    none = Schema(type=OpenAPIType.NULL)
+    assert isinstance(batch, Schema)
+    batch.one_of = [
+        Schema(
+            required=["target_lang"],
+            properties={"target_lang": Schema(type=OpenAPIType.STRING), "target_langs": none},
+        ),
+        Schema(
+            required=["target_langs"],
+            properties={"target_langs": Schema(type=OpenAPIType.ARRAY), "target_lang": none},
+        ),
+    ]
+
+
+def _document_glossaries(schemas: Mapping[str, Schema | Reference]) -> None:
+    """An entry's language codes (glossary/terms.py); a blank target_lang is a do-not-translate
+    term's. Not stated (JSON Schema cannot): duplicates after normalising, and source and
+    target being the same language."""
+    entry = schemas["EntryIn"]
+    _property(entry, "source_lang").pattern = code_pattern()
+    _string_of(_property(entry, "target_lang")).pattern = code_pattern(blank=True)
+
+
+def _document_budgets(schemas: Mapping[str, Schema | Reference]) -> None:
+    """What usage/budgets.py checks: the limit's range, the soft ratio's, and a subject for a
+    channel or user budget only (a workspace's has none: absent, null or empty)."""
+    update = schemas["BudgetUpdate"]
+    assert isinstance(update, Schema)
+    for option in _property(update, "monthly_limit").one_of or []:
+        if isinstance(option, Schema) and option.type == OpenAPIType.NUMBER:
+            option.minimum, option.maximum = 0, float(MAX_LIMIT)
+        elif isinstance(option, Schema):
+            option.pattern = LIMIT_TEXT
+    ratio = _property(update, "soft_limit_ratio").one_of or []
+    for option in ratio:
+        if isinstance(option, Schema) and option.type == OpenAPIType.NUMBER:
+            option.exclusive_minimum, option.maximum = 0, 1
+    update.one_of = [
+        Schema(
+            properties={
+                "scope": Schema(const="workspace"),
+                "subject": Schema(enum=[None, ""]),
+            }
+        ),
+        Schema(
+            required=["subject"],
+            properties={
+                "scope": Schema(enum=["channel", "user"]),
+                "subject": Schema(type=OpenAPIType.STRING, min_length=1, max_length=64),
+            },
+        ),
+    ]
+
+
+def document_providers(app: Litestar, known: Collection[str]) -> None:
+    """`enabled_providers` names providers the server knows (accounts/providers.py refuses
+    others), which are known once the server's own are built, at start-up."""
+    schemas = app.openapi_schema.components.schemas if app.openapi_schema.components else None
+    if not schemas or "ProvidersUpdate" not in schemas:
+        return
+    names = _array_of(_property(schemas["ProvidersUpdate"], "enabled_providers"))
+    names.items = Schema(type=OpenAPIType.STRING, enum=sorted(known))
+
+
+def document_errors(app: Litestar, limits: LimitSettings) -> None:
+    """Add the error responses to every operation of `app`'s OpenAPI document, and the
+    constraints the server checks in code to its request bodies."""
     schema = app.openapi_schema
     if schema.components is None:
         schema.components = Components()
     if schema.components.schemas is None:
         schema.components.schemas = {}
     _forbid_unknown_fields(schema.components.schemas)
+    _document_translation(schema.components.schemas, limits)
+    _document_glossaries(schema.components.schemas)
+    _document_budgets(schema.components.schemas)
     schema.components.schemas[_JSON] = _json_value_schema()
     _document_nul(schema)
     _document_files(schema)

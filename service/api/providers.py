@@ -165,7 +165,7 @@ def _keyring(request: AnyRequest) -> Keyring:
 
 def _known(request: AnyRequest) -> set[str]:
     wp: config.WorkspaceProviders = request.app.state.workspace_providers
-    return {*config.NAMES, *wp.server.by_name}
+    return wp.known
 
 
 def _changed(request: AnyRequest, workspace_id: uuid.UUID) -> None:

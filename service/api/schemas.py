@@ -24,26 +24,22 @@ class TranslateRequest(msgspec.Struct, frozen=True):
     context: list[ContextItem] = msgspec.field(default_factory=list)
     quality_tier: Literal["economy", "balanced", "premium"] | None = None
     formality: Literal["more", "less", "default"] | None = None
+    # One the workspace has enabled (its configuration decides): unknown_provider otherwise.
     provider: str | None = None
     # The Rocket.Chat room the text comes from: its channel glossary applies too.
     channel_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class BatchTranslateRequest(msgspec.Struct, frozen=True):
-    texts: Annotated[
-        list[Text],
-        # Litestar leaves the items' own constraint out of the schema: stated here as well.
-        msgspec.Meta(
-            min_length=1,
-            extra_json_schema={"extra": {"items": {"type": "string", "pattern": NON_BLANK}}},
-        ),
-    ]
+    # Litestar leaves the items' own constraint out of the schema: api/openapi.py states it.
+    texts: Annotated[list[Text], msgspec.Meta(min_length=1)]
     target_lang: str | None = None
     target_langs: list[str] | None = None
     source_lang: str = "auto"
     context: list[ContextItem] = msgspec.field(default_factory=list)
     quality_tier: Literal["economy", "balanced", "premium"] | None = None
     formality: Literal["more", "less", "default"] | None = None
+    # One the workspace has enabled (its configuration decides): unknown_provider otherwise.
     provider: str | None = None
     # The Rocket.Chat room the text comes from: its channel glossary applies too.
     channel_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None

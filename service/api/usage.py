@@ -58,13 +58,24 @@ class Budgets(msgspec.Struct, frozen=True):
     budgets: list[Budget]
 
 
+# A decimal string ("5", "0.60") from 0 to budgets.MAX_LIMIT, without exponent, `_` or NaN:
+# a form the OpenAPI document can state exactly (api/openapi.py), as it states a number's range.
+LIMIT_TEXT = r"^\s*\+?0*(?:[0-9]{1,9}(?:\.[0-9]*)?|\.[0-9]+|1000000000(?:\.0*)?)\s*$"
+
+
 class BudgetUpdate(msgspec.Struct, frozen=True):
     """Create or replace the budget of a scope (and subject: the channel or user id)."""
 
     scope: Literal["workspace", "channel", "user"]
-    monthly_limit: Decimal
+    # USD, as a JSON number or a decimal string (exact: no binary rounding).
+    monthly_limit: float | Annotated[str, msgspec.Meta(pattern=LIMIT_TEXT)]
     subject: str | None = None
     soft_limit_ratio: float | None = None
+
+
+def _amount(value: float | str) -> Decimal:
+    """A number by its shortest spelling (0.1 is 0.1, not 0.1000000000000000055...)."""
+    return Decimal(repr(value) if isinstance(value, float) else value.strip())
 
 
 def _budget(state: BudgetState) -> Budget:
@@ -121,7 +132,7 @@ class BudgetsController(Controller):
                 principal.workspace_id,
                 scope=data.scope,
                 subject=data.subject,
-                monthly_limit=data.monthly_limit,
+                monthly_limit=_amount(data.monthly_limit),
                 soft_limit_ratio=data.soft_limit_ratio,
             )
             await audit.record(

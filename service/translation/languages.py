@@ -150,3 +150,23 @@ def same_language(a: str, b: str) -> bool:
 
 def name(code: str) -> str:
     return LANGUAGES.get(code, code)
+
+
+def _letters(ch: str) -> str:
+    """A regex class of what `normalize` reads as `ch`: either case, `_` for `-`, and the
+    Kelvin sign, whose lower case is `k`."""
+    if ch == "-":
+        return "[-_]"
+    if not ch.isalpha():
+        return ch
+    extra = "\u212a" if ch.lower() == "k" else ""
+    return f"[{ch.lower()}{ch.upper()}{extra}]"
+
+
+def code_pattern(*extra: str, blank: bool = False) -> str:
+    """A regular expression matching exactly the strings `normalize` (and `require`) accept,
+    plus `extra` spellings read the same way (e.g. `auto`), and white space alone if `blank`:
+    what the OpenAPI document states."""
+    spellings = sorted({*_BY_LOWER, *_ALIASES, *extra}, key=lambda c: (-len(c), c))
+    choices = "|".join("".join(_letters(ch) for ch in code) for code in spellings)
+    return rf"^\s*(?:{choices}){'?' if blank else ''}\s*$"

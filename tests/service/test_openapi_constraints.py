@@ -3,9 +3,12 @@ refuses exactly what the document forbids."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+
+from service.translation import languages
 
 from .conftest import Api
 
@@ -117,3 +120,132 @@ async def test_the_glossary_export_documents_its_file(api: Api) -> None:
     assert exported.headers["content-type"] == "text/tab-separated-values; charset=utf-8"
     for header in documented["headers"]:
         assert exported.headers[header]
+
+
+@pytest.mark.parametrize(
+    "code", ["en", " PT_br ", "zh-hans", "ENG", "auto", "xx", "e n", "en-", "", "Auto"]
+)
+async def test_the_language_pattern_is_what_the_server_reads(api: Api, code: str) -> None:
+    schemas = (await _schema(api))["components"]["schemas"]
+    target = schemas["TranslateRequest"]["properties"]["target_lang"]["pattern"]
+    documented = re.search(target, code) is not None
+    response = await api.client.post(
+        "/api/v1/translate", json={"text": "Hello", "target_lang": code}, headers=api.headers
+    )
+    assert (response.status_code == 200) == documented, response.text
+    assert documented == (languages.normalize(code) is not None)
+
+
+async def test_the_batch_documents_one_of_its_two_target_fields(api: Api) -> None:
+    batch = (await _schema(api))["components"]["schemas"]["BatchTranslateRequest"]
+    assert [alternative["required"] for alternative in batch["oneOf"]] == [
+        ["target_lang"],
+        ["target_langs"],
+    ]
+    targets = batch["properties"]["target_langs"]["oneOf"][0]
+    assert (targets["minItems"], targets["maxItems"]) == (1, 10)
+    assert batch["properties"]["texts"]["maxItems"] == 50
+    for body in (
+        {"texts": ["Hi"], "target_lang": "es", "target_langs": ["de"]},
+        {"texts": ["Hi"]},
+        {"texts": ["Hi"], "target_lang": None, "target_langs": None},
+        {"texts": ["Hi"], "target_langs": []},
+    ):
+        response = await api.client.post("/api/v1/translate/batch", json=body, headers=api.headers)
+        assert response.status_code == 422, body
+    for body in (
+        {"texts": ["Hi"], "target_lang": "es", "target_langs": None},
+        {"texts": ["Hi"], "target_lang": None, "target_langs": ["de", "fr"]},
+    ):
+        response = await api.client.post("/api/v1/translate/batch", json=body, headers=api.headers)
+        assert response.status_code == 200, response.text
+
+
+async def test_enabled_providers_are_the_known_names(api: Api) -> None:
+    update = (await _schema(api))["components"]["schemas"]["ProvidersUpdate"]
+    [names] = [o for o in update["properties"]["enabled_providers"]["oneOf"] if "items" in o]
+    known = names["items"]["enum"]
+    assert {"deepl", "apertium"} <= set(known)
+    accepted = await api.client.put(
+        "/api/v1/providers", json={"enabled_providers": known}, headers=api.headers
+    )
+    assert accepted.status_code == 200, accepted.text
+    refused = await api.client.put(
+        "/api/v1/providers", json={"enabled_providers": ["nope"]}, headers=api.headers
+    )
+    assert refused.json()["error"]["code"] == "unknown_provider"
+
+
+async def test_glossary_entries_document_their_language_codes(api: Api) -> None:
+    entry = (await _schema(api))["components"]["schemas"]["EntryIn"]["properties"]
+    source = entry["source_lang"]["pattern"]
+    [target] = [o["pattern"] for o in entry["target_lang"]["oneOf"] if o["type"] == "string"]
+    assert re.search(source, " EN ") and not re.search(source, "xx")
+    assert not re.search(source, "") and re.search(target, " ")
+    refused = await api.client.post(
+        "/api/v1/glossaries",
+        json={"name": "terms", "entries": [{"source_lang": "xx", "source_term": "Acme"}]},
+        headers=api.headers,
+    )
+    assert refused.json()["error"]["code"] == "invalid_glossary"
+    accepted = await api.client.post(
+        "/api/v1/glossaries",
+        json={
+            "name": "terms",
+            "entries": [{"source_lang": " EN ", "source_term": "Acme", "target_lang": " "}],
+        },
+        headers=api.headers,
+    )
+    assert accepted.status_code == 201, accepted.text
+
+
+@pytest.mark.parametrize(
+    ("limit", "accepted"),
+    [
+        (5, True),
+        ("0.60", True),
+        (" +5. ", True),
+        (".5", True),
+        ("1000000000", True),
+        (1e9, True),
+        ("1000000000.5", False),
+        (1e9 + 1, False),
+        (-1, False),
+        ("1e3", False),
+        ("1_000", False),
+        ("NaN", False),
+        ("", False),
+    ],
+)
+async def test_a_budget_limit_is_what_the_document_states(
+    api: Api, limit: float | str, accepted: bool
+) -> None:
+    update = (await _schema(api))["components"]["schemas"]["BudgetUpdate"]
+    number, text = update["properties"]["monthly_limit"]["oneOf"]
+    if isinstance(limit, str):
+        assert (re.search(text["pattern"], limit) is not None) == accepted
+    else:
+        assert (number["minimum"] <= limit <= number["maximum"]) == accepted
+    response = await api.client.put(
+        "/api/v1/budgets",
+        json={"scope": "workspace", "monthly_limit": limit},
+        headers=api.headers,
+    )
+    assert (response.status_code == 200) == accepted, response.text
+    if not accepted:
+        assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_a_budget_documents_its_subject_per_scope(api: Api) -> None:
+    update = (await _schema(api))["components"]["schemas"]["BudgetUpdate"]
+    workspace, other = update["oneOf"]
+    assert workspace["properties"]["subject"]["enum"] == [None, ""]
+    assert other["required"] == ["subject"]
+    for body, status in (
+        ({"scope": "workspace", "subject": "", "monthly_limit": 1}, 200),
+        ({"scope": "user", "subject": "u" * 64, "monthly_limit": 1}, 200),
+        ({"scope": "user", "subject": "u" * 65, "monthly_limit": 1}, 422),
+        ({"scope": "channel", "monthly_limit": 1}, 422),
+    ):
+        response = await api.client.put("/api/v1/budgets", json=body, headers=api.headers)
+        assert response.status_code == status, body
