@@ -18,7 +18,7 @@ from tests.service.accounts.fake_rocketchat import RocketChatFake
 
 from .conftest import NOW, Console, artifact_dir
 
-PROVIDERS = ("deepl", "openai", "apertium")
+PROVIDERS = ("deepl", "openai", "google")
 PAIRS = ("es", "fr", "de")
 
 
