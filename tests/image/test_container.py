@@ -27,9 +27,10 @@ from tests.servers import PostgresServer, RedisServer, free_port
 
 IMAGE = os.environ.get("UTP_TEST_IMAGE", "")
 # The image's budget, written down in docs/compose.md: Debian + Python, the service's wheels,
-# Apertium with four pairs, pg_dump and Redis: 624 MB measured on the stand-in base (Debian's
-# postgresql-client). Raise it only with a reason in the commit.
-SIZE_BUDGET_MB = 700
+# Apertium with the 18 pairs of the offline engine (17 languages), pg_dump and Redis. 624 MB
+# with four pairs on the stand-in base (Debian's postgresql-client); the 14 pairs issue 22 added
+# install 94 MB, so 760 MB. Raise it only with a reason in the commit.
+SIZE_BUDGET_MB = 760
 
 pytestmark = pytest.mark.skipif(not IMAGE, reason="run by `make image-test` (builds the image)")
 
@@ -138,6 +139,21 @@ def test_translates_with_apertium_through_the_api(container: Running) -> None:
     body = response.json()
     assert body["provider"] == "apertium" and body["model"] == "eng-spa"
     assert body["translated_text"].startswith("Buenos días")
+
+
+def test_translates_offline_through_a_pivot(container: Running) -> None:
+    """The image carries every pair of the offline engine: Galician to Italian goes through
+    Spanish (apertium-es-gl, apertium-spa-ita), as on a `make run` machine."""
+    response = httpx.post(
+        f"{container.base_url}/api/v1/translate",
+        headers={"X-API-Key": container.api_key},
+        json={"text": "Bos días, como vai o proxecto?", "source_lang": "gl", "target_lang": "it"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["provider"] == "apertium"
+    assert body["pivot"] == ["gl", "es", "it"]
 
 
 def test_health_check_command_inside_reports_json(container: Running) -> None:

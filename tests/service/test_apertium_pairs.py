@@ -42,7 +42,13 @@ def test_every_checked_pair_has_a_verdict_with_its_reason_and_sample() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [".ci/run", "scripts/ensure-system-packages.sh", ".github/workflows/ci.yml"]
+    "path",
+    [
+        ".ci/run",
+        "scripts/ensure-system-packages.sh",
+        ".github/workflows/ci.yml",
+        "service/Dockerfile",
+    ],
 )
 def test_installers_install_exactly_the_accepted_pairs(path: str) -> None:
     assert packages_in(path) == ACCEPTED | EARLIER
