@@ -1,19 +1,23 @@
-"""The stack configuration, read once from `Pulumi.<stack>.yaml` into a validated frozen model."""
+"""The stack configuration, read once from `Pulumi.<stack>.yaml` into a validated frozen model.
+
+The model is msgspec Structs (camelCase keys, unknown keys refused) that `msgspec.convert`
+fills in; its errors are told in this module's words (`utp.database.instanceClas: unknown key
+(did you mean 'instanceClass'?)`). Checks spanning several keys run after the conversion.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import ipaddress
 import json
 import re
-import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import msgspec
+import msgspec.inspect as mi
 import yaml
 
 PROJECT = "utp"
@@ -25,28 +29,80 @@ class ConfigError(ValueError):
     """The stack configuration is invalid; the message names the key and what is wrong."""
 
 
-@dataclass(frozen=True, slots=True)
 class SecretValue:
     """A `secure:` config value. Offline it holds only a placeholder; repr never shows it."""
 
-    value: str
-    offline: bool = False
+    __slots__ = ("offline", "value")
+
+    # Not a dataclass: msgspec would fill one in from any mapping, a plain-text
+    # `{value: ...}` included; as a custom type it only passes through (see _secret_hook).
+    def __init__(self, value: str, offline: bool = False) -> None:
+        self.value = value
+        self.offline = offline
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretValue) and (other.value, other.offline) == (
+            self.value,
+            self.offline,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.value, self.offline))
 
     def __repr__(self) -> str:
         return "SecretValue('[secret]')"
 
 
-@dataclass(frozen=True, kw_only=True)
-class NetworkConfig:
+_REGION = r"^[a-z]{2}-[a-z]+-\d$"
+# Access entries take IAM role ARNs, not the STS assumed-role ARN a session reports.
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_TAG = r"^(?!latest$)[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
+_HOST = r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+
+# Every number in the stack config is a count, a size or a duration.
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Region = Annotated[str, msgspec.Meta(pattern=_REGION)]
+HostName = Annotated[str, msgspec.Meta(pattern=_HOST)]
+SlackChannel = Annotated[str, msgspec.Meta(pattern=r"^#.")]
+
+# What a value outside its msgspec.Meta constraint is told, by key; any other reads
+# "must not be negative" (Count).
+_CONSTRAINT_MESSAGES = {
+    "primaryRegion": "utp:primaryRegion: {value!r} is not an AWS region name",
+    "drRegion": "utp:drRegion: {value!r} is not an AWS region name",
+    "database.backupRetentionDays": "utp:database.backupRetentionDays: must be 1..35",
+    "cache.nodes": "utp:cache.nodes: at least 2 for Multi-AZ automatic failover",
+    "service.imageTag": "utp:service.imageTag: {value!r} must be a pinned tag, not latest",
+    "dns.zone": "utp:dns.zone: {value!r} is not a DNS name",
+    "dns.apiHostname": "utp:dns.apiHostname: {value!r} is not a DNS name",
+    "budget.monthlyUsd": "utp:budget.monthlyUsd: must be positive",
+    "edge.rateLimitPer5Minutes": "utp:edge.rateLimitPer5Minutes: WAF accepts 10..2,000,000,000",
+    "alerting.runbookBaseUrl": (
+        "utp:alerting.runbookBaseUrl: {value!r} must be an https:// URL (the repository's"
+        " blob URL on the default branch)"
+    ),
+    "alerting.warningChannel": (
+        "utp:alerting.warningChannel: {value!r} must be a Slack channel (#name)"
+    ),
+    "alerting.criticalChannel": (
+        "utp:alerting.criticalChannel: {value!r} must be a Slack channel (#name)"
+    ),
+}
+
+
+class _Group(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A `utp:<key>` object of the stack file (and the top level itself)."""
+
+
+class NetworkConfig(_Group, frozen=True, kw_only=True):
     primary_cidr: str = "10.10.0.0/16"
     dr_cidr: str = "10.20.0.0/16"
     # "per-az" keeps egress alive when one AZ fails; "single" is the cheap staging choice.
     nat_gateways: Literal["single", "per-az"] = "per-az"
-    flow_log_retention_days: int = 365
+    flow_log_retention_days: Count = 365
 
 
-@dataclass(frozen=True, kw_only=True)
-class ClusterConfig:
+class ClusterConfig(_Group, frozen=True, kw_only=True):
     kubernetes_version: str = "1.35"
     # Where `pulumi up` reaches the API server from: public endpoint limited to these CIDRs
     # (the deploying runner's egress, an office), or none with `privateRunner: true` when
@@ -57,18 +113,18 @@ class ClusterConfig:
     # with it, and EKS grants the cluster creator nothing, so it gets an admin access entry.
     deploy_role_arn: str = ""
     instance_types: tuple[str, ...] = ("m6i.large",)
-    min_nodes: int = 3
-    desired_nodes: int = 3
-    max_nodes: int = 6
-    dr_min_nodes: int = 2
-    dr_desired_nodes: int = 2
-    dr_max_nodes: int = 6
-    node_disk_gib: int = 50
+    min_nodes: Count = 3
+    desired_nodes: Count = 3
+    max_nodes: Count = 6
+    dr_min_nodes: Count = 2
+    dr_desired_nodes: Count = 2
+    dr_max_nodes: Count = 6
+    node_disk_gib: Count = 50
     # The interruptible SPOT pool (scales from zero, tainted: the service never runs there);
     # empty turns it off. Several types spread it over more spot capacity pools.
     spot_instance_types: tuple[str, ...] = ("m6i.large", "m6a.large", "m5.large")
-    spot_max_nodes: int = 4
-    log_retention_days: int = 90
+    spot_max_nodes: Count = 4
+    log_retention_days: Count = 90
     # More IAM roles given cluster-admin through EKS access entries (people, break-glass).
     admin_role_arns: tuple[str, ...] = ()
 
@@ -78,35 +134,32 @@ class ClusterConfig:
         return tuple(dict.fromkeys([self.deploy_role_arn, *self.admin_role_arns]))
 
 
-@dataclass(frozen=True, kw_only=True)
-class DatabaseConfig:
+class DatabaseConfig(_Group, frozen=True, kw_only=True):
     instance_class: str = "db.r6g.large"
     replica_instance_class: str = "db.r6g.large"
-    allocated_storage_gib: int = 100
-    max_allocated_storage_gib: int = 1000
-    backup_retention_days: int = 30
+    allocated_storage_gib: Count = 100
+    max_allocated_storage_gib: Count = 1000
+    backup_retention_days: Annotated[int, msgspec.Meta(ge=1, le=35)] = 30
     # Major version only (RDS applies minor upgrades itself; see infra/database.py).
     engine_version: str = "16"
     name: str = "utp"
     username: str = "utp_admin"
     # Bump (1 -> 2) to rotate the master password on the next `pulumi up`.
-    password_rotation: int = 1
+    password_rotation: Count = 1
 
 
-@dataclass(frozen=True, kw_only=True)
-class CacheConfig:
+class CacheConfig(_Group, frozen=True, kw_only=True):
     node_type: str = "cache.r7g.large"
-    nodes: int = 3
-    snapshot_retention_days: int = 7
+    nodes: Annotated[int, msgspec.Meta(ge=2)] = 3
+    snapshot_retention_days: Count = 7
     engine_version: str = "7.1"
 
 
-@dataclass(frozen=True, kw_only=True)
-class ServiceConfig:
-    image_tag: str
-    min_replicas: int = 2
-    max_replicas: int = 10
-    dr_max_replicas: int = 4
+class ServiceConfig(_Group, frozen=True, kw_only=True):
+    image_tag: Annotated[str, msgspec.Meta(pattern=_TAG)]
+    min_replicas: Count = 2
+    max_replicas: Count = 10
+    dr_max_replicas: Count = 4
     cpu_request: str = "250m"
     cpu_limit: str = "1"
     # `utp serve` is 505-530 MB when ready and ~560 MB after load, most of it lingua's
@@ -119,39 +172,35 @@ class ServiceConfig:
     backup_schedule: str = "0 */4 * * *"
 
 
-@dataclass(frozen=True, kw_only=True)
-class DnsConfig:
-    zone: str
-    api_hostname: str
+class DnsConfig(_Group, frozen=True, kw_only=True):
+    zone: HostName
+    api_hostname: HostName
     acme_email: str
     acme_staging: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
-class EdgeConfig:
+class EdgeConfig(_Group, frozen=True, kw_only=True):
     """The ALB's WAF (infra/edge.py). Shield Standard is always on; Advanced is a separate
     account subscription (about $3,000 a month, one year), bought first, then enabled here."""
 
     shield_advanced: bool = False
     # Requests per client IP per 5 minutes before WAF blocks the client (Traefik's own limit
     # per second sits behind it).
-    rate_limit_per_5_minutes: int = 2000
+    rate_limit_per_5_minutes: Annotated[int, msgspec.Meta(ge=10, le=2_000_000_000)] = 2000
 
 
-@dataclass(frozen=True, kw_only=True)
-class BudgetConfig:
-    monthly_usd: int
+class BudgetConfig(_Group, frozen=True, kw_only=True):
+    monthly_usd: Annotated[int, msgspec.Meta(gt=0)]
     emails: tuple[str, ...]
     # The yearly budget's limit; unset: 12 x monthlyUsd.
-    yearly_usd: int | None = None
+    yearly_usd: Count | None = None
 
     @property
     def yearly_limit_usd(self) -> int:
         return self.yearly_usd if self.yearly_usd is not None else 12 * self.monthly_usd
 
 
-@dataclass(frozen=True, kw_only=True)
-class ProviderKeys:
+class ProviderKeys(_Group, frozen=True, kw_only=True):
     """Translation provider API keys; each is optional and set with `pulumi config set --secret`."""
 
     deepl: SecretValue | None = None
@@ -160,17 +209,16 @@ class ProviderKeys:
     anthropic: SecretValue | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class AlertingConfig:
+class AlertingConfig(_Group, frozen=True, kw_only=True):
     """Alertmanager receivers. Without `slackWebhookUrl` every alert goes to the null receiver
     (shown in Alertmanager and Grafana, never sent); the URL and the routing key are secrets."""
 
     slack_webhook_url: SecretValue | None = None
     pagerduty_routing_key: SecretValue | None = None
-    warning_channel: str = "#utp-alerts"
-    critical_channel: str = "#utp-incidents"
-    # Prefix for the rules' relative runbook links (docs/operations.md#...).
-    runbook_base_url: str = ""
+    warning_channel: SlackChannel = "#utp-alerts"
+    critical_channel: SlackChannel = "#utp-incidents"
+    # Prefix for the rules' relative runbook links (docs/operations.md#...); empty: none.
+    runbook_base_url: Annotated[str, msgspec.Meta(pattern=r"^(https://.*)?$")] = ""
 
     @property
     def configured(self) -> bool:
@@ -180,22 +228,21 @@ class AlertingConfig:
 ALERTING_SECRETS = ("slackWebhookUrl", "pagerdutyRoutingKey")
 
 
-@dataclass(frozen=True, kw_only=True)
-class StackConfig:
+class StackConfig(_Group, frozen=True, kw_only=True):
     environment: Literal["staging", "production"]
-    primary_region: str = "us-east-1"
-    dr_region: str = "us-west-2"
-    network: NetworkConfig = field(default_factory=NetworkConfig)
-    cluster: ClusterConfig = field(default_factory=ClusterConfig)
-    database: DatabaseConfig = field(default_factory=DatabaseConfig)
-    cache: CacheConfig = field(default_factory=CacheConfig)
+    primary_region: Region = "us-east-1"
+    dr_region: Region = "us-west-2"
+    network: NetworkConfig = msgspec.field(default_factory=NetworkConfig)
+    cluster: ClusterConfig = msgspec.field(default_factory=ClusterConfig)
+    database: DatabaseConfig = msgspec.field(default_factory=DatabaseConfig)
+    cache: CacheConfig = msgspec.field(default_factory=CacheConfig)
     service: ServiceConfig
     dns: DnsConfig
     budget: BudgetConfig
-    provider_keys: ProviderKeys = field(default_factory=ProviderKeys)
-    alerting: AlertingConfig = field(default_factory=AlertingConfig)
-    edge: EdgeConfig = field(default_factory=EdgeConfig)
-    log_retention_days: int = 30
+    provider_keys: ProviderKeys = msgspec.field(default_factory=ProviderKeys)
+    alerting: AlertingConfig = msgspec.field(default_factory=AlertingConfig)
+    edge: EdgeConfig = msgspec.field(default_factory=EdgeConfig)
+    log_retention_days: Count = 30
 
     @property
     def production(self) -> bool:
@@ -212,38 +259,116 @@ class StackConfig:
         return f"{PROJECT}-{self.environment}/service"
 
 
-_REGION = re.compile(r"^[a-z]{2}-[a-z]+-\d$")
-# Access entries take IAM role ARNs, not the STS assumed-role ARN a session reports.
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_MODEL = mi.type_info(StackConfig)
+Key = str | int  # a step of a path into the config: a key, or a list index
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
+def _convert(body: Mapping[str, Any]) -> StackConfig:
+    """The `utp:` keys (prefix removed) as a StackConfig, or the first problem as ConfigError."""
+    prepared = _prepare(body, _MODEL, PROJECT)
+    try:
+        # Not strict: the engine sends scalars as strings ("3", "true").
+        return msgspec.convert(prepared, StackConfig, strict=False, dec_hook=_secret_hook)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_explain(str(exc), prepared)) from None
 
 
-def _build(cls: type[Any], raw: Any, path: str) -> Any:
-    if isinstance(raw, str):
-        raw = _json(raw, path)
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path}: expected a mapping, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {_camel(f.name): f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        key = unknown[0]
-        close = difflib.get_close_matches(key, list(fields), n=1)
+def _prepare(value: Any, model: mi.Type, path: str) -> Any:
+    """What the engine and hand-edited YAML send, made what the model takes: an object or list
+    given as JSON text parsed, a number where text belongs (`engineVersion: 16`) as its text,
+    and an offline `{secure: ...}` value as its placeholder."""
+    model = _optional(model)
+    if isinstance(model, mi.StructType | mi.VarTupleType) and isinstance(value, str):
+        value = _json(value, path)
+    if isinstance(model, mi.StructType) and isinstance(value, Mapping):
+        fields = {f.encode_name: f.type for f in model.fields}
+        return {
+            k: _prepare(v, fields[k], f"{path}.{k}") if k in fields else v for k, v in value.items()
+        }
+    if isinstance(model, mi.VarTupleType) and isinstance(value, list):
+        return [_prepare(v, model.item_type, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(model, mi.StrType) and isinstance(value, int | float):
+        return value if isinstance(value, bool) else str(value)
+    if isinstance(model, mi.CustomType) and isinstance(value, Mapping) and set(value) == {"secure"}:
+        return SecretValue(value=f"[secret {path}]", offline=True)
+    return value
+
+
+def _secret_hook(kind: type, value: Any) -> Any:
+    if kind is SecretValue and isinstance(value, SecretValue):
+        return value
+    raise ValueError("must be a secret")
+
+
+def _optional(model: mi.Type) -> mi.Type:
+    """`X | None` as X (None itself is checked by msgspec)."""
+    if isinstance(model, mi.UnionType):
+        (inner, *_) = [t for t in model.types if not isinstance(t, mi.NoneType)]
+        return inner
+    return model
+
+
+_FAILURE = re.compile(r"(?P<what>.*?)(?: - at `\$(?P<at>[^`]*)`)?", re.DOTALL)
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_TYPE_ERROR = re.compile(r"Expected `(?P<want>\w+)`, got `\w+`")
+_CONSTRAINT = re.compile(r"Expected `\w+` (?:[<>]=?|matching)")
+
+
+def _explain(failure: str, body: Any) -> str:
+    """A msgspec ValidationError told as this module's messages always told it."""
+    match = _FAILURE.fullmatch(failure)
+    assert match is not None  # the pattern matches any text
+    what, at = match["what"], match["at"] or ""
+    keys: list[Key] = [k if k else int(i) for k, i in _STEP.findall(at)]
+    path = PROJECT + at
+    model = _model_at(keys)
+    if named := re.fullmatch(r"Object contains unknown field `(.*)`", what):
+        assert isinstance(model, mi.StructType)
+        allowed = sorted(f.encode_name for f in model.fields)
+        close = difflib.get_close_matches(named[1], allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"{path}.{key}: unknown key{hint}; allowed: {', '.join(sorted(fields))}")
-    values: dict[str, Any] = {}
-    for key, f in fields.items():
-        if key in raw:
-            values[f.name] = _coerce(hints[f.name], raw[key], f"{path}.{key}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{path}.{key}: required key is missing")
-    return cls(**values)
+        return f"{path}.{named[1]}: unknown key{hint}; allowed: {', '.join(allowed)}"
+    if named := re.fullmatch(r"Object missing required field `(.*)`", what):
+        return f"{path}.{named[1]}: required key is missing"
+    value = _value_at(body, keys)
+    if isinstance(model, mi.LiteralType):
+        # In the order the model lists them (msgspec's own LiteralType sorts them).
+        parent = _model_at(keys[:-1])
+        assert isinstance(parent, mi.StructType)
+        field = next(f for f in msgspec.structs.fields(parent.cls) if f.encode_name == keys[-1])
+        choices = ", ".join(map(str, typing.get_args(field.type)))
+        return f"{path}: must be one of {choices}, not {value!r}"
+    if isinstance(model, mi.CustomType):  # SecretValue
+        return f"{path}: must be a secret (`pulumi config set --secret {path} ...`)"
+    if _CONSTRAINT.match(what):
+        key = ".".join(map(str, keys))
+        return _CONSTRAINT_MESSAGES.get(key, f"{path}: must not be negative").format(value=value)
+    want = _TYPE_ERROR.fullmatch(what)
+    expected = {
+        "object": f"expected a mapping, got {type(value).__name__}",
+        "array": f"expected a list, got {type(value).__name__}",
+        "bool": f"must be true or false, not {value!r}",
+        "int": f"must be a whole number, not {value!r}",
+        "str": f"must be a string, not {value!r}",
+    }
+    return f"{path}: {expected.get(want['want'] if want else '', what)}"
+
+
+def _model_at(keys: list[Key]) -> mi.Type:
+    model: mi.Type = _MODEL
+    for key in keys:
+        model = _optional(model)
+        if isinstance(model, mi.StructType):
+            model = next(f.type for f in model.fields if f.encode_name == key)
+        elif isinstance(model, mi.VarTupleType):
+            model = model.item_type
+    return _optional(model)
+
+
+def _value_at(body: Any, keys: list[Key]) -> Any:
+    for key in keys:
+        body = body[key]
+    return body
 
 
 def _json(text: str, path: str) -> Any:
@@ -253,59 +378,8 @@ def _json(text: str, path: str) -> Any:
         raise ConfigError(f"{path}: expected structured config, got {text!r}") from None
 
 
-def _coerce(hint: Any, value: Any, path: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union):
-        inner = [a for a in args if a is not type(None)]
-        return None if value is None else _coerce(inner[0], value, path)
-    if hint is SecretValue:
-        if isinstance(value, SecretValue):
-            return value
-        if isinstance(value, Mapping) and set(value) == {"secure"}:
-            return SecretValue(value=f"[secret {path}]", offline=True)
-        raise ConfigError(f"{path}: must be a secret (`pulumi config set --secret {path} ...`)")
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        return _build(hint, value, path)
-    if origin is Literal:
-        if value not in args:
-            allowed = ", ".join(map(str, args))
-            raise ConfigError(f"{path}: must be one of {allowed}, not {value!r}")
-        return value
-    if origin is tuple:
-        if isinstance(value, str):
-            value = _json(value, path)
-        if not isinstance(value, list):
-            raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
-        return tuple(_coerce(args[0], item, f"{path}[{i}]") for i, item in enumerate(value))
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if value in ("true", "false"):
-            return value == "true"
-        raise ConfigError(f"{path}: must be true or false, not {value!r}")
-    if hint is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{path}: must be a whole number, not {value!r}")
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{path}: must be a whole number, not {value!r}") from None
-        if number < 0:
-            raise ConfigError(f"{path}: must not be negative")
-        return number
-    if hint is str:
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ConfigError(f"{path}: must be a string, not {value!r}")
-        return str(value)
-    raise ConfigError(f"{path}: unsupported type {hint!r}")  # pragma: no cover
-
-
 def _validate(cfg: StackConfig) -> None:
     problems: list[str] = []
-    for key, region in (("primaryRegion", cfg.primary_region), ("drRegion", cfg.dr_region)):
-        if not _REGION.match(region):
-            problems.append(f"utp:{key}: {region!r} is not an AWS region name")
     if cfg.primary_region == cfg.dr_region:
         problems.append("utp:drRegion: must differ from utp:primaryRegion")
     nets = []
@@ -334,8 +408,6 @@ def _validate(cfg: StackConfig) -> None:
         problems.append("utp:cluster: need 2 <= minNodes <= desiredNodes <= maxNodes")
     if not (2 <= c.dr_min_nodes <= c.dr_desired_nodes <= c.dr_max_nodes):
         problems.append("utp:cluster: need 2 <= drMinNodes <= drDesiredNodes <= drMaxNodes")
-    if not 1 <= cfg.database.backup_retention_days <= 35:
-        problems.append("utp:database.backupRetentionDays: must be 1..35")
     if cfg.database.engine_version != "16":
         problems.append(
             "utp:database.engineVersion: must be the major version 16 (the service is built for"
@@ -343,29 +415,18 @@ def _validate(cfg: StackConfig) -> None:
         )
     if cfg.database.max_allocated_storage_gib < cfg.database.allocated_storage_gib:
         problems.append("utp:database.maxAllocatedStorageGib: below allocatedStorageGib")
-    if cfg.cache.nodes < 2:
-        problems.append("utp:cache.nodes: at least 2 for Multi-AZ automatic failover")
     s = cfg.service
-    if not _TAG.match(s.image_tag) or s.image_tag == "latest":
-        problems.append(f"utp:service.imageTag: {s.image_tag!r} must be a pinned tag, not latest")
     if not (2 <= s.min_replicas <= s.max_replicas):
         problems.append("utp:service: need 2 <= minReplicas <= maxReplicas")
-    for key, host in (("zone", cfg.dns.zone), ("apiHostname", cfg.dns.api_hostname)):
-        if not _HOST.match(host):
-            problems.append(f"utp:dns.{key}: {host!r} is not a DNS name")
     if not cfg.dns.api_hostname.endswith("." + cfg.dns.zone):
         problems.append("utp:dns.apiHostname: must be inside utp:dns.zone")
     if "@" not in cfg.dns.acme_email:
         problems.append("utp:dns.acmeEmail: must be an email address")
     if not cfg.budget.emails or any("@" not in e for e in cfg.budget.emails):
         problems.append("utp:budget.emails: at least one email address")
-    if cfg.budget.monthly_usd <= 0:
-        problems.append("utp:budget.monthlyUsd: must be positive")
     if cfg.budget.yearly_limit_usd < cfg.budget.monthly_usd:
         problems.append("utp:budget.yearlyUsd: must be at least monthlyUsd")
     problems.extend(_alerting_problems(cfg.alerting))
-    if not 10 <= cfg.edge.rate_limit_per_5_minutes <= 2_000_000_000:
-        problems.append("utp:edge.rateLimitPer5Minutes: WAF accepts 10..2,000,000,000")
     if cfg.production:
         if cfg.database.backup_retention_days < 30:
             problems.append("utp:database.backupRetentionDays: production keeps >= 30 days")
@@ -416,18 +477,6 @@ def _alerting_problems(alerting: AlertingConfig) -> list[str]:
             "utp:alerting.pagerdutyRoutingKey: also set utp:alerting.slackWebhookUrl (critical"
             " alerts go to Slack and the pager; warnings only to Slack)"
         )
-    base = alerting.runbook_base_url
-    if base and not base.startswith("https://"):
-        problems.append(
-            f"utp:alerting.runbookBaseUrl: {base!r} must be an https:// URL (the repository's"
-            " blob URL on the default branch)"
-        )
-    for key, channel in (
-        ("warningChannel", alerting.warning_channel),
-        ("criticalChannel", alerting.critical_channel),
-    ):
-        if not channel.startswith("#") or len(channel) < 2:
-            problems.append(f"utp:alerting.{key}: {channel!r} must be a Slack channel (#name)")
     return problems
 
 
@@ -439,8 +488,7 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
     # here too: they belong to the engine and the providers, not to this program.
     _check_engine_keys(raw)
     body = {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
-    cfg = _build(StackConfig, body, PROJECT)
-    assert isinstance(cfg, StackConfig)
+    cfg = _convert(body)
     _validate(cfg)
     return cfg
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
+import msgspec
 import yaml
 
 from stacks.config import SecretValue, load_stack_config
@@ -72,9 +72,9 @@ def test_stack_files_have_no_receivers_so_alerts_stay_in_the_cluster(production)
 def test_configured_receivers_make_the_alertmanager_values_secret():
     cfg = load_stack_config("staging")
     webhook = "https://hooks.slack.com/services/T0/B0/secretvalue"
-    cfg = dataclasses.replace(
+    cfg = msgspec.structs.replace(
         cfg,
-        alerting=dataclasses.replace(
+        alerting=msgspec.structs.replace(
             cfg.alerting,
             slack_webhook_url=SecretValue(webhook),
             # As `utp-infra plan` reads a stack file: a `secure:` value it cannot decrypt.
