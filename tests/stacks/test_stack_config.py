@@ -208,3 +208,125 @@ def test_engine_alerting_secrets_stay_secret(monkeypatch):
     )
     with pytest.raises(ConfigError, match="https://"):
         load_engine_config()
+
+
+@pytest.mark.parametrize(
+    ("key", "change", "message"),
+    [
+        # Unknown keys, at the top level and in a group, with the keys that are allowed.
+        ("utp:clusterr", "x", "utp.clusterr: unknown key (did you mean 'cluster'?); allowed: "),
+        ("utp:cache", {"colour": "red"}, "utp.cache.colour: unknown key; allowed: engineVersion,"),
+        # Wrong types name the key and repeat the value given.
+        (
+            "utp:cluster",
+            {"minNodes": "three"},
+            "utp.cluster.minNodes: must be a whole number, not 'three'",
+        ),
+        (
+            "utp:cluster",
+            {"minNodes": True},
+            "utp.cluster.minNodes: must be a whole number, not True",
+        ),
+        (
+            "utp:cluster",
+            {"privateRunner": "yes"},
+            "utp.cluster.privateRunner: must be true or false, not 'yes'",
+        ),
+        (
+            "utp:cluster",
+            {"kubernetesVersion": ["1"]},
+            "utp.cluster.kubernetesVersion: must be a string, not ['1']",
+        ),
+        (
+            "utp:cluster",
+            {"instanceTypes": 3},
+            "utp.cluster.instanceTypes: expected a list, got int",
+        ),
+        ("utp:network", ["single"], "utp.network: expected a mapping, got list"),
+        ("utp:network", "single", "utp.network: expected structured config, got 'single'"),
+        (
+            "utp:network",
+            {"natGateways": "many"},
+            "utp.network.natGateways: must be one of single, per-az, not 'many'",
+        ),
+        ("utp:service", {"imageTag": None}, "utp.service.imageTag: must be a string, not None"),
+        # Values out of range.
+        ("utp:cluster", {"maxNodes": -1}, "utp.cluster.maxNodes: must not be negative"),
+        ("utp:logRetentionDays", "-1", "utp.logRetentionDays: must not be negative"),
+        (
+            "utp:database",
+            {"backupRetentionDays": 36},
+            "utp:database.backupRetentionDays: must be 1..35",
+        ),
+        (
+            "utp:database",
+            {"backupRetentionDays": 0},
+            "utp:database.backupRetentionDays: must be 1..35",
+        ),
+        (
+            "utp:edge",
+            {"rateLimitPer5Minutes": 9},
+            "utp:edge.rateLimitPer5Minutes: WAF accepts 10..2,000,000,000",
+        ),
+        ("utp:budget", {"monthlyUsd": 0}, "utp:budget.monthlyUsd: must be positive"),
+        ("utp:primaryRegion", "mars", "utp:primaryRegion: 'mars' is not an AWS region name"),
+        ("utp:dns", {"zone": "Example.COM"}, "utp:dns.zone: 'Example.COM' is not a DNS name"),
+        (
+            "utp:service",
+            {"imageTag": "latest"},
+            "utp:service.imageTag: 'latest' must be a pinned tag, not latest",
+        ),
+        (
+            "utp:alerting",
+            {"criticalChannel": "pager"},
+            "utp:alerting.criticalChannel: 'pager' must be a Slack channel (#name)",
+        ),
+    ],
+)
+def test_what_a_user_is_told_about_a_wrong_key_type_or_range(key, change, message):
+    raw = _raw("staging")
+    value = {**raw[key], **change} if isinstance(change, dict) and key in raw else change  # type: ignore[dict-item]
+    with pytest.raises(ConfigError) as refused:
+        parse_config({**raw, key: value})
+    assert str(refused.value).startswith(message)
+
+
+def test_a_missing_group_or_key_is_named():
+    raw = _raw("staging")
+    del raw["utp:dns"]
+    with pytest.raises(ConfigError, match=r"^utp\.dns: required key is missing$"):
+        parse_config(raw)
+    service = {k: v for k, v in raw["utp:service"].items() if k != "imageTag"}  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match=r"^utp\.service\.imageTag: required key is missing$"):
+        parse_config({**_raw("staging"), "utp:service": service})
+
+
+def test_numbers_where_text_belongs_and_lists_as_json_text_are_taken():
+    """`pulumi config set --path` stores `16` as a number and a list as its JSON text."""
+    raw = _raw("staging")
+    cfg = parse_config(
+        {
+            **raw,
+            "utp:logRetentionDays": "21",  # the engine's scalars are strings
+            "utp:database": {**raw["utp:database"], "engineVersion": 16},  # type: ignore[dict-item]
+            "utp:cluster": {
+                **raw["utp:cluster"],  # type: ignore[dict-item]
+                "kubernetesVersion": 1.35,
+                "publicAccessCidrs": '["198.51.100.0/28"]',
+                "privateRunner": "false",
+            },
+        }
+    )
+    assert cfg.log_retention_days == 21
+    assert cfg.database.engine_version == "16"
+    assert cfg.cluster.kubernetes_version == "1.35"
+    assert cfg.cluster.public_access_cidrs == ("198.51.100.0/28",)
+
+
+def test_a_secret_is_only_ever_a_secure_value():
+    raw = _raw("staging")
+    cfg = parse_config({**raw, "utp:providerKeys": {"google": {"secure": "v1:abc"}}})
+    assert cfg.provider_keys.google == SecretValue("[secret utp.providerKeys.google]", True)
+    # A mapping shaped like the model's own fields is still plain text in the stack file.
+    with pytest.raises(ConfigError, match=r"^utp\.providerKeys\.google: must be a secret"):
+        parse_config({**raw, "utp:providerKeys": {"google": {"value": "AIza-plain"}}})
