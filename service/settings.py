@@ -7,6 +7,9 @@ by `<VAR>_FILE` (`UTP_SECRET_KEY_FILE=/run/secrets/utp_secret_key`, as compose.y
 so can `UTP_DATABASE_URL`, which carries the database password. Files are read once at start-up,
 except the database URL's: the engine re-reads its credentials from that file on every new
 connection, so a rotated password reaches a running process (service/db/credentials.py).
+
+The variables of a group are converted to its dataclass by `msgspec.convert` (numbers, choices,
+paths), and its errors are told as `UTP_PORT must be a number, not 'eighty'`.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ import binascii
 import dataclasses
 import ipaddress
 import os
-import types
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from ops_common.env import SecretEnvError, value_from_env
 
 PREFIX = "UTP_"
 DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused in production, by design
@@ -29,6 +36,11 @@ DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused in producti
 
 class SettingsError(ValueError):
     """A setting is missing, malformed or insecure; the message names the variable."""
+
+
+# Every number the service reads is a size, a count, a ratio or a duration.
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 
 
 class Secret:
@@ -61,7 +73,7 @@ class Secret:
 class ServerSettings:
     environment: Literal["development", "production", "test"] = "development"
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: NonNegativeInt = 8000
     log_level: str = "INFO"
     # Message text appears in logs only when this is explicitly switched on.
     log_message_text: bool = False
@@ -72,7 +84,7 @@ class ServerSettings:
     # proxy in front (Traefik keeps idle backend connections 90 s, an AWS ALB 60 s): a server
     # that closes first races the proxy's next request on that connection, which then fails
     # (502). uvicorn's own default, 5 s, did exactly that in the capacity benchmark.
-    keepalive_seconds: int = 100
+    keepalive_seconds: NonNegativeInt = 100
     # The deployed release (the image tag; the platform sets it). Reported by the health
     # endpoints and `utp_build_info`, so a deploy can tell when the new release is serving.
     release: str = ""
@@ -89,7 +101,7 @@ class DatabaseSettings:
     # every new connection (the platform mounts the synced Secret there; it is not a setting of
     # its own, `UTP_DATABASE_URL_FILE` sets both).
     database_url_file: str = ""
-    database_pool_size: int = 10
+    database_pool_size: NonNegativeInt = 10
     database_echo: bool = False
 
 
@@ -97,11 +109,11 @@ class DatabaseSettings:
 class CacheSettings:
     # Absent means the in-process cache only.
     redis_url: Secret = field(default_factory=lambda: Secret(""))
-    memory_cache_entries: int = 50_000
-    cache_ttl_seconds: int = 30 * 24 * 3600
+    memory_cache_entries: NonNegativeInt = 50_000
+    cache_ttl_seconds: NonNegativeInt = 30 * 24 * 3600
     # After a Redis failure, skip Redis for this long instead of waiting on it per request.
-    redis_retry_seconds: float = 5.0
-    redis_timeout_seconds: float = 0.25
+    redis_retry_seconds: NonNegativeFloat = 5.0
+    redis_timeout_seconds: NonNegativeFloat = 0.25
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,7 +121,7 @@ class SecuritySettings:
     secret_key: Secret = field(default_factory=lambda: Secret(DEV_SECRET))
     bootstrap_api_key: Secret = field(default_factory=lambda: Secret(""))
     # Verified API keys are remembered this long, so revocation takes at most this to apply.
-    api_key_cache_seconds: float = 10.0
+    api_key_cache_seconds: NonNegativeFloat = 10.0
     # AES-256-GCM key sealing secrets at rest (workspaces' provider keys): base64 of 32 bytes.
     # Outside production an unset key is derived from secret_key (development only).
     encryption_key: Secret = field(default_factory=lambda: Secret(""))
@@ -126,14 +138,14 @@ class SecuritySettings:
     # End-user JWTs (HS256, signed with secret_key): who issues them, for whom, for how long.
     jwt_issuer: str = "utp"
     jwt_audience: str = "utp-api"
-    jwt_ttl_seconds: int = 900
+    jwt_ttl_seconds: NonNegativeInt = 900
     # A token found not revoked is trusted this long per process; revocations made in the same
     # process apply at once, those made on other replicas within this delay.
-    jwt_revocation_cache_seconds: float = 2.0
+    jwt_revocation_cache_seconds: NonNegativeFloat = 2.0
     # Rocket.Chat room roles and global admin flags are remembered this long.
-    chat_roles_cache_seconds: float = 60.0
-    chat_api_timeout_seconds: float = 5.0
-    chat_api_max_retries: int = 2
+    chat_roles_cache_seconds: NonNegativeFloat = 60.0
+    chat_api_timeout_seconds: NonNegativeFloat = 5.0
+    chat_api_max_retries: NonNegativeInt = 2
     # Tenant-configured URLs (provider base_url, rocketchat_url) may reach these networks
     # (CIDRs, comma separated) in production, e.g. an on-premises Rocket.Chat at 10.0.4.0/24;
     # every other non-public address is refused (service/netpolicy.py).
@@ -142,7 +154,7 @@ class SecuritySettings:
     outbound_allow_http: bool = False
     # API keys created with a user token (a Rocket.Chat admin's 15-minute token) expire within
     # this many days: a short-lived credential must not mint a permanent one.
-    token_minted_key_max_days: int = 30
+    token_minted_key_max_days: NonNegativeInt = 30
     # When set, /metrics answers only `Authorization: Bearer <this>` (give it to the scraper,
     # e.g. a ServiceMonitor's bearerTokenSecret); the exposition has no tenant ids either way.
     metrics_token: Secret = field(default_factory=lambda: Secret(""))
@@ -150,15 +162,15 @@ class SecuritySettings:
 
 @dataclass(frozen=True, kw_only=True)
 class LimitSettings:
-    max_text_chars: int = 10_000
-    max_batch_items: int = 50
-    max_target_langs: int = 10
-    max_context_messages: int = 10
+    max_text_chars: NonNegativeInt = 10_000
+    max_batch_items: NonNegativeInt = 50
+    max_target_langs: NonNegativeInt = 10
+    max_context_messages: NonNegativeInt = 10
     # Characters of all context messages of a request together: context is sent to the LLMs
     # with every text and counted in budget estimates, so it is bounded like the text is.
-    max_context_chars: int = 4000
-    max_body_bytes: int = 1_048_576
-    request_timeout_seconds: float = 30.0
+    max_context_chars: NonNegativeInt = 4000
+    max_body_bytes: NonNegativeInt = 1_048_576
+    request_timeout_seconds: NonNegativeFloat = 30.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,17 +185,17 @@ class ProviderSettings:
         "apertium",
     )
     default_quality_tier: Literal["economy", "balanced", "premium"] = "balanced"
-    provider_timeout_seconds: float = 10.0
+    provider_timeout_seconds: NonNegativeFloat = 10.0
     # OpenAI and Anthropic calls (a long message takes tens of seconds); the request's own
     # deadline, UTP_REQUEST_TIMEOUT_SECONDS, still bounds every call.
-    llm_timeout_seconds: float = 60.0
-    provider_max_retries: int = 2
-    breaker_failure_threshold: int = 5
-    breaker_cooldown_seconds: float = 30.0
+    llm_timeout_seconds: NonNegativeFloat = 60.0
+    provider_max_retries: NonNegativeInt = 2
+    breaker_failure_threshold: NonNegativeInt = 5
+    breaker_cooldown_seconds: NonNegativeFloat = 30.0
 
     apertium_enabled: bool = True
     apertium_modes_dir: Path = Path("/usr/share/apertium/modes")
-    apertium_pool_size: int = 2
+    apertium_pool_size: NonNegativeInt = 2
 
     deepl_api_key: Secret = field(default_factory=lambda: Secret(""))
     # Empty: chosen from the key (keys ending ":fx" use the free API host).
@@ -232,7 +244,7 @@ class DetectionSettings:
         "ar",
     )
     # Below this many words the author's recent language outweighs a weak detection.
-    short_message_words: int = 3
+    short_message_words: NonNegativeInt = 3
     # Trigrams only, for every language (no high-accuracy models): ~75 MB instead of ~450 MB.
     detection_low_accuracy: bool = False
 
@@ -250,14 +262,14 @@ class OpsSettings:
     backup_s3_endpoint_url: str = ""
     backup_s3_region: str = "us-east-1"
     # Objects at least this large are uploaded in parts of backup_multipart_chunk_mb.
-    backup_multipart_threshold_mb: int = 64
-    backup_multipart_chunk_mb: int = 16
+    backup_multipart_threshold_mb: NonNegativeInt = 64
+    backup_multipart_chunk_mb: NonNegativeInt = 16
     # Empty: <data_dir>/backups.
     backup_local_dir: str = ""
     # node_exporter textfile-collector directory for utp_backup_last_success_timestamp_seconds.
     backup_textfile_dir: str = ""
     # The health check calls the newest backup stale beyond this age (daily jobs + slack).
-    backup_max_age_seconds: int = 26 * 3600
+    backup_max_age_seconds: NonNegativeInt = 26 * 3600
     health_check_url: str = "http://127.0.0.1:8000"
     # A key for the health check's translation round trip; without one that check is skipped.
     health_check_api_key: Secret = field(default_factory=lambda: Secret(""))
@@ -270,32 +282,32 @@ class UsageSettings:
     """Usage ledger and its durable outbox, budgets, rate limits and retention (service/usage)."""
 
     # Events go to a journal in data_dir before the response; this often they reach the database.
-    usage_flush_interval_seconds: float = 0.5
+    usage_flush_interval_seconds: NonNegativeFloat = 0.5
     # Each batch is prepared on the event loop: bigger ones stall requests (cached-path p99).
-    usage_flush_batch_size: int = 200
+    usage_flush_batch_size: NonNegativeInt = 200
     # The journal is fsync'd in the background this often: what a machine crash (not a process
     # crash, which loses nothing) can lose at most.
-    usage_outbox_sync_seconds: float = 0.2
+    usage_outbox_sync_seconds: NonNegativeFloat = 0.2
     # Budgets and their current spend are re-read at most this often per workspace.
-    budget_cache_seconds: float = 5.0
+    budget_cache_seconds: NonNegativeFloat = 5.0
     # New budgets switch to the economy tier at this fraction of their monthly limit.
-    budget_soft_limit_ratio: float = 0.8
+    budget_soft_limit_ratio: NonNegativeFloat = 0.8
     # Reservations older than this (a crashed request) are released by the maintenance job.
-    budget_reservation_ttl_seconds: float = 600.0
+    budget_reservation_ttl_seconds: NonNegativeFloat = 600.0
     # Fixed windows per API key, per user and per channel; 0 switches a limit off.
-    rate_limit_key_per_minute: int = 6000
-    rate_limit_key_per_hour: int = 200_000
-    rate_limit_user_per_minute: int = 120
-    rate_limit_user_per_hour: int = 3000
-    rate_limit_channel_per_minute: int = 600
-    rate_limit_channel_per_hour: int = 20_000
+    rate_limit_key_per_minute: NonNegativeInt = 6000
+    rate_limit_key_per_hour: NonNegativeInt = 200_000
+    rate_limit_user_per_minute: NonNegativeInt = 120
+    rate_limit_user_per_hour: NonNegativeInt = 3000
+    rate_limit_channel_per_minute: NonNegativeInt = 600
+    rate_limit_channel_per_hour: NonNegativeInt = 20_000
     # The Rocket.Chat token exchange: every attempt per integration key, and failed attempts
     # per Rocket.Chat user id (guessing a user's auth token is slowed to this pace).
-    rate_limit_exchange_per_minute: int = 600
-    rate_limit_exchange_user_per_minute: int = 10
+    rate_limit_exchange_per_minute: NonNegativeInt = 600
+    rate_limit_exchange_user_per_minute: NonNegativeInt = 10
     # Stored message text (the translation memory) is purged after this many days.
-    message_retention_days: int = 30
-    maintenance_interval_seconds: float = 300.0
+    message_retention_days: NonNegativeInt = 30
+    maintenance_interval_seconds: NonNegativeFloat = 300.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -303,14 +315,14 @@ class ChatSettings:
     """The Rocket.Chat webhook bot: background delivery, retries, member and context lookups."""
 
     # Attempts per Rocket.Chat call of a delivery (429s wait for Retry-After, 5xx back off).
-    chat_delivery_attempts: int = 4
-    chat_delivery_backoff_seconds: float = 1.0
+    chat_delivery_attempts: NonNegativeInt = 4
+    chat_delivery_backoff_seconds: NonNegativeFloat = 1.0
     # A room's members (and their languages) are re-read at most this often.
-    chat_members_cache_seconds: float = 60.0
+    chat_members_cache_seconds: NonNegativeFloat = 60.0
     # Recent messages of the room (or thread) sent as context, when the channel allows it.
-    chat_context_messages: int = 5
+    chat_context_messages: NonNegativeInt = 5
     # At shutdown, translations in flight get this long to be delivered.
-    chat_shutdown_grace_seconds: float = 10.0
+    chat_shutdown_grace_seconds: NonNegativeFloat = 10.0
 
 
 GROUPS = (
@@ -470,65 +482,63 @@ def env_var_names() -> frozenset[str]:
     return frozenset(PREFIX + f.name.upper() for group in GROUPS for f in dataclasses.fields(group))
 
 
-def read_secret_file(path: str | Path) -> str:
-    """A secret file's text without the one trailing newline editors and `echo` add."""
-    return Path(path).read_text().removesuffix("\n").removesuffix("\r")
-
-
-def _secret_from_file(var: str, path: str, *, also_set: bool) -> str:
-    """A secret's value from `<VAR>_FILE` (Docker and Compose secrets under /run/secrets)."""
-    if also_set:
-        raise SettingsError(f"set {var} or {var}_FILE, not both")
-    try:
-        return read_secret_file(path)
-    except OSError as exc:
-        raise SettingsError(f"{var}_FILE: cannot read {path}: {exc.strerror}") from None
-
-
 def _load_group(group: Any, env: Mapping[str, str]) -> Any:
     hints = typing.get_type_hints(group)
-    values: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for f in dataclasses.fields(group):
         var = PREFIX + f.name.upper()
-        raw = env.get(var)
-        from_file = hints[f.name] is Secret or f.name in FILE_SETTINGS
-        if from_file and env.get(var + "_FILE"):
-            raw = _secret_from_file(var, env[var + "_FILE"], also_set=bool(raw))
-        if raw is None:
-            continue
-        values[f.name] = _coerce(var, raw, hints[f.name])
-    return group(**values)
+        if hints[f.name] is Secret or f.name in FILE_SETTINGS:
+            try:
+                raw = value_from_env(var, env)
+            except SecretEnvError as exc:
+                raise SettingsError(str(exc)) from None
+        else:
+            raw = env.get(var)
+        if raw is not None:
+            given[f.name] = raw
+    values = {name: _env_value(raw, hints[name]) for name, raw in given.items()}
+    try:
+        # Not strict: msgspec reads numbers from text ("8000" -> 8000).
+        return msgspec.convert(values, group, strict=False, dec_hook=_from_text)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_explain(str(exc), group, given)) from None
 
 
-def _coerce(var: str, raw: str, hint: Any) -> Any:
-    origin = typing.get_origin(hint)
+def _env_value(raw: str, hint: Any) -> Any:
+    """The variable's text as msgspec takes it: the words people use for on and off, and lists."""
     text = raw.strip()
-    if hint is Secret:
-        return Secret(text)
     if hint is bool:
         lowered = text.lower()
         if lowered in {"1", "true", "yes", "on"}:
             return True
         if lowered in {"0", "false", "no", "off", ""}:
             return False
-        raise SettingsError(f"{var} must be true or false, not {raw!r}")
-    if hint is int or hint is float:
-        try:
-            number = hint(text)
-        except ValueError:
-            raise SettingsError(f"{var} must be a number, not {raw!r}") from None
-        if number < 0:
-            raise SettingsError(f"{var} must not be negative")
-        return number
-    if hint is Path:
-        return Path(text)
-    if origin is Literal:
-        allowed = typing.get_args(hint)
-        if text not in allowed:
-            raise SettingsError(f"{var} must be one of {', '.join(allowed)}, not {raw!r}")
-        return text
-    if origin is tuple:
-        return tuple(part.strip() for part in text.split(",") if part.strip())
-    if hint is str or (origin in (types.UnionType, typing.Union)):
-        return text
-    raise SettingsError(f"{var}: unsupported setting type {hint!r}")  # pragma: no cover
+    if typing.get_origin(hint) is tuple:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+def _from_text(kind: type, text: Any) -> Any:
+    """The types msgspec does not know, from their (stripped) text."""
+    if kind is Secret or kind is Path:
+        return kind(text)
+    raise NotImplementedError(kind)  # pragma: no cover - every setting's type is handled
+
+
+_FAILURE = re.compile(r"(?P<what>.*) - at `\$\.(?P<name>\w+)`", re.DOTALL)
+
+
+def _explain(failure: str, group: Any, given: Mapping[str, str]) -> str:
+    """A msgspec ValidationError told as `UTP_<NAME> must ..., not '<what was set>'`."""
+    match = _FAILURE.fullmatch(failure)
+    assert match is not None  # every value is a field of a flat group
+    what, name = match["what"], match["name"]
+    var, raw = PREFIX + name.upper(), given[name]
+    if what.startswith("Invalid enum value"):
+        allowed = typing.get_args(typing.get_type_hints(group)[name])
+        return f"{var} must be one of {', '.join(allowed)}, not {raw!r}"
+    if what.startswith("Expected `bool`"):
+        return f"{var} must be true or false, not {raw!r}"
+    if re.match(r"Expected `\w+` >=", what):
+        return f"{var} must not be negative"
+    return f"{var} must be a number, not {raw!r}"

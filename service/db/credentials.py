@@ -26,7 +26,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from service.settings import normalize_database_url, read_secret_file
+from ops_common.env import read_secret_file
+from service.settings import normalize_database_url
 
 log = logging.getLogger(__name__)
 

@@ -29,3 +29,11 @@ def test_both_or_an_unreadable_file_is_refused_naming_the_variable(tmp_path: Pat
     missing = tmp_path / "absent"
     with pytest.raises(SecretEnvError, match=f"{VAR}_FILE: cannot read {missing}"):
         secret_from_env(VAR, {VAR + "_FILE": str(missing)})
+
+
+def test_an_empty_variable_beside_its_file_leaves_the_file_in_charge(tmp_path: Path) -> None:
+    # The same rule as the service's settings (one implementation): an env file listing every
+    # secret empty must not make the `_FILE` secrets ambiguous.
+    key = tmp_path / "key"
+    key.write_text("utp_key_from_file\r\n")
+    assert secret_from_env(VAR, {VAR: "", VAR + "_FILE": str(key)}) == "utp_key_from_file"
