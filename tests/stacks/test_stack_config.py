@@ -239,6 +239,11 @@ def test_engine_alerting_secrets_stay_secret(monkeypatch):
         ),
         (
             "utp:cluster",
+            {"instanceTypes": [["t3.large"]]},
+            "utp.cluster.instanceTypes[0]: must be a string, not ['t3.large']",
+        ),
+        (
+            "utp:cluster",
             {"instanceTypes": 3},
             "utp.cluster.instanceTypes: expected a list, got int",
         ),
@@ -327,6 +332,7 @@ def test_a_secret_is_only_ever_a_secure_value():
     raw = _raw("staging")
     cfg = parse_config({**raw, "utp:providerKeys": {"google": {"secure": "v1:abc"}}})
     assert cfg.provider_keys.google == SecretValue("[secret utp.providerKeys.google]", True)
+    assert hash(cfg) == hash(parse_config({**raw, "utp:providerKeys": {"google": {"secure": "x"}}}))
     # A mapping shaped like the model's own fields is still plain text in the stack file.
     with pytest.raises(ConfigError, match=r"^utp\.providerKeys\.google: must be a secret"):
         parse_config({**raw, "utp:providerKeys": {"google": {"value": "AIza-plain"}}})
