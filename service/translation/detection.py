@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 UNDETERMINED: Final = "und"  # BCP 47 "undetermined": nothing to detect from
 MAX_DETECT_CHARS: Final = 1000  # more text adds cost, not accuracy
 HIGH_ACCURACY_ODDS: Final = 30.0  # see LanguageDetector._scores and bench/README.md
+FOREIGN_LETTER_ODDS: Final = 20.0  # a letter outside a language's alphabet: 20 to 1 against it
 TRIGRAMS_FROM_CHARS: Final = 60  # from here on, trigrams alone (see above)
 DEFAULT_AUTHOR_ODDS: Final = 5.0
 MAX_ALTERNATIVES: Final = 4
@@ -275,7 +276,7 @@ class LanguageDetector:
         by_lingua = _confidences(self._trigrams, text)
         if self._detector is not None and len(text) < TRIGRAMS_FROM_CHARS:
             group = sum(value for language, value in by_lingua.items() if language in self._high)
-            if not by_lingua:
+            if not any(by_lingua.values()):
                 # Words of one or two letters have no trigrams ("Où es-tu", "Ca va"): only
                 # the high-accuracy models, which also score 1- and 2-grams, have evidence.
                 group = 1.0
@@ -297,6 +298,12 @@ class LanguageDetector:
                 codes = [_chinese_script(text, [c for c in codes if c in allowed] or codes)]
             for code in codes:
                 scores[code] = value
+        if len(text) < TRIGRAMS_FROM_CHARS:
+            # On a short line n-grams are thin evidence; "öğle yemeği" has letters that only
+            # Turkish writes. Long text carries enough evidence to outweigh a stray name.
+            for code, count in scripts.foreign_letters(text).items():
+                if code in scores:
+                    scores[code] /= FOREIGN_LETTER_ODDS**count
         return scores
 
     def _with_author_prior(self, scores: dict[str, float], author: str) -> dict[str, float]:

@@ -104,3 +104,57 @@ def _han_language(han: list[str]) -> str:
     if japanese_only and all(_encodes(c, "shift_jis") for c in japanese_only):
         return "ja"  # a kanji in neither Chinese script's form: 関, 駅, 気
     return chinese_script("".join(han))
+
+
+# The letters beyond a-z of each Latin-script language here (lower case). A letter outside a
+# language's alphabet makes the language unlikely, not impossible: names and loanwords travel
+# ("café", "Zürich"), so `foreign_letters` counts them and the detector weighs the count.
+LATIN_ALPHABETS: Final[dict[str, str]] = {
+    "an": "áéíñóúü",
+    "ast": "áéíñóúü",
+    "ca": "àçéèíïòóúü",
+    "cs": "áčďéěíňóřšťúůýž",
+    "da": "æøåé",
+    "de": "äöüß",
+    "en": "",
+    "eo": "ĉĝĥĵŝŭ",
+    "es": "áéíñóúü",
+    "et": "äöõüšž",
+    "eu": "ñü",
+    "fi": "äöåšž",
+    "fr": "àâæçéèêëîïôœùûüÿ",
+    "gl": "áéíñóúü",
+    "hu": "áéíóöőúüű",
+    "id": "",
+    "is": "áðéíóúýþæö",
+    "it": "àèéìíîòóùú",
+    "lt": "ąčęėįšųūž",
+    "lv": "āčēģīķļņšūž",
+    "nb": "æøåéèêóòô",
+    "nl": "éëïöüáèóúâ",
+    "nn": "æøåéèêóòô",
+    "oc": "àáçèéíïòóúü",
+    "pl": "ąćęłńóśźż",
+    "pt": "áâãàçéêíóôõú",
+    "pt-BR": "áâãàçéêíóôõú",
+    "ro": "ăâîșțşţ",
+    "sk": "áäčďéíĺľňóôŕšťúýž",
+    "sl": "čšžćđ",
+    "sv": "åäöé",
+    "tr": "âçğıîöşü",
+    "vi": "àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ",
+}
+
+
+def foreign_letters(text: str) -> dict[str, int]:
+    """Per Latin-script language, how many distinct letters of `text` its alphabet lacks
+    (languages lacking none are left out)."""
+    letters = {
+        char
+        for char in unicodedata.normalize("NFC", text.lower())
+        if char.isalpha() and not char.isascii() and _script(char) == "LATIN"
+    }
+    if not letters:
+        return {}
+    counts = {code: len(letters - set(alphabet)) for code, alphabet in LATIN_ALPHABETS.items()}
+    return {code: count for code, count in counts.items() if count}
