@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Final
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
-from service.translation import markup, scripts, shorthand
+from service.translation import lexicon, markup, scripts, shorthand
 from service.translation.languages import LANGUAGES, base_language, normalize
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ UNDETERMINED: Final = "und"  # BCP 47 "undetermined": nothing to detect from
 MAX_DETECT_CHARS: Final = 1000  # more text adds cost, not accuracy
 HIGH_ACCURACY_ODDS: Final = 30.0  # see LanguageDetector._scores and bench/README.md
 FOREIGN_LETTER_ODDS: Final = 20.0  # a letter outside a language's alphabet: 20 to 1 against it
+LEXICON_ODDS: Final = 5.0  # a short line's everyday word: 5 to 1 for its languages (`lexicon`)
 TRIGRAMS_FROM_CHARS: Final = 60  # from here on, trigrams alone (see above)
 DEFAULT_AUTHOR_ODDS: Final = 5.0
 MAX_ALTERNATIVES: Final = 4
@@ -306,6 +307,10 @@ class LanguageDetector:
             for code, count in scripts.foreign_letters(text).items():
                 if code in scores:
                     scores[code] /= FOREIGN_LETTER_ODDS**count
+        if word_count(text) <= self._short_message_words:
+            for languages in lexicon.languages_of_words(text):
+                for code in languages & scores.keys():
+                    scores[code] *= LEXICON_ODDS
         return scores
 
     def _with_author_prior(self, scores: dict[str, float], author: str) -> dict[str, float]:
