@@ -28,7 +28,7 @@ _WORDS: Final[dict[str, str]] = {
         morgen heute abend tag guten gute nacht bis später bald der die das ein eine ist
         sind war es ich du wir ihr sie er mein dein und oder aber nicht kein was wer wo
         wann warum wie mit auf für von zu im am hast habe hat schon noch auch hier da
-        okay mittag mittagessen kaffee passt stimmt gerne alles klingt""",
+        okay mittag mittagessen kaffee passt stimmt gerne alles klingt vielen dank schön""",
     "fr": """bonjour salut coucou bonsoir merci oui non ouais stp svp pardon désolé bien
         super génial d'accord demain aujourd'hui ce soir bonne nuit journée à plus tard
         bientôt le la les un une est sont c'est il elle je tu nous vous ils mon ton et ou

@@ -14,7 +14,7 @@ import pytest
 
 from bench import detection_corpus
 from service.settings import DetectionSettings
-from service.translation import scripts
+from service.translation import lexicon, scripts
 from service.translation.detection import (
     UNDETERMINED,
     LanguageDetector,
@@ -105,8 +105,9 @@ def test_priors_improve_accuracy_on_short_chat_lines(detector: LanguageDetector)
     prior_overall, prior_short = results[True, True]
     assert prior_short >= plain_short + 0.03
     assert prior_overall > plain_overall
-    assert prior_overall >= 0.95
-    assert plain_overall >= 0.90
+    # Measured: 0.997 / 0.995 with both priors, 0.969 / 0.938 without (bench/README.md).
+    assert prior_overall >= 0.98
+    assert plain_overall >= 0.95
 
 
 def test_strong_evidence_beats_the_author_prior(detector: LanguageDetector) -> None:
@@ -164,9 +165,9 @@ def test_package_corpus_is_what_its_readme_claims() -> None:
 def test_every_provider_language_is_detected(detector: LanguageDetector) -> None:
     """Accuracy floors on a bounded subset of the package corpus (every other line).
 
-    Measured on this half (bench/README.md has both halves): 0.947 overall / 0.850 on short
-    lines without priors, 0.975 / 0.959 with the author's language (the other half: 0.948 /
-    0.874 and 0.969 / 0.954); the default before issue 22 (16 languages) scored 0.43
+    Measured on this half (bench/README.md has both halves): 0.960 overall / 0.902 on short
+    lines without priors, 0.975 / 0.959 with the author's language (the other half: 0.956 /
+    0.905 and 0.971 / 0.962); the default before issue 22 (16 languages) scored 0.43
     overall, as every line in the other 20 languages was wrong.
     """
     lines = detection_corpus.load()[::2]
@@ -189,7 +190,7 @@ def test_every_provider_language_is_detected(detector: LanguageDetector) -> None
         f"\npackage corpus, {len(lines)} lines: no priors {results[False]}, author {results[True]}"
     )
     overall, short, others = results[False]
-    assert overall >= 0.93 and short >= 0.82 and others >= 0.90
+    assert overall >= 0.94 and short >= 0.87 and others >= 0.90
     overall, short, others = results[True]
     assert overall >= 0.96 and short >= 0.93 and others >= 0.93
 
@@ -332,3 +333,12 @@ def test_corpus_review_relabels_and_removes() -> None:
     reviewed = [(line.language, line.text) for line in detection_corpus.review(raw)]
     assert reviewed == [("en", "I am a programmer"), ("ko", "응"), ("sv", "Hej")]
     assert detection_corpus.review(detection_corpus.load()) == detection_corpus.load()
+
+
+def test_everyday_words_settle_short_lines_without_priors(detector: LanguageDetector) -> None:
+    # Lingua alone: German 0.46, Italian 0.18 (the high-accuracy models of 16 languages).
+    assert detector.detect("ok bedankt").language == "nl"
+    assert detector.detect("ok merci").language == "fr"
+    assert lexicon.languages_of_words("ja, danke")[1] == frozenset({"de"})
+    assert "sv" in lexicon.languages_of_words("ja")[0]
+    assert lexicon.languages_of_words("PROJ 42 zzz") == []
