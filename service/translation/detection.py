@@ -3,7 +3,9 @@
 Generic detectors get short chat lines wrong ("ok thanks", "vale", "lunch?"). First the
 writing system rules out what its letters cannot be (`scripts`: Hangul, kana, Greek, the
 Cyrillic alphabets, the two Chinese scripts; on short lines Latin letters outside a language's
-alphabet count against it). Then two priors inform lingua's scores:
+alphabet count against it), and on lines of three words or fewer everyday chat words count
+for their languages (`lexicon`: "tack", "bedankt", "merci"). Then two priors inform lingua's
+scores:
 - `candidates`: the languages the workspace uses. Scores are restricted to them, unless none
   of them is plausible at all (lingua gives every candidate zero, e.g. Cyrillic text in a
   workspace that has only seen Latin-script languages), when the unrestricted answer stands.

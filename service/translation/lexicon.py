@@ -86,14 +86,15 @@ _WORDS: Final[dict[str, str]] = {
 LEXICONS: Final[dict[str, frozenset[str]]] = {
     code: frozenset(words.split()) for code, words in _WORDS.items()
 }
+_INDEX: Final[dict[str, frozenset[str]]] = {
+    word: frozenset(code for code, words in LEXICONS.items() if word in words)
+    for words in LEXICONS.values()
+    for word in words
+}
 _WORD: Final = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
 def languages_of_words(text: str) -> list[frozenset[str]]:
     """For each word of `text`, the languages whose list has it (words in none left out)."""
-    found = []
-    for word in _WORD.findall(text.lower().replace("’", "'")):
-        languages = frozenset(code for code, words in LEXICONS.items() if word in words)
-        if languages:
-            found.append(languages)
-    return found
+    words = _WORD.findall(text.lower().replace("’", "'"))
+    return [_INDEX[word] for word in words if word in _INDEX]

@@ -20,6 +20,7 @@ a line. Latin-script text is left to the detector: its alphabets overlap too muc
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from typing import Final
 
@@ -45,6 +46,7 @@ CYRILLIC_ALPHABETS: Final[dict[str, frozenset[str]]] = {
 CHINESE: Final = frozenset({"zh-Hans", "zh-Hant"})
 
 
+@functools.lru_cache(maxsize=8192)
 def _script(char: str) -> str:
     name = unicodedata.name(char, "")
     if name.startswith("CJK") and "IDEOGRAPH" in name:
@@ -63,6 +65,8 @@ def _encodes(char: str, codec: str) -> bool:
 def languages_of_script(text: str) -> frozenset[str] | None:
     """The languages `text`'s main script allows, or None when the script says nothing
     (Latin, no letters, or a script no language here is written in)."""
+    if text.isascii():
+        return None  # the common case, answered without looking at each character
     letters = [char for char in text if char.isalpha()]
     if not letters:
         return None
@@ -149,6 +153,8 @@ LATIN_ALPHABETS: Final[dict[str, str]] = {
 def foreign_letters(text: str) -> dict[str, int]:
     """Per Latin-script language, how many distinct letters of `text` its alphabet lacks
     (languages lacking none are left out)."""
+    if text.isascii():
+        return {}
     letters = {
         char
         for char in unicodedata.normalize("NFC", text.lower())
