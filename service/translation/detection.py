@@ -2,8 +2,8 @@
 
 Generic detectors get short chat lines wrong ("ok thanks", "vale", "lunch?"). First the
 writing system rules out what its letters cannot be (`scripts`: Hangul, kana, Greek, the
-Cyrillic alphabets, the two Chinese scripts; on short lines Latin letters outside a language's
-alphabet count against it), and on lines of three words or fewer everyday chat words count
+Cyrillic alphabets, the two Chinese scripts; Latin letters outside a language's alphabet
+count against it), and on lines of three words or fewer everyday chat words count
 for their languages (`lexicon`: "tack", "bedankt", "merci"). Then two priors inform lingua's
 scores:
 - `candidates`: the languages the workspace uses. Scores are restricted to them, unless none
@@ -303,12 +303,11 @@ class LanguageDetector:
                 codes = [_chinese_script(text, [c for c in codes if c in allowed] or codes)]
             for code in codes:
                 scores[code] = value
-        if len(text) < TRIGRAMS_FROM_CHARS:
-            # On a short line n-grams are thin evidence; "öğle yemeği" has letters that only
-            # Turkish writes. Long text carries enough evidence to outweigh a stray name.
-            for code, count in scripts.foreign_letters(text).items():
-                if code in scores:
-                    scores[code] /= FOREIGN_LETTER_ODDS**count
+        # "öğle yemeği" has letters only Turkish writes, Vietnamese ư and ạ only Vietnamese; a
+        # loanword's letter ("café") costs a language little against a long line's n-grams.
+        for code, count in scripts.foreign_letters(text).items():
+            if code in scores:
+                scores[code] /= FOREIGN_LETTER_ODDS**count
         if word_count(text) <= self._short_message_words:
             for languages in lexicon.languages_of_words(text):
                 for code in languages & scores.keys():

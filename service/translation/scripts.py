@@ -15,7 +15,8 @@ any statistics:
   Traditional Chinese (Big5 has it, GB 2312 not), Simplified otherwise.
 
 Only the script most of the letters are in counts, so a name in another script does not move
-a line. Latin-script text is left to the detector: its alphabets overlap too much.
+a line. Latin-script alphabets overlap too much to rule a language out: `foreign_letters`
+only counts the letters a language lacks, as evidence against it.
 """
 
 from __future__ import annotations
