@@ -75,6 +75,30 @@ _WORDS: Final[dict[str, str]] = {
         evet hayır tamam peki süper harika yarın bugün sonra görüşürüz bu şu bir ve
         veya ama değil ne kim nerede ne zaman neden nasıl ile için de da çok güzel ben
         sen biz siz o benim senin var yok kahve""",
+    "id": """halo hai selamat pagi siang sore malam terima kasih makasih ya tidak nggak
+        enggak bukan tolong maaf baik oke sip besok hari ini nanti sampai jumpa ini itu
+        apa siapa di mana kapan kenapa bagaimana dan atau tapi saya aku kamu kita kami
+        dia mereka dengan untuk dari ke juga sudah belum semua makan siang kopi""",
+    "cs": """ahoj čau dobrý den ráno večer dobrou noc děkuji díky ano jo ne prosím promiň
+        dobře super jasně zítra dnes pak později na shledanou to je jsou byl já ty my vy
+        on ona můj tvůj a nebo ale co kdo kde kdy proč jak s na pro v od taky tady už
+        všechno nic oběd káva""",
+    "sk": """ahoj čau dobrý deň ráno večer dobrú noc ďakujem vďaka áno hej nie prosím prepáč
+        dobre super jasné zajtra dnes potom neskôr dovidenia to je sú bol ja ty my vy on
+        ona môj tvoj a alebo ale čo kto kde kedy prečo ako s na pre v od tiež tu už
+        všetko nič obed káva""",
+    "ro": """salut bună ziua dimineața seara noapte mulțumesc mersi da nu te rog scuze bine
+        super sigur mâine azi astăzi apoi mai târziu pa este sunt era eu tu noi voi el
+        ea meu tău și sau dar ce cine unde când de ce cum cu pe pentru în din la și aici
+        deja tot nimic prânz cafea""",
+    "hu": """szia sziasztok helló jó reggelt napot estét éjszakát köszönöm köszi igen nem
+        kérlek bocsi bocs jól rendben szuper holnap ma később viszlát ez az egy van
+        vagyok én te mi ti ő és vagy de nem mi ki hol mikor miért hogyan is itt már
+        minden semmi ebéd kávé""",
+    "fi": """moi hei terve huomenta hyvää päivää iltaa yötä kiitos kiitti kyllä joo ei ole
+        anteeksi hyvä hyvin selvä huomenna tänään myöhemmin nähdään tämä se on ovat oli
+        minä sinä me te hän minun sinun ja tai mutta mitä kuka missä milloin miksi miten
+        kanssa myös täällä jo kaikki ei mitään lounas kahvi""",
     "ru": """привет здравствуйте спасибо да нет пожалуйста извини хорошо отлично ладно
         окей завтра сегодня потом пока до встречи это что кто где когда почему как и
         или но не я ты мы вы он она мой твой с на для в от тоже здесь уже всё ничего
