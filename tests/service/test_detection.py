@@ -165,9 +165,9 @@ def test_package_corpus_is_what_its_readme_claims() -> None:
 def test_every_provider_language_is_detected(detector: LanguageDetector) -> None:
     """Accuracy floors on a bounded subset of the package corpus (every other line).
 
-    Measured on this half (bench/README.md has both halves): 0.966 overall / 0.902 on short
-    lines without priors, 0.981 / 0.959 with the author's language (the other half: 0.961 /
-    0.905 and 0.976 / 0.962); the default before issue 22 (16 languages) scored 0.43
+    Measured on this half (bench/README.md has both halves): 0.969 overall / 0.914 on short
+    lines without priors, 0.981 / 0.959 with the author's language (the other half: 0.964 /
+    0.916 and 0.977 / 0.966); the default before issue 22 (16 languages) scored 0.43
     overall, as every line in the other 20 languages was wrong.
     """
     lines = detection_corpus.load()[::2]
@@ -190,7 +190,7 @@ def test_every_provider_language_is_detected(detector: LanguageDetector) -> None
         f"\npackage corpus, {len(lines)} lines: no priors {results[False]}, author {results[True]}"
     )
     overall, short, others = results[False]
-    assert overall >= 0.95 and short >= 0.87 and others >= 0.92
+    assert overall >= 0.95 and short >= 0.88 and others >= 0.92
     overall, short, others = results[True]
     assert overall >= 0.97 and short >= 0.93 and others >= 0.95
 
