@@ -442,6 +442,7 @@ def detection(run: Run) -> None:
         f"package corpus {with_author['accuracy']}/{with_author['accuracy_short']} with the "
         f"author's language, {without['accuracy']}/{without['accuracy_short']} without; "
         f"chat corpus {result['chat_author']['accuracy']}/{result['chat_author']['accuracy_short']}"
+        f" with, {result['chat_none']['accuracy']}/{result['chat_none']['accuracy_short']} without"
     )
 
 

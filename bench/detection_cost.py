@@ -9,7 +9,9 @@ models loaded, and every line of the two labelled corpora is detected:
   first message) and with the line's own language as the author's recent one ("author", the
   common case: people write in the language they usually write in).
 - the chat corpus (`tests/service/data/chat_corpus.tsv`): 384 lines of work chat in 12
-  languages, each with its author's usual language ("author" as the service uses it).
+  languages, each with its author's usual language ("author" as the service uses it), and
+  without priors ("none": `/detect` for a first message, or a corpus run through the API
+  with no author).
 
 Printed per configuration: RSS before and after loading, load time, p50 and p99 detection
 time on the package corpus, and accuracy overall and on lines of at most three words.
@@ -125,6 +127,7 @@ def measure(config: str) -> dict[str, Any]:
         result["package_author"] = score(own, detect)
         chat = [(lang, author, text, word_count(text) <= 3) for lang, author, text in chat_lines()]
         result["chat_author"] = score(chat, detect)
+        result["chat_none"] = score([(lang, None, t, s) for lang, _, t, s in chat], detect)
     return result
 
 
@@ -175,7 +178,7 @@ def main(argv: list[str]) -> int:
     for r in results:
         cells = [
             f"{name} {r[name]['accuracy']:.3f}/{r[name]['accuracy_short']:.3f}"
-            for name in ("package_none", "package_author", "chat_author")
+            for name in ("package_none", "package_author", "chat_author", "chat_none")
             if name in r
         ]
         timing = r["package_none"]

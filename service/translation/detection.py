@@ -1,7 +1,11 @@
 """Offline language detection of chat lines: lingua, narrowed by workspace and author priors.
 
-Generic detectors get short chat lines wrong ("ok thanks", "vale", "lunch?"), so two priors
-inform lingua's scores:
+Generic detectors get short chat lines wrong ("ok thanks", "vale", "lunch?"). First the
+writing system rules out what its letters cannot be (`scripts`: Hangul, kana, Greek, the
+Cyrillic alphabets, the two Chinese scripts; Latin letters outside a language's alphabet
+count against it), and on lines of three words or fewer everyday chat words count
+for their languages (`lexicon`: "tack", "bedankt", "merci"). Then two priors inform lingua's
+scores:
 - `candidates`: the languages the workspace uses. Scores are restricted to them, unless none
   of them is plausible at all (lingua gives every candidate zero, e.g. Cyrillic text in a
   workspace that has only seen Latin-script languages), when the unrestricted answer stands.
@@ -36,7 +40,7 @@ from typing import TYPE_CHECKING, Final
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
-from service.translation import markup, shorthand
+from service.translation import lexicon, markup, scripts, shorthand
 from service.translation.languages import LANGUAGES, base_language, normalize
 
 if TYPE_CHECKING:
@@ -47,6 +51,8 @@ if TYPE_CHECKING:
 UNDETERMINED: Final = "und"  # BCP 47 "undetermined": nothing to detect from
 MAX_DETECT_CHARS: Final = 1000  # more text adds cost, not accuracy
 HIGH_ACCURACY_ODDS: Final = 30.0  # see LanguageDetector._scores and bench/README.md
+FOREIGN_LETTER_ODDS: Final = 20.0  # a letter outside a language's alphabet: 20 to 1 against it
+LEXICON_ODDS: Final = 5.0  # a short line's everyday word: 5 to 1 for its languages (`lexicon`)
 TRIGRAMS_FROM_CHARS: Final = 60  # from here on, trigrams alone (see above)
 DEFAULT_AUTHOR_ODDS: Final = 5.0
 MAX_ALTERNATIVES: Final = 4
@@ -55,13 +61,6 @@ _SENTINEL_RE: Final = re.compile(r"⟦\s*\d+\s*⟧")
 # Rocket.Chat formatting characters and quote markers carry no language.
 _FORMATTING_RE: Final = re.compile(r"(?:^|\s)>+|[*_~]+")
 _WORD_RE: Final = re.compile(r"\w+")
-# Characters that exist in only one of the two Chinese scripts (common words only).
-_TRADITIONAL_ONLY: Final = frozenset(
-    "這個們說時來對會後國還學麼與開關嗎見車電話買點過裡讓為問題經現發"
-)
-_SIMPLIFIED_ONLY: Final = frozenset(
-    "这个们说时来对会后国还学么与开关吗见车电话买点过里让为问题经现发"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,10 +237,14 @@ class LanguageDetector:
         if not any(char.isalpha() for char in cleaned):
             return DetectionResult(author or UNDETERMINED, 0.0)
 
-        allowed = self._allowed(candidates)
+        by_script = self._by_script(cleaned)
+        allowed = self._allowed(candidates, by_script)
+        if by_script is not None and len(allowed) == 1:
+            return DetectionResult(next(iter(allowed)), 1.0)
         scores = self._scores(cleaned, allowed)
         restricted = {code: scores.get(code, 0.0) for code in allowed}
-        if sum(restricted.values()) > 0.0:
+        # The script rules the others out; the workspace's languages only make them unlikely.
+        if by_script is not None or sum(restricted.values()) > 0.0:
             scores = restricted
         if author in scores and word_count(cleaned) <= self._short_message_words:
             scores = self._with_author_prior(scores, author)
@@ -252,12 +255,24 @@ class LanguageDetector:
         alternatives = [(code, value) for code, value in ranked[1:] if value > 0.0]
         return DetectionResult(best, confidence, alternatives[:MAX_ALTERNATIVES])
 
-    def _allowed(self, candidates: frozenset[str] | None) -> frozenset[str]:
+    def _by_script(self, text: str) -> frozenset[str] | None:
+        """The configured languages the text's script allows (see `scripts`), if it says."""
+        found = scripts.languages_of_script(text)
+        if found is None:
+            return None
+        if found <= scripts.CHINESE and not found & self._languages:
+            found = scripts.CHINESE  # the other Chinese script is the closer answer
+        return (found & self._languages) or None
+
+    def _allowed(
+        self, candidates: frozenset[str] | None, by_script: frozenset[str] | None
+    ) -> frozenset[str]:
+        base = by_script or self._languages
         if not candidates:
-            return self._languages
+            return base
         known = {normalize(code) for code in candidates}
-        allowed = self._languages & {code for code in known if code is not None}
-        return frozenset(allowed) or self._languages
+        allowed = base & {code for code in known if code is not None}
+        return frozenset(allowed) or base
 
     def _scores(self, text: str, allowed: frozenset[str]) -> dict[str, float]:
         if self._trigrams is None:
@@ -266,6 +281,10 @@ class LanguageDetector:
         by_lingua = _confidences(self._trigrams, text)
         if self._detector is not None and len(text) < TRIGRAMS_FROM_CHARS:
             group = sum(value for language, value in by_lingua.items() if language in self._high)
+            if not any(by_lingua.values()):
+                # Words of one or two letters have no trigrams ("Où es-tu", "Ca va"): only
+                # the high-accuracy models, which also score 1- and 2-grams, have evidence.
+                group = 1.0
             refined = _confidences(self._detector, text) if group > 0.0 else {}
             total = sum(refined.values())
             if total > 0.0:
@@ -284,6 +303,15 @@ class LanguageDetector:
                 codes = [_chinese_script(text, [c for c in codes if c in allowed] or codes)]
             for code in codes:
                 scores[code] = value
+        # "öğle yemeği" has letters only Turkish writes, Vietnamese ư and ạ only Vietnamese; a
+        # loanword's letter ("café") costs a language little against a long line's n-grams.
+        for code, count in scripts.foreign_letters(text).items():
+            if code in scores:
+                scores[code] /= FOREIGN_LETTER_ODDS**count
+        if word_count(text) <= self._short_message_words:
+            for languages in lexicon.languages_of_words(text):
+                for code in languages & scores.keys():
+                    scores[code] *= LEXICON_ODDS
         return scores
 
     def _with_author_prior(self, scores: dict[str, float], author: str) -> dict[str, float]:
@@ -304,7 +332,5 @@ def _chinese_script(text: str, codes: list[str]) -> str:
     """Pick zh-Hans or zh-Hant (whichever is configured) from script-specific characters."""
     if len(codes) == 1:
         return codes[0]
-    traditional = sum(1 for char in text if char in _TRADITIONAL_ONLY)
-    simplified = sum(1 for char in text if char in _SIMPLIFIED_ONLY)
-    preferred = "zh-Hant" if traditional > simplified else "zh-Hans"
+    preferred = scripts.chinese_script(text)
     return preferred if preferred in codes else codes[0]

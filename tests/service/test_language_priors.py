@@ -83,19 +83,22 @@ async def real_detection_api(sqlite_settings: Settings) -> AsyncIterator[Api]:
 
 async def test_workspace_languages_decide_an_ambiguous_word(real_detection_api: Api) -> None:
     api = real_detection_api
+    # "combinado" is Spanish and Portuguese alike; without priors the answer is Spanish.
     unrestricted = await api.client.post(
-        "/api/v1/detect", json={"text": "merci"}, headers=api.headers
+        "/api/v1/detect", json={"text": "combinado"}, headers=api.headers
     )
-    assert unrestricted.json()["language"] != "fr"  # lingua alone guesses Italian
+    assert unrestricted.json()["language"] == "es"
 
     app = api.client.app
     async with app.state.sessions.begin() as session:
         workspace_id = await session.scalar(sa.select(Workspace.id))
-        session.add(WorkspaceSettings(workspace_id=workspace_id, languages=["en", "fr"]))
+        session.add(WorkspaceSettings(workspace_id=workspace_id, languages=["en", "pt"]))
     app.state.language_priors.forget(workspace_id)
-    narrowed = await api.client.post("/api/v1/detect", json={"text": "merci"}, headers=api.headers)
-    assert narrowed.json()["language"] == "fr"
-    translated = await api.client.post(
-        "/api/v1/translate", json={"text": "merci", "target_lang": "de"}, headers=api.headers
+    narrowed = await api.client.post(
+        "/api/v1/detect", json={"text": "combinado"}, headers=api.headers
     )
-    assert translated.json()["source_lang"] == "fr"
+    assert narrowed.json()["language"] == "pt"
+    translated = await api.client.post(
+        "/api/v1/translate", json={"text": "combinado", "target_lang": "de"}, headers=api.headers
+    )
+    assert translated.json()["source_lang"] == "pt"
