@@ -74,31 +74,52 @@ host_debian_mirror() {
 }
 
 # The stand-in for python:3.11-slim-bookworm: Debian bookworm (debootstrap minbase) with Debian's
-# python3.11 and venv. Its root filesystem tarball is cached; importing it takes seconds.
+# python3.11 and venv, slimmed as debian:bookworm-slim is (no docs but copyrights, man pages or
+# translations, now or from later apt-get installs): every build step copies the whole image on
+# vfs, so its size is paid per step. Its root filesystem tarball is cached; importing takes seconds.
+SLIM_DPKG_CONFIG='path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/locale/*'
 ensure_base_image() {
   if docker image inspect "$BASE_TAG" >/dev/null 2>&1; then return 0; fi
   local tarball="$IMAGE_CACHE/base-bookworm-python3.11.tar"
   if [ ! -s "$tarball" ]; then
     command -v debootstrap >/dev/null 2>&1 || { echo "debootstrap is missing (apt-get install debootstrap)" >&2; return 1; }
-    local mirror root
+    local mirror root debs
     mirror="$(host_debian_mirror)"
     root="$(mktemp -d /tmp/utp-rootfs.XXXXXX)"
+    # The host's apt cache, where it holds the same files: debootstrap checks each one's checksum
+    # and downloads only what is missing or different (into this private directory).
+    debs="$(mktemp -d /tmp/utp-debs.XXXXXX)"
+    find /var/cache/apt/archives -maxdepth 1 -name '*.deb' -exec ln -s {} "$debs/" \; 2>/dev/null || true
     echo "building the stand-in base image (debootstrap bookworm from the host's mirror)..."
-    {
-      debootstrap --variant=minbase bookworm "$root" "$mirror" \
+    if ! {
+      debootstrap --variant=minbase --cache-dir="$debs" bookworm "$root" "$mirror" \
         && cp /etc/resolv.conf "$root/etc/resolv.conf" \
+        && printf '%s\n' "$SLIM_DPKG_CONFIG" >"$root/etc/dpkg/dpkg.cfg.d/docker" \
         && chroot "$root" apt-get update -qq \
         && DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends \
              python3.11 python3.11-venv ca-certificates
-    } >"$IMAGE_CACHE/debootstrap.log" 2>&1 \
-      || { tail -20 "$IMAGE_CACHE/debootstrap.log" >&2; rm -rf "$root"; return 1; }
+    } >"$IMAGE_CACHE/debootstrap.log" 2>&1; then
+      tail -20 "$IMAGE_CACHE/debootstrap.log" >&2; rm -rf "$root" "$debs"; return 1
+    fi
+    rm -rf "$debs"
     # As in the official image: `python3` on PATH, no package lists or caches. The host's mirror
     # is not left in it: builds get the package sources from the host (HOST_CONFIG_URL).
     chmod 0755 "$root"  # mktemp made it 0700: as the image's / it would lock out UID 10001
     ln -sf python3.11 "$root/usr/bin/python3"
+    find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+    find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
+    rm -rf "$root"/usr/share/{man,groff,info,lintian,linda,locale}/*
     : >"$root/etc/apt/sources.list"
     : >"$root/etc/resolv.conf"
-    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
+    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
+      "$root"/debootstrap
     tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
     rm -rf "$root"
   fi
@@ -142,12 +163,30 @@ build_image() {
     fi
   fi
   pg="${pg:-pgdg}"
+  BUILD_BASE="$base"
   serve_host_config
   echo "building $UTP_IMAGE from $base (POSTGRES_CLIENT=$pg)"
   DOCKER_BUILDKIT=0 docker build --network host -f service/Dockerfile \
     --build-arg PYTHON_IMAGE="$base" --build-arg POSTGRES_CLIENT="$pg" \
     --build-arg HOST_CONFIG_URL="$HOST_CONFIG_URL" \
     -t "$UTP_IMAGE" .
+  stop_host_config
+}
+
+# PostgreSQL 15 and Redis from Debian's packages on the same base (tests/compose/local/), for the
+# compose smoke test where the official images cannot be pulled. Call after build_image.
+LOCAL_POSTGRES_IMAGE="utp-local/postgres:15-debian"
+LOCAL_REDIS_IMAGE="utp-local/redis:7-debian"
+build_local_images() {
+  serve_host_config
+  local name tag
+  for name in postgres redis; do
+    if [ "$name" = postgres ]; then tag="$LOCAL_POSTGRES_IMAGE"; else tag="$LOCAL_REDIS_IMAGE"; fi
+    echo "building $tag from $BUILD_BASE (Debian packages)"
+    DOCKER_BUILDKIT=0 docker build -q --network host -f "tests/compose/local/$name.Dockerfile" \
+      --build-arg BASE_IMAGE="$BUILD_BASE" --build-arg HOST_CONFIG_URL="$HOST_CONFIG_URL" \
+      -t "$tag" tests/compose/local >/dev/null
+  done
   stop_host_config
 }
 

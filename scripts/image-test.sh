@@ -18,6 +18,9 @@ if ! start_engine; then
 fi
 build_image
 echo "image built in $((SECONDS - started)) s"
-UTP_TEST_IMAGE="$UTP_IMAGE" .venv/bin/pytest -q -rA tests/image
+build_local_images
+echo "PostgreSQL and Redis images for the compose smoke test built at $((SECONDS - started)) s"
+UTP_TEST_IMAGE="$UTP_IMAGE" UTP_TEST_POSTGRES_IMAGE="$LOCAL_POSTGRES_IMAGE" \
+  UTP_TEST_REDIS_IMAGE="$LOCAL_REDIS_IMAGE" .venv/bin/pytest -q -rA -p no:cacheprovider tests/image
 sbom_and_audit
 echo "image-test: $((SECONDS - started)) s in all"
