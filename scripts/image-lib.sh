@@ -4,11 +4,18 @@
 # Everything cached between runs lives under build/image/ (gitignored).
 
 IMAGE_CACHE="${UTP_IMAGE_CACHE:-$PWD/build/image}"
+# The stand-in base's root filesystem is kept per user, not per clone, as a pulled base image
+# stays in a Docker engine: debootstrap is the slowest part of a run from a fresh clone. It is
+# made again when older than BASE_MAX_AGE_DAYS, to pick up Debian's updates.
+BASE_CACHE="${UTP_BASE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/utp-image}"
+BASE_MAX_AGE_DAYS=7
 BASE_TAG="utp-base/python:3.11-bookworm-debian"
 
 # DOCKER_HOST set by the caller wins; otherwise a running default engine; otherwise start Debian's
-# dockerd (docker.io) on a private socket, with vfs (works inside containers and sandboxes) and
-# no iptables/bridge (builds and containers use the host's network). Its data root is kept under
+# dockerd (docker.io) on a private socket with no iptables/bridge (builds use the host's network,
+# compose stacks user-defined bridges). Storage: overlay2 where the kernel and the file system
+# under build/image/ allow it, else vfs (works inside containers and sandboxes, but copies the
+# whole image for every build step and container). Each driver's data root is kept under
 # build/image/ so layers are reused by the next run.
 STARTED_DOCKERD_PID=""
 PRIVATE_DIR=""
@@ -19,22 +26,35 @@ start_engine() {
     echo "no Docker engine: dockerd is not installed (Debian: apt-get install docker.io)" >&2
     return 1
   fi
+  local driver log=""
+  for driver in overlay2 vfs; do
+    if start_private_dockerd "$driver"; then
+      echo "started a private dockerd (storage driver $driver)"
+      return 0
+    fi
+    log="$(tail -20 "$PRIVATE_DIR/dockerd.log" 2>/dev/null || true)"
+    stop_engine
+  done
+  echo "no Docker engine: dockerd did not start; its last log:" >&2
+  echo "$log" >&2
+  return 1
+}
+
+start_private_dockerd() {
+  local driver="$1"
   PRIVATE_DIR="$(mktemp -d /tmp/utp-docker.XXXXXX)"
-  mkdir -p "$IMAGE_CACHE/docker"
-  dockerd --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none \
-    --data-root "$IMAGE_CACHE/docker" --exec-root "$PRIVATE_DIR/exec" \
+  mkdir -p "$IMAGE_CACHE/docker-$driver"
+  dockerd --storage-driver="$driver" --iptables=false --ip6tables=false --bridge=none \
+    --data-root "$IMAGE_CACHE/docker-$driver" --exec-root "$PRIVATE_DIR/exec" \
     --pidfile "$PRIVATE_DIR/docker.pid" -H "unix://$PRIVATE_DIR/docker.sock" \
     >"$PRIVATE_DIR/dockerd.log" 2>&1 &
   STARTED_DOCKERD_PID=$!
   export DOCKER_HOST="unix://$PRIVATE_DIR/docker.sock"
   for _ in $(seq 1 60); do
     if docker info >/dev/null 2>&1; then return 0; fi
-    if ! kill -0 "$STARTED_DOCKERD_PID" 2>/dev/null; then break; fi
+    if ! kill -0 "$STARTED_DOCKERD_PID" 2>/dev/null; then return 1; fi
     sleep 1
   done
-  echo "no Docker engine: dockerd did not start; its log:" >&2
-  tail -20 "$PRIVATE_DIR/dockerd.log" >&2
-  stop_engine
   return 1
 }
 
@@ -46,6 +66,8 @@ stop_engine() {
     local running
     running="$(docker ps -q 2>/dev/null || true)"
     if [ -n "$running" ]; then docker rm -f $running >/dev/null 2>&1 || true; fi
+    # User-defined networks (a compose stack's) are bridges on the host: none outlives the run.
+    docker network prune -f >/dev/null 2>&1 || true
     kill "$STARTED_DOCKERD_PID" 2>/dev/null || true
     for _ in $(seq 1 30); do kill -0 "$STARTED_DOCKERD_PID" 2>/dev/null || break; sleep 1; done
     kill -9 "$STARTED_DOCKERD_PID" 2>/dev/null || true
@@ -53,7 +75,9 @@ stop_engine() {
   fi
   if [ -n "$PRIVATE_DIR" ]; then
     # dockerd leaves its network namespace mounted under the exec root.
-    awk -v d="$PRIVATE_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r \
+    # (and overlay2 its layers' mounts under the data root, should it have been killed).
+    awk -v d="$PRIVATE_DIR/" -v r="$IMAGE_CACHE/docker-" 'index($2, d) == 1 || index($2, r) == 1 {print $2}' \
+      /proc/mounts | sort -r \
       | while read -r mount; do umount -l "$mount" 2>/dev/null || true; done
     rm -rf "$PRIVATE_DIR"
     PRIVATE_DIR=""
@@ -87,7 +111,10 @@ path-exclude /usr/share/linda/*
 path-exclude /usr/share/locale/*'
 ensure_base_image() {
   if docker image inspect "$BASE_TAG" >/dev/null 2>&1; then return 0; fi
-  local tarball="$IMAGE_CACHE/base-bookworm-python3.11.tar"
+  # The name changes with the recipe below, so a changed recipe is never served an old tarball.
+  local tarball="$BASE_CACHE/base-bookworm-python3.11-slim-1.tar"
+  mkdir -p "$BASE_CACHE" "$IMAGE_CACHE"
+  find "$tarball" -mtime +"$BASE_MAX_AGE_DAYS" -delete 2>/dev/null || true
   if [ ! -s "$tarball" ]; then
     command -v debootstrap >/dev/null 2>&1 || { echo "debootstrap is missing (apt-get install debootstrap)" >&2; return 1; }
     local mirror root debs
@@ -96,7 +123,7 @@ ensure_base_image() {
     # The host's apt cache, where it holds the same files: debootstrap checks each one's checksum
     # and downloads only what is missing or different (into this private directory).
     debs="$(mktemp -d /tmp/utp-debs.XXXXXX)"
-    find /var/cache/apt/archives -maxdepth 1 -name '*.deb' -exec ln -s {} "$debs/" \; 2>/dev/null || true
+    find /var/cache/apt/archives -maxdepth 1 -name '*.deb' -exec ln -s -t "$debs" {} + 2>/dev/null || true
     echo "building the stand-in base image (debootstrap bookworm from the host's mirror)..."
     if ! {
       debootstrap --variant=minbase --cache-dir="$debs" bookworm "$root" "$mirror" \
