@@ -174,10 +174,12 @@ serve_host_config() {
   HOST_CONFIG_URL="http://127.0.0.1:$port/hostconf.tar"
 }
 
-# Builds service/Dockerfile as $UTP_IMAGE. The base is $PYTHON_IMAGE when given, else the public
-# python:3.11-slim-bookworm when it is present or can be pulled, else the local stand-in; with
-# the stand-in (an offline build) pg_dump comes from Debian unless POSTGRES_CLIENT says otherwise.
-build_image() {
+# Chooses the base: $PYTHON_IMAGE when given, else the public python:3.11-slim-bookworm when it
+# is present or can be pulled, else the local stand-in; with the stand-in (an offline build)
+# pg_dump comes from Debian unless POSTGRES_CLIENT says otherwise. Sets BUILD_BASE, BUILD_PG.
+BUILD_BASE=""
+BUILD_PG=""
+choose_base() {
   local base="${PYTHON_IMAGE:-}" pg="${POSTGRES_CLIENT:-}"
   if [ -z "$base" ]; then
     base="python:3.11-slim-bookworm"
@@ -189,32 +191,35 @@ build_image() {
       pg="${pg:-debian}"
     fi
   fi
-  pg="${pg:-pgdg}"
   BUILD_BASE="$base"
-  serve_host_config
-  echo "building $UTP_IMAGE from $base (POSTGRES_CLIENT=$pg)"
+  BUILD_PG="${pg:-pgdg}"
+}
+
+# Builds service/Dockerfile as $UTP_IMAGE on the chosen base.
+build_image() {
+  [ -n "$BUILD_BASE" ] || choose_base
+  [ -n "$CONF_SERVER_PID" ] || serve_host_config
+  echo "building $UTP_IMAGE from $BUILD_BASE (POSTGRES_CLIENT=$BUILD_PG)"
   DOCKER_BUILDKIT=0 docker build --network host -f service/Dockerfile \
-    --build-arg PYTHON_IMAGE="$base" --build-arg POSTGRES_CLIENT="$pg" \
+    --build-arg PYTHON_IMAGE="$BUILD_BASE" --build-arg POSTGRES_CLIENT="$BUILD_PG" \
     --build-arg HOST_CONFIG_URL="$HOST_CONFIG_URL" \
     -t "$UTP_IMAGE" .
-  stop_host_config
 }
 
 # PostgreSQL 15 and Redis from Debian's packages on the same base (tests/compose/local/), for the
-# compose smoke test where the official images cannot be pulled. Call after build_image.
+# compose smoke test where the official images cannot be pulled. scripts/image-test.sh runs it
+# alongside build_image (after choose_base and serve_host_config).
 LOCAL_POSTGRES_IMAGE="utp-local/postgres:15-debian"
 LOCAL_REDIS_IMAGE="utp-local/redis:7-debian"
 build_local_images() {
-  serve_host_config
   local name tag
   for name in postgres redis; do
     if [ "$name" = postgres ]; then tag="$LOCAL_POSTGRES_IMAGE"; else tag="$LOCAL_REDIS_IMAGE"; fi
     echo "building $tag from $BUILD_BASE (Debian packages)"
-    DOCKER_BUILDKIT=0 docker build -q --network host -f "tests/compose/local/$name.Dockerfile" \
+    DOCKER_BUILDKIT=0 docker build --network host -f "tests/compose/local/$name.Dockerfile" \
       --build-arg BASE_IMAGE="$BUILD_BASE" --build-arg HOST_CONFIG_URL="$HOST_CONFIG_URL" \
-      -t "$tag" tests/compose/local >/dev/null
+      -t "$tag" tests/compose/local
   done
-  stop_host_config
 }
 
 stop_host_config() {
