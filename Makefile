@@ -35,9 +35,13 @@ run: $(VENV)/.run-deps
 	$(BIN)/utp db upgrade
 	$(BIN)/utp serve
 
+# The suite on every core (up to 4; pytest-xdist), a file per worker at a time: tests in one file
+# share module fixtures (a live service, a PostgreSQL standby), and each worker starts its own
+# PostgreSQL and Redis. `make test PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= auto
 test: $(VENV)/.all-deps $(LIBRETRANSLATE_VENV)/.installed-$(LIBRETRANSLATE_VERSION)
 	@scripts/ensure-system-packages.sh test
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --maxprocesses=4 --dist loadfile --cov --cov-report=term $(PYTEST_ARGS)
 	$(BIN)/utp-infra verify --stack staging
 	$(BIN)/utp-infra verify --stack production
 
