@@ -34,7 +34,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from service.app import create_app
-    from service.db.migrate import upgrade
+    from service.db.migrate import database_revisions, upgrade
     from service.observability.logging import configure
 
     settings = _settings()
@@ -44,6 +44,11 @@ def serve(host: str | None, port: int | None) -> None:
         untouched = upgrade(settings.database_url)
         if untouched:
             logging.getLogger("service.db").warning("schema: %s", untouched)
+    elif not asyncio.run(database_revisions(settings.database_url)):
+        raise click.ClickException(
+            "the database has no schema and UTP_MIGRATE_ON_START=false: run `utp db upgrade` "
+            "first (the clusters' migration Job does), or unset UTP_MIGRATE_ON_START"
+        )
     issued = asyncio.run(_bootstrap(settings))
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port
