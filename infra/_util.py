@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 
 def assume_role_policy(service: str) -> str:
@@ -25,6 +26,22 @@ def assume_role_policy(service: str) -> str:
             ],
         }
     )
+
+
+def service_role(
+    name: str,
+    *,
+    service: str,
+    managed_policy_arn: str,
+    attachment_name: str,
+    opts: pulumi.ResourceOptions,
+) -> aws.iam.Role:
+    """A role that one AWS service assumes, with one AWS managed policy attached."""
+    role = aws.iam.Role(name, assume_role_policy=assume_role_policy(service), opts=opts)
+    aws.iam.RolePolicyAttachment(
+        attachment_name, role=role.name, policy_arn=managed_policy_arn, opts=opts
+    )
+    return role
 
 
 def irsa_trust_policy(

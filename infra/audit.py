@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra._util import assume_role_policy, policy_document
+from infra._util import policy_document, service_role
 
 # GuardDuty features (pulumi-aws 7.51.1 `aws.guardduty.DetectorFeature.name`): the EKS audit
 # log stream, and runtime monitoring with GuardDuty managing its security agent as an EKS add-on.
@@ -137,15 +137,11 @@ class Audit(pulumi.ComponentResource):
 
     def _config_role(self, name: str, args: AuditArgs) -> aws.iam.Role:
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
+        role = service_role(
             f"{name}-config-role",
-            assume_role_policy=assume_role_policy("config.amazonaws.com"),
-            opts=child,
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-config-role-policy",
-            role=role.name,
-            policy_arn="arn:aws:iam::aws:policy/service-role/AWS_ConfigRole",
+            service="config.amazonaws.com",
+            managed_policy_arn="arn:aws:iam::aws:policy/service-role/AWS_ConfigRole",
+            attachment_name=f"{name}-config-role-policy",
             opts=child,
         )
         aws.iam.RolePolicy(

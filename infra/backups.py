@@ -329,61 +329,61 @@ class Backups(pulumi.ComponentResource):
         return statements
 
     def _create_writer(self, who: BackupIdentity, kms_key_arn: pulumi.Input[str]) -> aws.iam.Role:
-        role = aws.iam.Role(
-            f"{self._name}-writer-role",
-            assume_role_policy=irsa_trust_policy(
-                who.oidc_provider_arn, who.oidc_issuer, who.namespace, who.service_account
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        return self._job_role(
+            "writer",
+            who,
+            who.service_account,
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+                    "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
+                },
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": self.bucket.arn},
+                {
+                    "Effect": "Allow",
+                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                    "Resource": kms_key_arn,
+                },
+            ],
         )
-        aws.iam.RolePolicy(
-            f"{self._name}-writer-policy",
-            role=role.id,
-            policy=policy_document(
-                [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
-                        "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
-                    },
-                    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": self.bucket.arn},
-                    {
-                        "Effect": "Allow",
-                        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-                        "Resource": kms_key_arn,
-                    },
-                ]
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return role
 
     def _create_pruner(self, who: BackupIdentity, kms_key_arn: pulumi.Input[str]) -> aws.iam.Role:
         """`utp backups prune`: list, read manifests, delete current versions. Nothing else."""
+        return self._job_role(
+            "prune",
+            who,
+            prune_service_account(who.service_account),
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:DeleteObject"],
+                    "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
+                },
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": self.bucket.arn},
+                {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": kms_key_arn},
+            ],
+        )
+
+    def _job_role(
+        self,
+        kind: str,
+        who: BackupIdentity,
+        service_account: str,
+        statements: list[dict[str, object]],
+    ) -> aws.iam.Role:
+        """An IRSA role for one of the service's backup jobs, allowed `statements` only."""
         role = aws.iam.Role(
-            f"{self._name}-prune-role",
+            f"{self._name}-{kind}-role",
             assume_role_policy=irsa_trust_policy(
-                who.oidc_provider_arn,
-                who.oidc_issuer,
-                who.namespace,
-                prune_service_account(who.service_account),
+                who.oidc_provider_arn, who.oidc_issuer, who.namespace, service_account
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         aws.iam.RolePolicy(
-            f"{self._name}-prune-policy",
+            f"{self._name}-{kind}-policy",
             role=role.id,
-            policy=policy_document(
-                [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["s3:GetObject", "s3:DeleteObject"],
-                        "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
-                    },
-                    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": self.bucket.arn},
-                    {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": kms_key_arn},
-                ]
-            ),
+            policy=policy_document(statements),
             opts=pulumi.ResourceOptions(parent=self),
         )
         return role

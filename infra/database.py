@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra._util import assume_role_policy
+from infra._util import service_role
 
 PARAMETERS: dict[str, str] = {
     "rds.force_ssl": "1",
@@ -134,15 +134,13 @@ class Database(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        monitoring = aws.iam.Role(
+        monitoring = service_role(
             f"{name}-monitoring-role",
-            assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com"),
-            opts=child,
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-monitoring-policy",
-            role=monitoring.name,
-            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+            service="monitoring.rds.amazonaws.com",
+            managed_policy_arn=(
+                "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+            ),
+            attachment_name=f"{name}-monitoring-policy",
             opts=child,
         )
         # Exported logs land here; created first so they are encrypted and retention-bound.

@@ -26,6 +26,9 @@ import pulumi_aws as aws
 # Traefik's websecure entrypoint as a fixed NodePort (infra/ingress.py): the target group's port.
 TRAEFIK_HTTPS_NODE_PORT = 30443
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# The service's Prometheus exposition: Prometheus scrapes the pods inside the cluster, so no
+# request from the internet may reach it (WAF blocks it here, Traefik refuses it too).
+METRICS_PATH = "/metrics"
 # AWS managed rule groups, in evaluation order after the rate rule.
 MANAGED_RULE_GROUPS = (
     "AWSManagedRulesAmazonIpReputationList",
@@ -57,9 +60,10 @@ class EdgeArgs:
 class Edge(pulumi.ComponentResource):
     """Creates an ACM certificate (DNS-validated in the hosted zone), an internet-facing ALB
     (HTTPS with TLS 1.2+, HTTP redirected, invalid headers dropped) forwarding to Traefik's
-    HTTPS NodePort, a WAF web ACL (a per-IP rate-based rule that spares the health-check path,
-    the IP reputation, common and known-bad-inputs managed rule groups) with KMS-encrypted
-    logs, and, with `shield_advanced`, a Shield Advanced protection."""
+    HTTPS NodePort, a WAF web ACL (a rule blocking the metrics path, a per-IP rate-based rule
+    that spares the health-check path, the IP reputation, common and known-bad-inputs managed
+    rule groups) with KMS-encrypted logs, and, with `shield_advanced`, a Shield Advanced
+    protection."""
 
     load_balancer: aws.lb.LoadBalancer
     web_acl: aws.wafv2.WebAcl
@@ -258,8 +262,28 @@ class Edge(pulumi.ComponentResource):
         }
         rules: list[dict[str, Any]] = [
             {
-                "name": "rate-per-ip",
+                "name": "block-metrics",
                 "priority": 0,
+                "action": {"block": {}},
+                "statement": {
+                    "byte_match_statement": {
+                        "field_to_match": {"uri_path": {}},
+                        "positional_constraint": "STARTS_WITH",
+                        "search_string": METRICS_PATH,
+                        # Match what could still route to it: the service decodes the path
+                        # (/%6detrics is /metrics) and a path may be spelled //metrics.
+                        "text_transformations": [
+                            {"priority": 0, "type": "URL_DECODE"},
+                            {"priority": 1, "type": "NORMALIZE_PATH"},
+                            {"priority": 2, "type": "LOWERCASE"},
+                        ],
+                    }
+                },
+                "visibility_config": visibility(f"{name}-block-metrics"),
+            },
+            {
+                "name": "rate-per-ip",
+                "priority": 1,
                 "action": {"block": {}},
                 "statement": {
                     "rate_based_statement": {
@@ -270,9 +294,9 @@ class Edge(pulumi.ComponentResource):
                     }
                 },
                 "visibility_config": visibility(f"{name}-rate-per-ip"),
-            }
+            },
         ]
-        for priority, group in enumerate(MANAGED_RULE_GROUPS, start=1):
+        for priority, group in enumerate(MANAGED_RULE_GROUPS, start=2):
             rules.append(
                 {
                     "name": group,

@@ -21,6 +21,10 @@ CLUSTER_ISSUER = "letsencrypt"
 # The per-client-IP limit; routers opt in (infra/service/api.py), so the health check never
 # counts against it.
 RATE_LIMIT_MIDDLEWARE = "traefik-rate-limit@kubernetescrd"
+# Answers 403 to every request: a router for a path that must not be public (the metrics path,
+# infra/service/api.py) uses it. It allows loopback only, which no request through the ALB
+# comes from.
+DENY_ALL_MIDDLEWARE = "traefik-deny-all@kubernetescrd"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,9 +46,9 @@ class IngressArgs:
 class Ingress(pulumi.ComponentResource):
     """Creates namespaces, Traefik (pinned chart; HTTPS only on a fixed NodePort for the ALB,
     hardened pods, security headers on the HTTPS entrypoint, a per-client-IP rate-limit
-    middleware that routers opt into, X-Forwarded-For trusted from the VPC only), cert-manager
-    (pinned chart) with an IRSA role allowed to change only this hosted zone, and a Let's
-    Encrypt DNS-01 ClusterIssuer.
+    middleware that routers opt into, a deny-all middleware for paths that must not be public,
+    X-Forwarded-For trusted from the VPC only), cert-manager (pinned chart) with an IRSA role
+    allowed to change only this hosted zone, and a Let's Encrypt DNS-01 ClusterIssuer.
     """
 
     cluster_issuer: str = CLUSTER_ISSUER
@@ -229,6 +233,14 @@ class Ingress(pulumi.ComponentResource):
                     "sourceCriterion": {"ipStrategy": {"depth": 1}},
                 }
             },
+            opts=middleware_opts,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-deny-all",
+            api_version="traefik.io/v1alpha1",
+            kind="Middleware",
+            metadata={"name": "deny-all", "namespace": "traefik"},
+            spec={"ipAllowList": {"sourceRange": ["127.0.0.1/32"]}},
             opts=middleware_opts,
         )
         self.register_outputs({})

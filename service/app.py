@@ -165,15 +165,18 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             app.state.sessions = sessions
             app.state.cache = cache
             app.state.usage = usage
+            app.state.clock = overrides.clock
             app.state.key_verifier = KeyVerifier(
-                sessions, cache_seconds=settings.security.api_key_cache_seconds
+                sessions,
+                cache_seconds=settings.security.api_key_cache_seconds,
+                clock=overrides.clock,
             )
             install_identity(app.state, settings, sessions, tenant_client)
             await install_workspace_config(app.state, settings, sessions, tenant_client, router)
             if settings.schema_served:
                 # Known only now that the server's providers are built.
                 document_providers(app, app.state.workspace_providers.known)
-            app.state.language_priors = LanguagePriors(sessions)
+            app.state.language_priors = LanguagePriors(sessions, wall_clock=overrides.clock)
             app.state.engine = Engine(
                 router=router,
                 cache=cache,

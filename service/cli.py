@@ -29,19 +29,26 @@ def main() -> None:
 @click.option("--host", default=None, help="Bind address (default UTP_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default UTP_PORT or 8000).")
 def serve(host: str | None, port: int | None) -> None:
-    """Run the HTTP API (migrates the database and creates the default workspace first)."""
+    """Run the HTTP API (migrates the database unless UTP_MIGRATE_ON_START=false, and creates
+    the default workspace first)."""
     import uvicorn
 
     from service.app import create_app
-    from service.db.migrate import upgrade
+    from service.db.migrate import database_revisions, upgrade
     from service.observability.logging import configure
 
     settings = _settings()
     configure(settings.server.log_level)
     settings.server.data_dir.mkdir(parents=True, exist_ok=True)
-    untouched = upgrade(settings.database_url)
-    if untouched:
-        logging.getLogger("service.db").warning("schema: %s", untouched)
+    if settings.database.migrate_on_start:
+        untouched = upgrade(settings.database_url)
+        if untouched:
+            logging.getLogger("service.db").warning("schema: %s", untouched)
+    elif not asyncio.run(database_revisions(settings.database_url)):
+        raise click.ClickException(
+            "the database has no schema and UTP_MIGRATE_ON_START=false: run `utp db upgrade` "
+            "first (the clusters' migration Job does), or unset UTP_MIGRATE_ON_START"
+        )
     issued = asyncio.run(_bootstrap(settings))
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port

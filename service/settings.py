@@ -103,6 +103,10 @@ class DatabaseSettings:
     database_url_file: str = ""
     database_pool_size: NonNegativeInt = 10
     database_echo: bool = False
+    # `utp serve` brings the schema to head before it listens. The clusters turn this off:
+    # there a Job runs `utp db upgrade` once per release before the rollout (concurrent runs
+    # are safe either way: they take turns on a PostgreSQL advisory lock).
+    migrate_on_start: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -731,37 +731,32 @@ def _loki_buckets(
     """Each region's Loki bucket (`<prefix>-loki-<account>`, SSE-KMS with the region's `s3`
     key), replicated to `<other prefix>-loki-replica-<account>` in the other region: the
     operational logs and their one-year archive."""
-    buckets: dict[str, Backups] = {}
-    for s, other in ((primary, dr), (dr, primary)):
-        replica = Backups(
-            f"{other.prefix}-loki-replica",
+
+    def bucket(s: Scope, name: str, replicate_to: ReplicationTarget | None = None) -> Backups:
+        return Backups(
+            name,
             BackupsArgs(
-                bucket_name=pulumi.Output.concat(f"{other.prefix}-loki-replica-", account_id),
-                kms_key_arn=regions[other.role].kms.arn("s3"),
-                production=cfg.production,
-                noncurrent_expiry_days=LOKI_ARCHIVE_NONCURRENT_DAYS,
-                expiry_days=ARCHIVE_DAYS,
-                transitions=LOKI_TRANSITIONS,
-                deny_version_deletes=True,
-            ),
-            opts=other.opts("monitoring"),
-        )
-        buckets[s.role] = Backups(
-            f"{s.prefix}-loki",
-            BackupsArgs(
-                bucket_name=pulumi.Output.concat(f"{s.prefix}-loki-", account_id),
+                bucket_name=pulumi.Output.concat(f"{name}-", account_id),
                 kms_key_arn=regions[s.role].kms.arn("s3"),
                 production=cfg.production,
                 noncurrent_expiry_days=LOKI_ARCHIVE_NONCURRENT_DAYS,
                 expiry_days=ARCHIVE_DAYS,
                 transitions=LOKI_TRANSITIONS,
                 deny_version_deletes=True,
-                replicate_to=ReplicationTarget(
-                    bucket_arn=replica.bucket.arn,
-                    kms_key_arn=regions[other.role].kms.arn("s3"),
-                ),
+                replicate_to=replicate_to,
             ),
             opts=s.opts("monitoring"),
+        )
+
+    buckets: dict[str, Backups] = {}
+    for s, other in ((primary, dr), (dr, primary)):
+        replica = bucket(other, f"{other.prefix}-loki-replica")
+        buckets[s.role] = bucket(
+            s,
+            f"{s.prefix}-loki",
+            ReplicationTarget(
+                bucket_arn=replica.bucket.arn, kms_key_arn=regions[other.role].kms.arn("s3")
+            ),
         )
     return buckets
 

@@ -133,6 +133,19 @@ class ReleaseResult:
         }
 
 
+@dataclass(frozen=True)
+class GateClock:
+    """What the gate's deadline is measured by and how it waits between checks. Tests pass a
+    clock that moves only when the gate sleeps: the gate then allows a fixed number of checks,
+    however slowly a loaded machine answers them."""
+
+    now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+REAL_TIME = GateClock()
+
+
 @dataclass(frozen=True, kw_only=True)
 class Gate:
     """Post-deploy health gate: `successes` healthy checks in a row before `deadline_seconds`."""
@@ -140,6 +153,7 @@ class Gate:
     deadline_seconds: float = 300.0
     interval_seconds: float = 10.0
     successes: int = 3
+    clock: GateClock = REAL_TIME
 
 
 class Release:
@@ -208,7 +222,8 @@ class Release:
             self.log("      | " + line.rstrip())
 
     def _wait_healthy(self, version: str) -> str:
-        deadline = time.monotonic() + self.gate.deadline_seconds
+        clock = self.gate.clock
+        deadline = clock.now() + self.gate.deadline_seconds
         streak = 0
         last = "no check ran"
         while True:
@@ -223,12 +238,12 @@ class Release:
             self.log(f"    health: {last} [{streak}/{self.gate.successes}]")
             if streak >= self.gate.successes:
                 return f"{streak} healthy checks in a row"
-            if time.monotonic() + self.gate.interval_seconds > deadline:
+            if clock.now() + self.gate.interval_seconds > deadline:
                 raise ReleaseError(
                     f"health gate: not healthy within {self.gate.deadline_seconds:.0f}s; "
                     f"last: {last}"
                 )
-            time.sleep(self.gate.interval_seconds)
+            clock.sleep(self.gate.interval_seconds)
 
     def _finish(self, result: ReleaseResult, started: float) -> ReleaseResult:
         result.seconds = time.monotonic() - started

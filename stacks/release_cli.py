@@ -13,8 +13,10 @@ from stacks.config import REPO_ROOT, STACKS, ConfigError, load_stack_config
 from stacks.health_gate import http_health_probe
 from stacks.notify import SlackNotifier
 from stacks.release import (
+    REAL_TIME,
     Backup,
     Gate,
+    GateClock,
     PolicyCheck,
     PulumiStack,
     Release,
@@ -91,8 +93,10 @@ def build_commands(
     stack_factory: StackFactory = lambda name: automation_stack(name, REPO_ROOT),
     backup_factory: BackupFactory = rds_snapshot_backup,
     latest_tag: LatestTag = registry_latest,
+    gate_clock: GateClock = REAL_TIME,
 ) -> list[click.Command]:
-    """The commands, with the policy check, stack and backup wired by the caller."""
+    """The commands, with the policy check, stack, backup and the gate's clock wired by the
+    caller."""
 
     def release(stack: str, health_url: str | None, gate: Gate) -> tuple[Release, PulumiStack]:
         api_key, webhook = _secret("UTP_HEALTH_CHECK_API_KEY"), _secret("UTP_SLACK_WEBHOOK_URL")
@@ -115,6 +119,9 @@ def build_commands(
             ),
             pulumi_stack,
         )
+
+    def gate(deadline: float, interval: float) -> Gate:
+        return Gate(deadline_seconds=deadline, interval_seconds=interval, clock=gate_clock)
 
     # `--environment` and (for rollback) a positional STACK: the deployment overview's
     # deploy.sh/rollback.sh spell it that way.
@@ -163,9 +170,7 @@ def build_commands(
     ) -> None:
         """Deploy VERSION: pre-flight, backup, up, health gate; roll back if the gate fails."""
         name = _one_stack(stack, None)
-        runner, pulumi_stack = release(
-            name, health_url, Gate(deadline_seconds=gate_deadline, interval_seconds=gate_interval)
-        )
+        runner, pulumi_stack = release(name, health_url, gate(gate_deadline, gate_interval))
         if version == "latest":
             try:
                 version = latest_tag(pulumi_stack)
@@ -198,9 +203,7 @@ def build_commands(
         """Roll STACK back to --rollback-to, or to the last release before the running one
         that passed its health gate (both from the live stack's update history)."""
         name = _one_stack(stack, stack_argument)
-        runner, pulumi_stack = release(
-            name, health_url, Gate(deadline_seconds=gate_deadline, interval_seconds=gate_interval)
-        )
+        runner, pulumi_stack = release(name, health_url, gate(gate_deadline, gate_interval))
         current = running_version(pulumi_stack)
         chosen = target or rollback_target(pulumi_stack)
         if chosen is None:

@@ -6,7 +6,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.dns import HEALTH_PATH
-from infra.ingress import RATE_LIMIT_MIDDLEWARE
+from infra.edge import METRICS_PATH
+from infra.ingress import DENY_ALL_MIDDLEWARE, RATE_LIMIT_MIDDLEWARE
 from infra.service.env import PORT
 from infra.service.pods import container, pod_spec
 from infra.service.scope import Scope
@@ -93,7 +94,7 @@ def create_exposure(scope: Scope, deployment: k8s.apps.v1.Deployment) -> None:
         metadata={"name": "utp", "namespace": ns},
         spec={
             "selector": {"matchLabels": labels},
-            "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
+            "endpoints": [{"port": "http", "path": METRICS_PATH, "interval": "30s"}],
         },
         opts=scope.child,
     )
@@ -136,9 +137,12 @@ def create_exposure(scope: Scope, deployment: k8s.apps.v1.Deployment) -> None:
 
     # Everything is rate-limited per client IP except the health check: Route 53's checkers
     # share a handful of addresses across every check, so counting them could fail over a
-    # healthy region. Traefik prefers the longer rule, so the exact health path wins.
+    # healthy region. Traefik prefers the longer rule, so the exact health path wins, and so
+    # does the metrics prefix, refused with 403: Prometheus scrapes the pods directly (the
+    # ServiceMonitor above), never through the ingress. The WAF blocks it first (infra/edge.py).
     ingress("", "/", "Prefix", RATE_LIMIT_MIDDLEWARE)
     ingress("-health", HEALTH_PATH, "Exact", None)
+    ingress("-metrics", METRICS_PATH, "Prefix", DENY_ALL_MIDDLEWARE)
     k8s.autoscaling.v2.HorizontalPodAutoscaler(
         f"{name}-hpa",
         metadata={"name": "utp", "namespace": ns},

@@ -53,6 +53,7 @@ ENV_VARS: dict[str, EnvSource] = {
     "UTP_LOG_LEVEL": EnvSource("config"),
     "UTP_DATA_DIR": EnvSource("config"),
     "UTP_DATABASE_POOL_SIZE": EnvSource("config"),
+    "UTP_MIGRATE_ON_START": EnvSource("config"),
     "UTP_DATABASE_URL_FILE": EnvSource("value", value=DATABASE_URL_FILE),
     "UTP_REDIS_URL": EnvSource("secret"),
     "UTP_SECRET_KEY": EnvSource("secret"),
@@ -107,6 +108,9 @@ def create_config_map(scope: Scope) -> k8s.core.v1.ConfigMap:
             "UTP_LOG_LEVEL": scope.args.log_level,
             "UTP_DATA_DIR": "/var/lib/utp",
             "UTP_DATABASE_POOL_SIZE": "10",
+            # The migration Job (infra/service/jobs.py) migrates once per release, before the
+            # rollout; replicas only serve.
+            "UTP_MIGRATE_ON_START": "false",
         },
         opts=scope.child,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,15 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import audit
 from service.accounts.keys import GRANTABLE_SCOPES, SCOPES, IssuedKey, issue_key
+from service.clock import SYSTEM_CLOCK, Clock
 from service.db.models import ApiKey
 from service.errors import NotFound, ValidationFailed
 
 MAX_EXPIRY_DAYS = 3650
 
 
-def describe(row: ApiKey) -> dict[str, Any]:
+def describe(row: ApiKey, *, clock: Clock = SYSTEM_CLOCK) -> dict[str, Any]:
     """Everything about a key except its secret (which is not stored anyway)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     if row.revoked_at is not None:
         status = "revoked"
     elif row.expires_at is not None and row.expires_at <= now:
@@ -64,6 +65,7 @@ async def create(
     expires_in_days: int | None,
     actor: str,
     allow_operator: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> IssuedKey:
     cleaned = name.strip() if isinstance(name, str) else ""
     if not cleaned or len(cleaned) > 200:
@@ -80,10 +82,11 @@ async def create(
         name=cleaned,
         scopes=granted,
         expires_in=timedelta(days=expires_in_days) if expires_in_days else None,
+        clock=clock,
     )
     row = await session.get(ApiKey, issued.key_id)
     assert row is not None
-    after = describe(row)
+    after = describe(row, clock=clock)
     after.pop("last_used_at")
     await audit.record(
         session,
@@ -116,12 +119,17 @@ async def get(session: AsyncSession, workspace_id: uuid.UUID, key_id: uuid.UUID)
 
 
 async def revoke(
-    session: AsyncSession, workspace_id: uuid.UUID, key_id: uuid.UUID, *, actor: str
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    key_id: uuid.UUID,
+    *,
+    actor: str,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> ApiKey:
     """Revoke a key of this workspace (idempotent); a key of another workspace is a 404."""
     row = await get(session, workspace_id, key_id)
     if row.revoked_at is None:
-        row.revoked_at = datetime.now(UTC)
+        row.revoked_at = clock.now()
         await session.flush()
         await audit.record(
             session,

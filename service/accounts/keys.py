@@ -16,12 +16,13 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.clock import SYSTEM_CLOCK, Clock
 from service.db.models import ApiKey, Workspace
 from service.db.role import unless_read_only
 from service.errors import ServiceUnavailable, Unauthorized
@@ -103,6 +104,7 @@ async def issue_key(
     scopes: tuple[str, ...] = DEFAULT_SCOPES,
     key: str | None = None,
     expires_in: timedelta | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> IssuedKey:
     unknown = set(scopes) - SCOPES
     if unknown:
@@ -115,7 +117,7 @@ async def issue_key(
         prefix=prefix_of(plain),
         secret_hash=digest(plain),
         scopes=" ".join(scopes),
-        expires_at=datetime.now(UTC) + expires_in if expires_in else None,
+        expires_at=clock.now() + expires_in if expires_in else None,
     )
     session.add(row)
     await session.flush()
@@ -149,9 +151,14 @@ class KeyVerifier:
     """Checks presented keys against the database, remembering good ones briefly."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, cache_seconds: float = 10.0
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        cache_seconds: float = 10.0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._sessions = sessions
+        self._clock = clock  # what key expiry is judged by (the cache's age is monotonic)
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[Principal, float, datetime | None]] = {}
         self._touched: dict[uuid.UUID, float] = {}
@@ -162,7 +169,7 @@ class KeyVerifier:
         cached = self._cache.get(hashed)
         if cached is not None and cached[1] > now:
             principal, _, expires_at = cached
-            if expires_at is None or expires_at > datetime.now(UTC):
+            if expires_at is None or expires_at > self._clock.now():
                 return principal
         try:
             async with self._sessions() as session:
@@ -170,7 +177,7 @@ class KeyVerifier:
         except (SQLAlchemyError, OSError, TimeoutError):
             # Database down: a key verified earlier keeps working (translation goes on; its
             # revocation could not be read now anyway); a key never seen cannot be checked.
-            if cached is not None and (cached[2] is None or cached[2] > datetime.now(UTC)):
+            if cached is not None and (cached[2] is None or cached[2] > self._clock.now()):
                 return cached[0]
             raise ServiceUnavailable(
                 "the database is unreachable: this API key cannot be checked right now",
@@ -180,7 +187,7 @@ class KeyVerifier:
             raise Unauthorized("invalid API key", code="invalid_api_key")
         if row.revoked_at is not None:
             raise Unauthorized("this API key has been revoked", code="api_key_revoked")
-        if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
+        if row.expires_at is not None and row.expires_at <= self._clock.now():
             raise Unauthorized("this API key has expired", code="api_key_expired")
         scopes = frozenset(row.scopes.split())
         principal = Principal(
@@ -210,5 +217,5 @@ class KeyVerifier:
                 await session.execute(
                     sa.update(ApiKey)
                     .where(ApiKey.id == key_id)
-                    .values(last_used_at=datetime.now(UTC))
+                    .values(last_used_at=self._clock.now())
                 )

@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.clock import SYSTEM_CLOCK, Clock
 from service.db.models import UsageEvent, User, WorkspaceSettings
 from service.db.role import unless_read_only
 from service.translation.languages import normalize
@@ -32,10 +33,12 @@ class LanguagePriors:
         *,
         ttl_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._sessions = sessions
         self._ttl = ttl_seconds
-        self._clock = clock
+        self._clock = clock  # cache ages
+        self._wall_clock = wall_clock  # the traffic window's start
         self._workspaces: dict[uuid.UUID, tuple[float, frozenset[str] | None]] = {}
         self._authors: dict[tuple[uuid.UUID, str], tuple[float, str | None]] = {}
 
@@ -67,7 +70,7 @@ class LanguagePriors:
             if configured:
                 codes = {c for c in (normalize(x) for x in configured) if c}
                 return frozenset(codes) if len(codes) >= 2 else None
-            since = datetime.now(UTC) - TRAFFIC_WINDOW
+            since = self._wall_clock.now() - TRAFFIC_WINDOW
             rows = await session.execute(
                 sa.select(UsageEvent.source_lang, sa.func.count())
                 .where(

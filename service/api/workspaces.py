@@ -116,8 +116,8 @@ def _workspace(row: Any) -> Workspace:
     return Workspace(**workspaces.describe(row))
 
 
-def _key(row: Any) -> ApiKey:
-    return ApiKey(**apikeys.describe(row))
+def _key(row: Any, request: AnyRequest) -> ApiKey:
+    return ApiKey(**apikeys.describe(row, clock=request.app.state.clock))
 
 
 class WorkspacesController(Controller):
@@ -141,7 +141,7 @@ class WorkspacesController(Controller):
             key = await apikeys.get(session, issued.workspace_id, issued.key_id)
             return WorkspaceCreated(
                 workspace=_workspace(row),
-                admin_key=ApiKeyCreated(key=issued.key, api_key=_key(key)),
+                admin_key=ApiKeyCreated(key=issued.key, api_key=_key(key, request)),
             )
 
     @get("/{workspace_id:str}", opt={"scope": "admin"}, summary="One workspace")
@@ -184,7 +184,7 @@ class WorkspacesController(Controller):
         async with request.app.state.sessions() as session:
             await workspaces.get(session, target)
             rows = await apikeys.list_keys(session, target)
-        return ApiKeyList(api_keys=[_key(r) for r in rows])
+        return ApiKeyList(api_keys=[_key(r, request) for r in rows])
 
     @post(
         "/{workspace_id:str}/keys",
@@ -218,9 +218,10 @@ class WorkspacesController(Controller):
                 scopes=data.scopes,
                 expires_in_days=expires_in_days,
                 actor=audit.actor_of(principal),
+                clock=request.app.state.clock,
             )
             row = await apikeys.get(session, target, issued.key_id)
-            return ApiKeyCreated(key=issued.key, api_key=_key(row))
+            return ApiKeyCreated(key=issued.key, api_key=_key(row, request))
 
     @delete(
         "/{workspace_id:str}/keys/{key_id:str}",
@@ -235,8 +236,14 @@ class WorkspacesController(Controller):
         target = target_workspace(principal, workspace_id)
         key_uuid = workspaces.parse_id(key_id, "API key")
         async with request.app.state.sessions.begin() as session:
-            row = await apikeys.revoke(session, target, key_uuid, actor=audit.actor_of(principal))
-            result = _key(row)
+            row = await apikeys.revoke(
+                session,
+                target,
+                key_uuid,
+                actor=audit.actor_of(principal),
+                clock=request.app.state.clock,
+            )
+            result = _key(row, request)
         verifier: KeyVerifier = request.app.state.key_verifier
         verifier.forget({key_uuid})
         return result

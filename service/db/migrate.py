@@ -19,6 +19,9 @@ from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The PostgreSQL advisory lock every migration run holds (migrations/env.py): b"utp-migr".
+MIGRATION_LOCK_ID = int.from_bytes(b"utp-migr", "big") & 0x7FFF_FFFF_FFFF_FFFF
+LOCK_POLL_SECONDS = 0.2  # how often a run waiting for that lock asks again
 
 
 def alembic_config(url: str) -> Config:

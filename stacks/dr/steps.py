@@ -55,54 +55,35 @@ class Step:
 # --- health checks -----------------------------------------------------------------------------
 
 
-def _fence_check_step(region: RegionNames, *, deferrable: bool) -> Step:
-    """Route 53 treats a health check that is both disabled and inverted as unhealthy whatever
+def _fence_check_step(region: RegionNames, *, fenced: bool, deferrable: bool = False) -> Step:
+    """Fence (`fenced=True`) or unfence a region's health check.
+
+    Route 53 treats a health check that is both disabled and inverted as unhealthy whatever
     the endpoint answers (a disabled check alone counts as healthy; `Inverted` alone flips a
-    real result, so a recovered region would flip back): its record can never answer."""
+    real result, so a recovered region would flip back): its record can never answer.
+    Unfencing clears both flags, so the check reports the endpoint again."""
 
     def check(ctx: Context) -> Check:
         config = health_check(ctx, region)["HealthCheckConfig"]
-        done = bool(config.get("Disabled")) and bool(config.get("Inverted"))
+        flags = (bool(config.get("Disabled")), bool(config.get("Inverted")))
         return Check(
-            done,
+            flags == (fenced, fenced),
             f"{region.hostname}: Disabled={config.get('Disabled')}"
             f" Inverted={config.get('Inverted')}",
         )
 
     def apply(ctx: Context) -> None:
         check_id = health_check(ctx, region)["Id"]
-        ctx.route53("update_health_check", HealthCheckId=check_id, Disabled=True, Inverted=True)
+        ctx.route53("update_health_check", HealthCheckId=check_id, Disabled=fenced, Inverted=fenced)
 
+    flag = "true" if fenced else "false"
     return Step(
-        f"fence-health-check-{region.region}",
+        f"{'' if fenced else 'un'}fence-health-check-{region.region}",
         GLOBAL,
-        "route53:UpdateHealthCheck(Disabled=true, Inverted=true)",
+        f"route53:UpdateHealthCheck(Disabled={flag}, Inverted={flag})",
         check,
         apply,
         deferrable=deferrable,
-    )
-
-
-def _unfence_check_step(region: RegionNames) -> Step:
-    def check(ctx: Context) -> Check:
-        config = health_check(ctx, region)["HealthCheckConfig"]
-        done = not config.get("Disabled") and not config.get("Inverted")
-        return Check(
-            done,
-            f"{region.hostname}: Disabled={config.get('Disabled')}"
-            f" Inverted={config.get('Inverted')}",
-        )
-
-    def apply(ctx: Context) -> None:
-        check_id = health_check(ctx, region)["Id"]
-        ctx.route53("update_health_check", HealthCheckId=check_id, Disabled=False, Inverted=False)
-
-    return Step(
-        f"unfence-health-check-{region.region}",
-        GLOBAL,
-        "route53:UpdateHealthCheck(Disabled=false, Inverted=false)",
-        check,
-        apply,
     )
 
 
@@ -448,7 +429,7 @@ def failover_steps(old: RegionNames, new: RegionNames) -> list[Step]:
     rather than blocking the promotion when Route 53's API (hosted in us-east-1) is down too:
     its data plane already answers with the DR region while the old primary's check fails."""
     return [
-        _fence_check_step(old, deferrable=True),
+        _fence_check_step(old, fenced=True, deferrable=True),
         _fence_db_step(old, deferrable=True),
         _promote_step(new),
         _backups_step(new),
@@ -467,6 +448,6 @@ def failback_steps(current: RegionNames, home: RegionNames) -> list[Step]:
         _promote_step(home),
         _backups_step(home),
         _service_writable_step(home),
-        _unfence_check_step(home),
+        _fence_check_step(home, fenced=False),
         _dns_step(home, deferrable=False),
     ]

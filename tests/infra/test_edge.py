@@ -7,8 +7,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
 
-from infra.edge import MANAGED_RULE_GROUPS, TRAEFIK_HTTPS_NODE_PORT, Edge, EdgeArgs
-from infra.ingress import RATE_LIMIT_MIDDLEWARE, Ingress, IngressArgs
+from infra.edge import MANAGED_RULE_GROUPS, METRICS_PATH, TRAEFIK_HTTPS_NODE_PORT, Edge, EdgeArgs
+from infra.ingress import DENY_ALL_MIDDLEWARE, RATE_LIMIT_MIDDLEWARE, Ingress, IngressArgs
 from tests.infra.support import aws_opts
 
 HOSTS = ("use1.api.example.com", "api.example.com")
@@ -106,6 +106,21 @@ def test_waf_rate_limits_every_path_but_the_health_check(build):
     assert not g.of_type("aws:shield/protection:Protection")
 
 
+def test_waf_blocks_the_metrics_path_first_however_it_is_spelled(build):
+    g = build(_edge())
+    (acl,) = g.of_type("aws:wafv2/webAcl:WebAcl")
+    first = min(acl.inputs["rules"], key=lambda r: r["priority"])
+    assert first["name"] == "block-metrics" and first["action"] == {"block": {}}
+    match = first["statement"]["byteMatchStatement"]
+    assert match["fieldToMatch"] == {"uriPath": {}}
+    assert (match["positionalConstraint"], match["searchString"]) == ("STARTS_WITH", METRICS_PATH)
+    # /%6Detrics and //Metrics reach the service's /metrics route too.
+    steps = sorted(match["textTransformations"], key=lambda t: t["priority"])
+    assert [t["type"] for t in steps] == ["URL_DECODE", "NORMALIZE_PATH", "LOWERCASE"]
+    priorities = [r["priority"] for r in acl.inputs["rules"]]
+    assert len(set(priorities)) == len(priorities)
+
+
 def test_shield_advanced_protects_the_alb_when_enabled(build):
     g = build(_edge(shield=True))
     (protection,) = g.of_type("aws:shield/protection:Protection")
@@ -156,3 +171,6 @@ def test_traefik_sees_client_ips_and_routers_opt_into_the_rate_limit(build):
         for m in g.of_type("kubernetes:traefik.io/v1alpha1:Middleware")
     }
     assert middlewares["rate-limit"]["rateLimit"]["sourceCriterion"] == {"ipStrategy": {"depth": 1}}
+    # Refuses every request from outside the pod: nothing through the ALB comes from loopback.
+    assert middlewares["deny-all"] == {"ipAllowList": {"sourceRange": ["127.0.0.1/32"]}}
+    assert DENY_ALL_MIDDLEWARE == "traefik-deny-all@kubernetescrd"

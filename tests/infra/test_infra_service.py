@@ -234,6 +234,15 @@ def test_migration_job_before_rollout_and_backup_cronjob(build):
         "db",
         "upgrade",
     ]
+    # The Job migrates once per release; the replicas only serve.
+    (config,) = _named(g, "kubernetes:core/v1:ConfigMap", "utp-config")
+    assert config.inputs["data"]["UTP_MIGRATE_ON_START"] == "false"
+    (deployment,) = _named(g, "kubernetes:apps/v1:Deployment", "utp")
+    api = deployment.inputs["spec"]["template"]["spec"]["containers"][0]
+    refs = {e["name"]: e.get("valueFrom", {}) for e in api["env"]}
+    assert refs["UTP_MIGRATE_ON_START"] == {
+        "configMapKeyRef": {"name": "utp-config", "key": "UTP_MIGRATE_ON_START"}
+    }
     (cron,) = _named(g, "kubernetes:batch/v1:CronJob", "utp-backup")
     # Application data every 4 hours, as the deployment overview promises.
     assert cron.inputs["spec"]["schedule"] == "0 */4 * * *"

@@ -672,6 +672,30 @@ def _kubernetes(s: GoodStack) -> None:
             {"chart": chart, "version": "1.0.0", "namespace": "kube-system"},
             provider=K8S_EAST,
         )
+    for suffix, path, middleware in (
+        ("", "/", "traefik-rate-limit@kubernetescrd"),
+        ("-metrics", "/metrics", "traefik-deny-all@kubernetescrd"),
+    ):
+        s.add(
+            "kubernetes:networking.k8s.io/v1:Ingress",
+            f"translator-ingress{suffix}",
+            {
+                "metadata": {
+                    "namespace": ns,
+                    "annotations": {"traefik.ingress.kubernetes.io/router.middlewares": middleware},
+                },
+                "spec": {
+                    "rules": [
+                        {
+                            "host": host,
+                            "http": {"paths": [{"path": path, "pathType": "Prefix"}]},
+                        }
+                        for host in ("api.example.com", "use1.api.example.com")
+                    ]
+                },
+            },
+            provider=K8S_EAST,
+        )
 
 
 def _audit(s: GoodStack, key: str) -> None:
@@ -747,6 +771,17 @@ def _edge(s: GoodStack) -> None:
                         "managedRuleGroupStatement": {
                             "vendorName": "AWS",
                             "name": "AWSManagedRulesCommonRuleSet",
+                        }
+                    },
+                },
+                {
+                    "name": "block-metrics",
+                    "action": {"block": {}},
+                    "statement": {
+                        "byteMatchStatement": {
+                            "fieldToMatch": {"uriPath": {}},
+                            "positionalConstraint": "STARTS_WITH",
+                            "searchString": "/metrics",
                         }
                     },
                 },

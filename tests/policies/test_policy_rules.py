@@ -451,6 +451,30 @@ CASES: list[tuple[str, Mutation, str]] = [
         drop("waf", "rules.0"),
         "has no rate-based rule",
     ),
+    (
+        "edge-metrics-not-public",
+        drop("waf", "rules.2"),
+        "lets /metrics through from the internet",
+    ),
+    (
+        "edge-metrics-not-public",
+        set_("waf", "rules.2.statement.byteMatchStatement.positionalConstraint", "EXACTLY"),
+        "lets /metrics through from the internet",
+    ),
+    (
+        "edge-metrics-not-public",
+        remove("translator-ingress-metrics"),
+        "Ingress 'translator-ingress' routes /metrics on host 'api.example.com' to its backend",
+    ),
+    (
+        "edge-metrics-not-public",
+        set_(
+            "translator-ingress-metrics",
+            "metadata.annotations",
+            {"traefik.ingress.kubernetes.io/router.middlewares": "rate-limit@kubernetescrd"},
+        ),
+        "Ingress 'translator-ingress-metrics' routes /metrics on host 'use1.api.example.com'",
+    ),
     # Cost allocation
     (
         "aws-cost-allocation-component-tag",

@@ -227,3 +227,19 @@ def _response(conn: Any) -> bytes:
     while len(body) < length:
         body += conn.recv(65536)
     return head + b"\r\n\r\n" + body
+
+
+def test_serve_leaves_migrating_to_the_job_when_told(tmp_path: Path) -> None:
+    """UTP_MIGRATE_ON_START=false (the clusters): `utp serve` does not touch the schema, and
+    on a database nobody migrated it says what to run instead of failing on a missing table."""
+    refused = utp(tmp_path, "serve", "--port", str(free_port()), UTP_MIGRATE_ON_START="false")
+    assert refused.returncode != 0
+    assert "run `utp db upgrade` first" in refused.stderr
+    assert not (tmp_path / "utp.db").exists() or "alembic_version" not in _tables(tmp_path)
+
+
+def _tables(data_dir: Path) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "utp.db") as db:
+        return {row[0] for row in db.execute("SELECT name FROM sqlite_master")}

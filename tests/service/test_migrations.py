@@ -124,3 +124,70 @@ async def test_postgres_has_the_retention_indexes(postgres_url: str) -> None:
         ("ix_chat_deliveries_workspace_created", "chat_deliveries"),
     ):
         assert f"ON public.{table} USING btree (workspace_id, created_at)" in found[name]
+
+
+async def _heads(url: str) -> list[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            exists = await conn.scalar(sa.text("SELECT to_regclass('alembic_version') IS NOT NULL"))
+            if not exists:
+                return []
+            return list(await conn.scalars(sa.text("SELECT version_num FROM alembic_version")))
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_postgres_migrations_take_turns(postgres_url: str) -> None:
+    """Replicas (or the Job and a replica) migrating one empty database at once, each in its
+    own process as in a cluster: both finish, and the schema is created once, at head."""
+    import asyncio
+    import sys
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from service.db.migrate import MIGRATIONS
+
+    code = "import sys; from service.db.migrate import upgrade; sys.exit(upgrade(sys.argv[1]))"
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, postgres_url, stderr=asyncio.subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    for process in processes:
+        _, err = await asyncio.wait_for(process.communicate(), timeout=120)
+        assert process.returncode == 0, err.decode()
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert await _heads(postgres_url) == [ScriptDirectory.from_config(config).get_current_head()]
+    assert set(await _columns(postgres_url)) == set(_expected())
+
+
+async def test_a_migration_waits_for_the_one_holding_the_lock(postgres_url: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    from service.db.migrate import MIGRATION_LOCK_ID
+
+    dsn = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+    holder = await asyncpg.connect(dsn)
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
+        migrating = asyncio.ensure_future(asyncio.to_thread(upgrade, postgres_url))
+        # Wait until the migration has asked for the lock: a condition, not a time.
+        asked = (
+            "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND query LIKE '%pg_try_advisory_lock%'"
+        )
+        while not await holder.fetchval(asked):
+            assert not migrating.done(), migrating.result()
+            await asyncio.sleep(0.02)
+        assert await _heads(postgres_url) == []  # nothing was created while it waited
+        await holder.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
+        assert await migrating is None
+    finally:
+        await holder.close()
+    assert len(await _heads(postgres_url)) == 1

@@ -20,6 +20,7 @@ from stacks.health_gate import http_health_probe
 from stacks.notify import SlackNotifier
 from stacks.release import (
     Gate,
+    GateClock,
     Release,
 )
 from stacks.release_cli import build_commands
@@ -27,7 +28,21 @@ from stacks.snapshots import rds_snapshot_backup
 from stacks.versions import rollback_target, running_version
 from tests.stacks.in_memory_stack import InMemoryStack
 
-FAST_GATE = Gate(deadline_seconds=2.0, interval_seconds=0.05, successes=2)
+
+def stepped_clock() -> GateClock:
+    """Time that passes only while the gate waits: a deadline of 2 s at 0.05 s intervals allows
+    40 checks however slowly a loaded machine answers them (the deadline measures real time
+    in production only)."""
+    elapsed = [0.0]
+
+    def sleep(seconds: float) -> None:
+        elapsed[0] += seconds
+
+    return GateClock(now=lambda: elapsed[0], sleep=sleep)
+
+
+def fast_gate() -> Gate:
+    return Gate(deadline_seconds=2.0, interval_seconds=0.05, successes=2, clock=stepped_clock())
 
 
 @dataclass
@@ -157,7 +172,7 @@ def _release(
         backup=backup,
         health=http_health_probe(service.url, timeout=2.0),
         notify=SlackNotifier(service.url + "/slack/hook", rec.lines.append),
-        gate=FAST_GATE,
+        gate=fast_gate(),
         log=rec.lines.append,
     )
 
@@ -222,6 +237,9 @@ def test_release_that_never_serves_is_rolled_back(loopback: FakeService) -> None
     assert result.outcome == "rolled_back", rec.lines
     assert "not healthy" in result.error and "release degraded" in result.error
     assert running_version(stack) == "v1.1.0" and loopback.serving == "v1.1.0"
+    # The deadline counts the gate's waits, not how long each check took: always 40 checks.
+    waited = [line for line in rec.lines if "health: degraded (release degraded)" in line]
+    assert len(waited) == 40
 
 
 def test_failed_update_rolls_back_from_history(loopback: FakeService) -> None:
@@ -295,6 +313,7 @@ def test_cli_deploy_and_rollback(loopback: FakeService, monkeypatch: pytest.Monk
         policy_check=lambda name: [],
         stack_factory=lambda name: stack,
         backup_factory=backup_factory,
+        gate_clock=stepped_clock(),
     )
     env = {"UTP_SLACK_WEBHOOK_URL": loopback.url + "/slack/hook"}
     gate = ["--health-url", loopback.url, "--gate-deadline", "2", "--gate-interval", "0.1"]
@@ -336,6 +355,7 @@ def test_cli_reads_the_webhook_from_a_file_as_utp_does(
         policy_check=lambda name: [],
         stack_factory=lambda name: stack,
         backup_factory=lambda pulumi_stack: lambda name, label: label,
+        gate_clock=stepped_clock(),
     )
     secret = tmp_path / "slack"
     secret.write_text(loopback.url + "/slack/hook\n")

@@ -20,7 +20,15 @@ from stacks.release import IMAGE_TAG_KEY
 from stacks.release_cli import build_commands
 from stacks.versions import deployments, rollback_target, running_version
 from tests.stacks.in_memory_stack import InMemoryStack
-from tests.stacks.test_release import FakeService, Recorder, _cv, _release, _stack, loopback
+from tests.stacks.test_release import (
+    FakeService,
+    Recorder,
+    _cv,
+    _release,
+    _stack,
+    loopback,
+    stepped_clock,
+)
 
 __all__ = ["loopback"]  # the fixture, shared with test_release.py
 
@@ -101,6 +109,7 @@ def _commands(stack: InMemoryStack, latest: Any = None) -> tuple[Any, Any]:
         policy_check=lambda name: [],
         stack_factory=lambda name: stack,
         backup_factory=lambda pulumi_stack: None,
+        gate_clock=stepped_clock(),
         **kwargs,
     )
     return deploy, rollback

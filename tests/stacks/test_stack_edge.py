@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from infra.dns import HEALTH_PATH
-from infra.ingress import RATE_LIMIT_MIDDLEWARE
+from infra.edge import METRICS_PATH
+from infra.ingress import DENY_ALL_MIDDLEWARE, RATE_LIMIT_MIDDLEWARE
 from stacks.config import ConfigError, load_stack_config, parse_config
 from stacks.regions import GraphIndex
 
@@ -60,6 +61,37 @@ def test_the_health_check_path_is_routed_without_the_rate_limit(stack):
     }
     checks = graph.of_type("aws:route53/healthCheck:HealthCheck")
     assert {c.inputs["resourcePath"] for c in checks} == {HEALTH_PATH}
+
+
+def test_metrics_are_refused_at_the_edge_and_scraped_inside(stack):
+    _, graph = stack
+    ingresses = {
+        i.inputs["metadata"]["name"]: i.inputs
+        for i in graph.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+    }
+    annotations = "traefik.ingress.kubernetes.io/router.middlewares"
+    refused = ingresses["utp-metrics"]
+    assert refused["metadata"]["annotations"][annotations] == DENY_ALL_MIDDLEWARE
+    paths = [p for rule in refused["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert {(p["path"], p["pathType"]) for p in paths} == {(METRICS_PATH, "Prefix")}
+    # Every host the catch-all Ingress serves has the longer, refusing rule.
+    assert {r["host"] for r in refused["spec"]["rules"]} == {
+        r["host"] for r in ingresses["utp"]["spec"]["rules"]
+    }
+    for acl in graph.of_type("aws:wafv2/webAcl:WebAcl"):
+        rules = {r["name"]: r for r in acl.inputs["rules"]}
+        match = rules["block-metrics"]["statement"]["byteMatchStatement"]
+        assert match["searchString"] == METRICS_PATH
+    monitors = [
+        m
+        for m in graph.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+        if m.inputs["metadata"]["name"] == "utp"
+    ]
+    assert monitors
+    for monitor in monitors:  # Prometheus scrapes the pods' port, not the ingress
+        assert monitor.inputs["spec"]["endpoints"] == [
+            {"port": "http", "path": METRICS_PATH, "interval": "30s"}
+        ]
 
 
 def test_edge_config_is_validated():
