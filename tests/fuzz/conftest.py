@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import uvicorn
 
 from service.accounts.keys import ensure_default_workspace
 from service.app import Overrides, create_app
+from service.clock import FrozenClock
 from service.db.migrate import upgrade
 from service.db.session import create_engine, session_factory
 from service.settings import DatabaseSettings, ServerSettings, Settings
@@ -21,10 +23,15 @@ from tests.servers import free_port
 from tests.service.scripted import FixedDetector, ScriptedProvider
 
 
+# The service's calendar (usage days, budget months): one date, so the fuzz test knows it.
+TODAY = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class LiveService:
     url: str
     key: str
+    text_limit: int
 
 
 async def _bootstrap(settings: Settings) -> str:
@@ -48,7 +55,11 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
     key = asyncio.run(_bootstrap(settings))
     app = create_app(
         settings,
-        Overrides(providers=[ScriptedProvider("scripted", pairs=None)], detector=FixedDetector()),
+        Overrides(
+            providers=[ScriptedProvider("scripted", pairs=None)],
+            detector=FixedDetector(),
+            clock=FrozenClock(TODAY),
+        ),
     )
     port = free_port()
     server = uvicorn.Server(
@@ -69,7 +80,9 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
             raise RuntimeError("the service did not start")
         time.sleep(0.02)
     try:
-        yield LiveService(url=f"http://127.0.0.1:{port}", key=key)
+        yield LiveService(
+            url=f"http://127.0.0.1:{port}", key=key, text_limit=settings.limits.max_text_chars
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)
