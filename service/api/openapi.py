@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 
 import msgspec
 from litestar import Litestar
+from litestar.enums import ParamType
 from litestar.openapi.spec import (
     Components,
     OpenAPI,
@@ -24,7 +25,6 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
-from litestar.enums import ParamType
 from litestar.openapi.spec.enums import OpenAPIType
 
 from service.accounts.channels import MAX_LANGS as MAX_CHANNEL_LANGS
@@ -365,9 +365,7 @@ def _document_translation(schemas: Mapping[str, Schema | Reference], limits: Lim
 # A term as glossary/terms.py reads it: surrounding white space dropped, then 1 to
 # MAX_TERM_CHARS characters without a tab, line break, NUL or the engine's ⟦ ⟧ brackets.
 _TERM_EDGE = r"[^\s\x00⟦⟧]"
-_TERM = (
-    rf"^\s*{_TERM_EDGE}(?:[^\t\r\n\x00⟦⟧]{{0,{MAX_TERM_CHARS - 2}}}{_TERM_EDGE})?\s*$"
-)
+_TERM = rf"^\s*{_TERM_EDGE}(?:[^\t\r\n\x00⟦⟧]{{0,{MAX_TERM_CHARS - 2}}}{_TERM_EDGE})?\s*$"
 _BLANK = r"^\s*$"
 
 
@@ -482,7 +480,8 @@ def _document_libretranslate(schema: OpenAPI, limits: LimitSettings) -> None:
             fields["source"] = Schema(type=OpenAPIType.STRING, pattern=source)
             fields["target"] = Schema(type=OpenAPIType.STRING, pattern=target)
             # Absent, null or empty: text.
-            fields["format"] = Schema(enum=["text", "html", ""] if form else ["text", "html", "", None])
+            formats: list[str | None] = ["text", "html", ""]
+            fields["format"] = Schema(enum=formats if form else [*formats, None])
         return Schema(
             type=OpenAPIType.OBJECT,
             required=sorted(fields.keys() - {"format"}),

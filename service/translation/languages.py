@@ -164,9 +164,7 @@ def _letters(ch: str) -> str:
     return f"[{ch.lower()}{ch.upper()}{extra}]"
 
 
-def code_pattern(
-    *extra: str, blank: bool = False, among: Collection[str] | None = None
-) -> str:
+def code_pattern(*extra: str, blank: bool = False, among: Collection[str] | None = None) -> str:
     """A regular expression matching exactly the strings `normalize` (and `require`) accept,
     plus `extra` spellings read the same way (e.g. `auto`), and white space alone if `blank`:
     what the OpenAPI document states. `among`: only the spellings of these canonical codes."""

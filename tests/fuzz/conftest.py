@@ -18,10 +18,9 @@ from service.app import Overrides, create_app
 from service.clock import FrozenClock
 from service.db.migrate import upgrade
 from service.db.session import create_engine, session_factory
-from service.settings import DatabaseSettings, ServerSettings, Settings
+from service.settings import DatabaseSettings, LimitSettings, ServerSettings, Settings
 from tests.servers import free_port
 from tests.service.scripted import FixedDetector, ScriptedProvider
-
 
 # The service's calendar (usage days, budget months): one date, so the fuzz test knows it.
 TODAY = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -31,7 +30,7 @@ TODAY = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 class LiveService:
     url: str
     key: str
-    text_limit: int
+    limits: LimitSettings
 
 
 async def _bootstrap(settings: Settings) -> str:
@@ -50,6 +49,15 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
     settings = Settings(
         server=ServerSettings(environment="test", data_dir=data_dir),
         database=DatabaseSettings(database_url=f"sqlite+aiosqlite:///{data_dir / 'utp.db'}"),
+        # Small limits: the schema states whichever are set, and requests just over them are
+        # quick to generate and to refuse (the defaults' 10,000 characters are not).
+        limits=LimitSettings(
+            max_text_chars=300,
+            max_batch_items=5,
+            max_target_langs=3,
+            max_context_messages=3,
+            max_context_chars=200,
+        ),
     )
     upgrade(settings.database_url)
     key = asyncio.run(_bootstrap(settings))
@@ -80,9 +88,7 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
             raise RuntimeError("the service did not start")
         time.sleep(0.02)
     try:
-        yield LiveService(
-            url=f"http://127.0.0.1:{port}", key=key, text_limit=settings.limits.max_text_chars
-        )
+        yield LiveService(url=f"http://127.0.0.1:{port}", key=key, limits=settings.limits)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -20,6 +20,7 @@ from schemathesis import GenerationMode
 from service.accounts.providers import SPECS
 from service.api.usage import MAX_RANGE_DAYS
 from service.glossary import csvio
+from service.settings import LimitSettings
 from service.translation import languages
 
 
@@ -95,8 +96,20 @@ def _texts_within(limit: int, separator: str) -> Callable[[schemathesis.Case], b
     return keep
 
 
+def _context_within(limit: int) -> Callable[[schemathesis.Case], bool]:
+    """The context's characters (texts and authors) summed, within their limit: JSON Schema
+    bounds each message, not their sum."""
+
+    def keep(case: schemathesis.Case) -> bool:
+        context = case.body.get("context") if isinstance(case.body, dict) else None
+        messages = context if isinstance(context, list) else []
+        return sum(len(m.get("text", "")) + len(m.get("author") or "") for m in messages) <= limit
+
+    return keep
+
+
 def install(
-    api_schema: schemathesis.BaseSchema, *, today: date, text_limit: int, key: str
+    api_schema: schemathesis.BaseSchema, *, today: date, limits: LimitSettings, key: str
 ) -> None:
     """Register the rules above on `api_schema` (positive cases only, but for the one negative
     rule: a negative case breaks the schema, and the server refuses it whatever it holds), and
@@ -107,8 +120,10 @@ def install(
         "PUT /api/v1/glossaries/{glossary_id}": lambda case: _entries_agree(case.body),
         "PUT /api/v1/providers/{name}": _provider_fields,
         "GET /api/v1/usage": _usage_range(today),
-        "POST /libretranslate/translate": _texts_within(text_limit, ""),
-        "POST /libretranslate/detect": _texts_within(text_limit, "\n"),
+        "POST /api/v1/translate": _context_within(limits.max_context_chars),
+        "POST /api/v1/translate/batch": _context_within(limits.max_context_chars),
+        "POST /libretranslate/translate": _texts_within(limits.max_text_chars, ""),
+        "POST /libretranslate/detect": _texts_within(limits.max_text_chars, "\n"),
     }
     negative = {"GET /api/v1/usage": _no_empty_arrays}
 
@@ -121,9 +136,9 @@ def install(
 
     def map_case(context: Any, case: schemathesis.Case) -> schemathesis.Case:
         positive = case.meta is None or case.meta.generation.mode is GenerationMode.POSITIVE
-        if positive and case.operation.path.startswith("/libretranslate/"):
-            if isinstance(case.body, dict):
-                case.body = {**case.body, "api_key": key}
+        libre = case.operation.path.startswith("/libretranslate/")
+        if positive and libre and isinstance(case.body, dict):
+            case.body = {**case.body, "api_key": key}
         return case
 
     api_schema.hooks.register_hook_with_name(filter_case, "filter_case")

@@ -38,12 +38,10 @@ CONFIG = SchemathesisConfig.from_dict(
 
 @pytest.fixture(scope="session")
 def api_schema(live_service: LiveService) -> schemathesis.BaseSchema:
-    schema = schemathesis.openapi.from_url(
-        f"{live_service.url}/schema/openapi.json", config=CONFIG
-    )
+    schema = schemathesis.openapi.from_url(f"{live_service.url}/schema/openapi.json", config=CONFIG)
     # The few rules JSON Schema cannot state, each dropping only the cases that break it.
     constraints.install(
-        schema, today=TODAY.date(), text_limit=live_service.text_limit, key=live_service.key
+        schema, today=TODAY.date(), limits=live_service.limits, key=live_service.key
     )
     constraints.register_glossary_files()
     return schema
