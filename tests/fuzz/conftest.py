@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from service.accounts import workspaces
 from service.accounts.keys import ensure_default_workspace
 from service.app import Overrides, create_app
 from service.clock import FrozenClock
@@ -30,17 +31,28 @@ TODAY = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 class LiveService:
     url: str
     key: str
+    # An admin key of a second workspace, for the provider configuration's operations: the
+    # URLs fuzzing stores there (random hosts) would otherwise make later translations of
+    # the main workspace fail upstream, for a reason no schema can state.
+    config_key: str
     limits: LimitSettings
 
+    def key_for(self, path: str) -> str:
+        return self.config_key if path.startswith("/api/v1/providers") else self.key
 
-async def _bootstrap(settings: Settings) -> str:
+
+async def _bootstrap(settings: Settings) -> tuple[str, str]:
+    """The default workspace's admin key, and a second workspace's."""
     engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
     try:
-        issued = await ensure_default_workspace(session_factory(engine), None)
+        issued = await ensure_default_workspace(sessions, None)
+        async with sessions.begin() as session:
+            other = await workspaces.create(session, "fuzzed configuration", actor="fuzz")
     finally:
         await engine.dispose()
     assert issued is not None
-    return issued.key
+    return issued.key, other.key
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +72,7 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
         ),
     )
     upgrade(settings.database_url)
-    key = asyncio.run(_bootstrap(settings))
+    key, config_key = asyncio.run(_bootstrap(settings))
     app = create_app(
         settings,
         Overrides(
@@ -87,8 +99,9 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the service did not start")
         time.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield LiveService(url=f"http://127.0.0.1:{port}", key=key, limits=settings.limits)
+        yield LiveService(url=url, key=key, config_key=config_key, limits=settings.limits)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

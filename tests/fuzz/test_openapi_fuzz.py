@@ -19,7 +19,7 @@ from schemathesis.config import SchemathesisConfig
 from tests.fuzz import constraints
 from tests.fuzz.conftest import TODAY, LiveService, operations
 
-EXAMPLES = 15
+EXAMPLES = 10
 load_all_checks()
 ALL_CHECKS = list(CHECKS.get_all())
 # A valid request may still be refused for what the server holds, not for what it says:
@@ -75,7 +75,7 @@ def test_operation_conforms(
     """Valid requests (positive) and requests that break the schema (negative) alike."""
     method, path = label.split(" ", 1)
     operation = api_schema[path][method]
-    headers = {"X-API-Key": live_service.key}
+    headers = {"X-API-Key": live_service.key_for(path)}
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
@@ -92,7 +92,7 @@ def test_operation_conforms(
     run()
 
 
-STATEFUL_SCENARIOS = 15
+STATEFUL_SCENARIOS = 10
 
 
 def test_stateful_sequences(api_schema: schemathesis.BaseSchema, live_service: LiveService) -> None:
@@ -100,11 +100,10 @@ def test_stateful_sequences(api_schema: schemathesis.BaseSchema, live_service: L
     next request: a glossary created, read, exported, changed, deleted, then gone), with every
     check, so that what is created can be used and what is deleted stays gone."""
     base = api_schema.as_state_machine()
-    key = live_service.key
 
     class Sequences(base):  # type: ignore[misc, valid-type]
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
-            return {"headers": {"X-API-Key": key}}
+            return {"headers": {"X-API-Key": live_service.key_for(case.operation.path)}}
 
         def validate_response(
             self,
@@ -116,7 +115,7 @@ def test_stateful_sequences(api_schema: schemathesis.BaseSchema, live_service: L
             case.validate_response(
                 response,
                 checks=ALL_CHECKS,
-                headers={"X-API-Key": key},
+                headers={"X-API-Key": live_service.key_for(case.operation.path)},
                 transport_kwargs=kwargs or None,
                 recorder=getattr(self, "recorder", None),
             )
