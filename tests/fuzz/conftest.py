@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -107,6 +108,7 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
         thread.join(timeout=10)
 
 
+@functools.cache
 def operations() -> list[tuple[str, bool]]:
     """`METHOD /path` of every operation and whether it takes any input (parameters or a
     body), from the app's schema (building the app opens nothing)."""
