@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from service.api.openapi import url_pattern
+from service.netpolicy import OutboundPolicy
 from service.translation import languages
 
 from .conftest import Api
@@ -368,3 +370,10 @@ async def test_the_login_headers_are_documented(api: Api) -> None:
     assert not any(h["required"] for h in headers.values())
     [name] = document["paths"]["/api/v1/providers/{name}"]["put"]["parameters"]
     assert name["schema"]["enum"] == ["anthropic", "deepl", "google", "libretranslate", "openai"]
+
+
+def test_a_production_provider_url_is_https() -> None:
+    policy = OutboundPolicy.build(production=True, allow_http=False, allowed_networks=())
+    pattern = re.compile(url_pattern(policy))
+    assert pattern.search("https://api.example.com/v2")
+    assert not pattern.search("http://api.example.com/v2")
