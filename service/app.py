@@ -175,7 +175,11 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             await install_workspace_config(app.state, settings, sessions, tenant_client, router)
             if settings.schema_served:
                 # Known only now that the server's providers are built.
-                document_providers(app, app.state.workspace_providers.known)
+                document_providers(
+                    app,
+                    app.state.workspace_providers.known,
+                    {code for provider in router.providers for code in provider.languages()},
+                )
             app.state.language_priors = LanguagePriors(sessions, wall_clock=overrides.clock)
             app.state.engine = Engine(
                 router=router,
@@ -236,7 +240,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
     app.asgi_handler = request_context(app.asgi_handler, production=settings.is_production)
     allow_every_method(app)
     if settings.schema_served:
-        document_errors(app, settings.limits)
+        document_errors(app, settings.limits, policy)
     return app
 
 

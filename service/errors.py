@@ -52,6 +52,14 @@ class NotFound(ServiceError):
     code = "not_found"
 
 
+class Conflict(ServiceError):
+    """A well-formed request that the current state does not allow (a provider the workspace
+    has not enabled, a key that must be given before a provider is configured)."""
+
+    status_code = 409
+    code = "conflict"
+
+
 class BudgetExceeded(ServiceError):
     """A hard spending limit would be crossed; nothing was spent."""
 

@@ -20,6 +20,7 @@ from service.translation import languages
 FORMALITIES = ("more", "less", "default")
 DELIVERY_MODES = ("thread", "attachment")
 MAX_COST_PER_MESSAGE = Decimal("1000")
+MAX_LANGS = 100
 _CHANNEL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
@@ -80,9 +81,10 @@ async def read(session: AsyncSession, workspace_id: uuid.UUID, channel_id: str) 
 def _langs(value: Any, field: str) -> list[str] | None:
     if value is None:
         return None
-    if not isinstance(value, list) or len(value) > 100:
+    if not isinstance(value, list) or len(value) > MAX_LANGS:
         raise ValidationFailed(
-            f"{field}: give a list of at most 100 language codes", details={"field": field}
+            f"{field}: give a list of at most {MAX_LANGS} language codes",
+            details={"field": field},
         )
     return list(dict.fromkeys(languages.require(c, f"{field}[{i}]") for i, c in enumerate(value)))
 

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.crypto import CryptoError, Keyring, credential_context
 from service.db.models import ProviderCredential, WorkspaceSettings
-from service.errors import NotFound, ValidationFailed
+from service.errors import Conflict, NotFound, ValidationFailed
 from service.netpolicy import OutboundPolicy
 from service.outbound import OutboundClient
 from service.settings import ProviderSettings, Secret, Settings
@@ -239,8 +239,11 @@ async def put_credential(
             )
     if api_key is _UNSET or api_key is None:
         if row is None and spec.key_required:
-            raise ValidationFailed(
-                f"api_key: required to configure {name}", details={"field": "api_key"}
+            # The same body is fine once a key is stored: the state decides, hence 409.
+            raise Conflict(
+                f"api_key: required to configure {name}",
+                code="api_key_required",
+                details={"field": "api_key"},
             )
     elif not api_key and spec.key_required:
         raise ValidationFailed("api_key: must not be empty", details={"field": "api_key"})
@@ -248,15 +251,18 @@ async def put_credential(
         base_url = check_base_url(base_url, production=production, policy=policy)
     new_url = (row.base_url if row else None) if base_url is _UNSET else (base_url or None)
     if row is not None and new_url != row.base_url and (api_key is _UNSET or api_key is None):
-        raise ValidationFailed(
+        raise Conflict(
             "api_key: give the key again to change base_url (the stored key is never sent "
             "to a new address without it)",
             code="api_key_required",
             details={"field": "api_key"},
         )
     if spec.url_required and not new_url:
-        raise ValidationFailed(
+        # Left out with none stored: the state decides (409); given empty: the body (422).
+        refusal = Conflict if base_url is _UNSET else ValidationFailed
+        raise refusal(
             f"base_url: required to configure {name} (the server's URL)",
+            code="base_url_required",
             details={"field": "base_url"},
         )
     if model is not _UNSET and model is not None:

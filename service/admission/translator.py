@@ -27,7 +27,7 @@ from service.accounts import channels
 from service.accounts.channels import ChannelView
 from service.accounts.languages import LanguagePriors
 from service.accounts.providers import Routing, WorkspaceProviders
-from service.errors import Forbidden
+from service.errors import Conflict, Forbidden
 from service.glossary.loader import GlossaryLoader
 from service.settings import Settings
 from service.translation.engine import Caller, DetectionLike, Engine, Options, Outcome, SpendGuard
@@ -61,8 +61,18 @@ class Admission:
         context: Sequence[ContextMessage] = (),
         shared_detection: bool = False,
     ) -> Options:
-        """What one target language is translated with; 403 if the channel does not allow it."""
+        """What one target language is translated with; 403 if the channel does not allow it,
+        409 if `provider` is one the server knows but the workspace has not enabled (a name it
+        does not know is the engine's 422 unknown_provider)."""
         self.check(target)
+        if provider is not None:
+            enabled = (self.routing.router or self.translator.engine.router).by_name
+            if provider not in enabled and provider in self.translator.providers.known:
+                raise Conflict(
+                    f"provider {provider!r} is not enabled for this workspace",
+                    code="provider_not_enabled",
+                    details={"enabled": sorted(enabled)},
+                )
         channel = self.channel
         strategy = (
             tier

@@ -33,6 +33,9 @@ class Channel(msgspec.Struct, frozen=True):
     updated_at: datetime | None
 
 
+UUID_TEXT = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
 class ChannelUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Absent fields stay as they are; null clears a list, limit, glossary or formality."""
 
@@ -45,7 +48,8 @@ class ChannelUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         | UnsetType
         | None
     ) = UNSET
-    glossary_id: str | UnsetType | None = UNSET
+    # A glossary's id as the API writes it (hex UUID); any other spelling is refused here.
+    glossary_id: Annotated[str, msgspec.Meta(pattern=UUID_TEXT)] | UnsetType | None = UNSET
     formality: Literal["more", "less", "default"] | UnsetType | None = UNSET
     context_enabled: bool | UnsetType = UNSET
     delivery_mode: Literal["thread", "attachment"] | UnsetType = UNSET

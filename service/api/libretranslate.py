@@ -107,7 +107,11 @@ async def translate(request: AnyRequest) -> JSONResponse:
     source = None if auto else _language(source_code, served)
     target = _language(target_code, served)
 
-    text_format = params.get("format") or "text"
+    # Absent, null or empty: text, as LibreTranslate reads it; any other value but the two
+    # formats (a number, `false`, a list) is refused, as the OpenAPI document states.
+    text_format = params.get("format")
+    if text_format is None or text_format == "":
+        text_format = "text"
     if text_format not in ("text", "html"):
         raise LibreTranslateError(400, f"{text_format} format is not supported")
     if text_format == "html":

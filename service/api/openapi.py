@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 
 import msgspec
 from litestar import Litestar
+from litestar.enums import ParamType
 from litestar.openapi.spec import (
     Components,
     OpenAPI,
@@ -26,8 +27,13 @@ from litestar.openapi.spec import (
 )
 from litestar.openapi.spec.enums import OpenAPIType
 
+from service.accounts.channels import MAX_LANGS as MAX_CHANNEL_LANGS
+from service.accounts.providers import SPECS
 from service.api.schemas import NON_BLANK
+from service.api.tokens import RC_CREDENTIAL
 from service.api.usage import LIMIT_TEXT
+from service.glossary.terms import MAX_ENTRIES, MAX_TERM_CHARS
+from service.netpolicy import MAX_URL_CHARS, OutboundPolicy
 from service.settings import LimitSettings
 from service.translation.languages import code_pattern
 from service.usage.budgets import MAX_LIMIT
@@ -54,7 +60,14 @@ _API_ERRORS = {
 }
 # Route-specific ones, by path prefix under /api/v1.
 _SPECIFIC = {
-    "/api/v1/translate": {402: "A budget's hard limit would be crossed (budget_exceeded)"},
+    "/api/v1/translate": {
+        402: "A budget's hard limit would be crossed (budget_exceeded)",
+        409: "The provider named is not enabled for the workspace (provider_not_enabled)",
+    },
+    "/api/v1/providers/": {
+        409: "A first configuration without the key or URL it needs, or a new URL without "
+        "the key (api_key_required, base_url_required)",
+    },
     "/api/v1/auth/rocketchat": {409: "Rocket.Chat is not configured for the workspace"},
     "/api/v1/channels": {409: "Rocket.Chat is not configured for the workspace"},
     "/api/v1/glossaries": {
@@ -75,6 +88,7 @@ _LIBRE_ERRORS = {
     402: "A budget's hard limit would be crossed",
     403: "Invalid API key",
     413: "The body is too large",
+    422: "The body contains a NUL character (refused before it is read)",
     429: "Slowdown: rate limited",
     500: "Cannot translate text (every engine failed), as LibreTranslate answers",
     503: "A dependency is unavailable",
@@ -348,13 +362,47 @@ def _document_translation(schemas: Mapping[str, Schema | Reference], limits: Lim
     ]
 
 
+# A term as glossary/terms.py reads it: surrounding white space dropped, then 1 to
+# MAX_TERM_CHARS characters without a tab, line break, NUL or the engine's ⟦ ⟧ brackets.
+_TERM_EDGE = r"[^\s\x00⟦⟧]"
+_TERM = rf"^\s*{_TERM_EDGE}(?:[^\t\r\n\x00⟦⟧]{{0,{MAX_TERM_CHARS - 2}}}{_TERM_EDGE})?\s*$"
+_BLANK = r"^\s*$"
+
+
 def _document_glossaries(schemas: Mapping[str, Schema | Reference]) -> None:
-    """An entry's language codes (glossary/terms.py); a blank target_lang is a do-not-translate
-    term's. Not stated (JSON Schema cannot): duplicates after normalising, and source and
-    target being the same language."""
+    """An entry as glossary/terms.py checks it: language codes, terms, and a target language
+    when there is a target term (without one, it is a do-not-translate term). Not stated
+    (JSON Schema cannot): duplicates after normalising, and source and target being the same
+    language."""
     entry = schemas["EntryIn"]
+    assert isinstance(entry, Schema)
     _property(entry, "source_lang").pattern = code_pattern()
     _string_of(_property(entry, "target_lang")).pattern = code_pattern(blank=True)
+    _property(entry, "source_term").pattern = _TERM
+    _string_of(_property(entry, "target_term")).pattern = f"{_BLANK}|{_TERM}"
+    # A target term needs its language.
+    entry.schema_if = Schema(
+        required=["target_term"],
+        properties={"target_term": Schema(type=OpenAPIType.STRING, pattern=_TERM)},
+    )
+    entry.then = Schema(
+        required=["target_lang"],
+        properties={"target_lang": Schema(type=OpenAPIType.STRING, pattern=code_pattern())},
+    )
+    for body in ("GlossaryCreate", "GlossaryUpdate"):
+        entries = _array_of(_property(schemas[body], "entries"))
+        entries.max_items, entries.unique_items = MAX_ENTRIES, True
+
+
+def _document_channels(schemas: Mapping[str, Schema | Reference]) -> None:
+    """What accounts/channels.py checks: known language codes, at most 100 of each list; and
+    the bound of zero Litestar drops (`ge=0` reads to it as no bound)."""
+    update = schemas["ChannelUpdate"]
+    _property(update, "max_cost_per_message").minimum = 0
+    for field in ("allowed_langs", "blocked_langs"):
+        codes = _array_of(_property(update, field))
+        codes.items = Schema(type=OpenAPIType.STRING, pattern=code_pattern())
+        codes.max_items = MAX_CHANNEL_LANGS
 
 
 def _document_budgets(schemas: Mapping[str, Schema | Reference]) -> None:
@@ -388,17 +436,154 @@ def _document_budgets(schemas: Mapping[str, Schema | Reference]) -> None:
     ]
 
 
-def document_providers(app: Litestar, known: Collection[str]) -> None:
-    """`enabled_providers` names providers the server knows (accounts/providers.py refuses
-    others), which are known once the server's own are built, at start-up."""
+# LibreTranslate's own spellings (api/libretranslate.py) -> the code they stand for.
+_LEGACY = {"pb": "pt-BR", "zt": "zh-Hant"}
+_LIBRE_BODIES = {
+    "/libretranslate/translate": ("LibreTranslateRequest", "LibreTranslateForm"),
+    "/libretranslate/detect": ("LibreDetectRequest", "LibreDetectForm"),
+}
+
+
+def _libre_codes(served: Collection[str] | None) -> tuple[str, str]:
+    """The patterns of `source` and `target`: the codes the server's engines serve (all known
+    codes until they are built), LibreTranslate's legacy spellings, and `auto` as a source."""
+    legacy = [k for k, code in _LEGACY.items() if served is None or code in served]
+    target = code_pattern(*legacy, among=served)
+    return f"^auto$|{target}", target
+
+
+def _document_libretranslate(schema: OpenAPI, limits: LimitSettings) -> None:
+    """The JSON and form bodies LibreTranslate's routes read (api/libretranslate.py): `q`, the
+    languages, the format and the API key are required or refused as stated. Not stated (JSON
+    Schema cannot): the characters of an array of texts, summed, within the text limit."""
+    assert schema.components is not None and schema.components.schemas is not None
+    limit = limits.max_text_chars
+    text = Schema(type=OpenAPIType.STRING, min_length=1, max_length=limit)
+    texts = Schema(
+        type=OpenAPIType.ARRAY,
+        min_items=1,
+        items=Schema(type=OpenAPIType.STRING, max_length=limit),
+    )
+    source, target = _libre_codes(None)
+    key = Schema(
+        type=OpenAPIType.STRING,
+        min_length=1,
+        description="An API key with the translate scope (a form may send it in the query)",
+    )
+
+    def body(*, form: bool, translate: bool) -> Schema:
+        fields: dict[str, Schema | Reference] = {
+            "q": text if form else Schema(one_of=[text, texts]),
+            "api_key": key,
+        }
+        if translate:
+            fields["source"] = Schema(type=OpenAPIType.STRING, pattern=source)
+            fields["target"] = Schema(type=OpenAPIType.STRING, pattern=target)
+            # Absent, null or empty: text.
+            formats: list[str | None] = ["text", "html", ""]
+            fields["format"] = Schema(enum=formats if form else [*formats, None])
+        return Schema(
+            type=OpenAPIType.OBJECT,
+            required=sorted(fields.keys() - {"format"}),
+            properties=fields,
+            # Other fields (`alternatives`, ...) are ignored, as LibreTranslate ignores them.
+            additional_properties=Schema(type=OpenAPIType.STRING) if form else None,
+        )
+
+    for path, (json_name, form_name) in _LIBRE_BODIES.items():
+        translate = path.endswith("/translate")
+        schema.components.schemas[json_name] = body(form=False, translate=translate)
+        schema.components.schemas[form_name] = body(form=True, translate=translate)
+        operation = (schema.paths or {})[path].post
+        assert operation is not None
+        operation.request_body = RequestBody(
+            required=True,
+            content={
+                "application/json": OpenAPIMediaType(
+                    schema=Reference(f"#/components/schemas/{json_name}")
+                ),
+                "application/x-www-form-urlencoded": OpenAPIMediaType(
+                    schema=Reference(f"#/components/schemas/{form_name}")
+                ),
+            },
+        )
+
+
+# What accounts/providers.py checks of a provider's `base_url` (netpolicy.check_url): an http(s)
+# URL (https only where the policy says so), a host name whose last label is not a number or a
+# dotted-quad IPv4 address, an optional port, a path; no credentials, query or fragment, spaces
+# or controls. In production the host must also be public: the description says so.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_NAME = r"(?:[A-Za-z0-9_-]+\.)*[A-Za-z][A-Za-z0-9_-]*\.?"
+
+
+def url_pattern(policy: OutboundPolicy) -> str:
+    scheme = "[hH][tT][tT][pP][sS]?" if policy.allow_http else "[hH][tT][tT][pP][sS]"
+    host = f"(?:{_NAME}|(?:{_OCTET}\\.){{3}}{_OCTET})"
+    return (
+        rf"^\s*(?=\S{{1,{MAX_URL_CHARS}}}\s*$){scheme}://{host}(?::{_PORT})?"
+        r"(?:/[^\x00-\x20\x7f?#]*)?\s*$"
+    )
+
+
+def _document_credentials(
+    schema: OpenAPI, schemas: Mapping[str, Schema | Reference], policy: OutboundPolicy
+) -> None:
+    """PUT /providers/{name}: the configurable providers' names, and the URL policy. Not stated
+    (JSON Schema cannot tie a body to its path's name): which provider needs a key, has models,
+    or needs a URL; the state-dependent ones (a first key, a stored URL) answer 409."""
+    url = _string_of(_property(schemas["CredentialUpdate"], "base_url"))
+    url.pattern = url_pattern(policy)
+    if policy.enforce:
+        url.description = "A public host: loopback, private and internal addresses are refused"
+    operation = (schema.paths or {})["/api/v1/providers/{name}"].put
+    assert operation is not None
+    for parameter in operation.parameters or []:
+        if isinstance(parameter, Parameter) and parameter.name == "name":
+            parameter.schema = Schema(type=OpenAPIType.STRING, enum=sorted(SPECS))
+
+
+# Where POST /auth/rocketchat also reads the Rocket.Chat login (api/tokens.py).
+_RC_HEADERS = {"X-User-Id": "The Rocket.Chat user id", "X-Auth-Token": "The Rocket.Chat token"}
+
+
+def _document_login_headers(schema: OpenAPI, credential: str) -> None:
+    operation = (schema.paths or {})["/api/v1/auth/rocketchat"].post
+    assert operation is not None
+    operation.parameters = [
+        *(operation.parameters or []),
+        *(
+            Parameter(
+                name=name,
+                param_in=ParamType.HEADER,
+                required=False,
+                description=f"{description}, when the body does not give it",
+                schema=Schema(type=OpenAPIType.STRING, pattern=credential),
+            )
+            for name, description in _RC_HEADERS.items()
+        ),
+    ]
+
+
+def document_providers(app: Litestar, known: Collection[str], served: Collection[str]) -> None:
+    """What is known once the server's own providers are built, at start-up: the provider names
+    (`enabled_providers` and a translation's `provider`; accounts/providers.py and the engine
+    refuse others) and the languages the LibreTranslate routes serve."""
     schemas = app.openapi_schema.components.schemas if app.openapi_schema.components else None
     if not schemas or "ProvidersUpdate" not in schemas:
         return
     names = _array_of(_property(schemas["ProvidersUpdate"], "enabled_providers"))
     names.items = Schema(type=OpenAPIType.STRING, enum=sorted(known))
+    for body in ("TranslateRequest", "BatchTranslateRequest"):
+        _string_of(_property(schemas[body], "provider")).enum = sorted(known)
+    source, target = _libre_codes(served)
+    for name in ("LibreTranslateRequest", "LibreTranslateForm"):
+        _property(schemas[name], "source").pattern = source
+        _property(schemas[name], "target").pattern = target
 
 
-def document_errors(app: Litestar, limits: LimitSettings) -> None:
+def document_errors(app: Litestar, limits: LimitSettings, policy: OutboundPolicy) -> None:
     """Add the error responses to every operation of `app`'s OpenAPI document, and the
     constraints the server checks in code to its request bodies."""
     schema = app.openapi_schema
@@ -410,6 +595,10 @@ def document_errors(app: Litestar, limits: LimitSettings) -> None:
     _document_translation(schema.components.schemas, limits)
     _document_glossaries(schema.components.schemas)
     _document_budgets(schema.components.schemas)
+    _document_channels(schema.components.schemas)
+    _document_credentials(schema, schema.components.schemas, policy)
+    _document_login_headers(schema, RC_CREDENTIAL)
+    _document_libretranslate(schema, limits)
     schema.components.schemas[_JSON] = _json_value_schema()
     _document_nul(schema)
     _document_files(schema)

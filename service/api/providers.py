@@ -14,6 +14,7 @@ from service.accounts import audit
 from service.accounts import providers as config
 from service.accounts.crypto import Keyring
 from service.api.auth import principal_of
+from service.api.schemas import NON_BLANK
 from service.settings import Settings
 
 AnyRequest = Request[Any, Any, Any]
@@ -62,8 +63,12 @@ class CredentialUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         ]
         | msgspec.UnsetType
     ) = msgspec.UNSET
+    # Checked against the outbound policy (service/netpolicy.py); api/openapi.py states it.
     base_url: str | msgspec.UnsetType | None = msgspec.UNSET
-    model: str | msgspec.UnsetType | None = msgspec.UNSET
+    # What accounts.providers.put_credential accepts: 1 to 100 characters, not only spaces.
+    model: (
+        Annotated[str, msgspec.Meta(max_length=100, pattern=NON_BLANK)] | msgspec.UnsetType | None
+    ) = msgspec.UNSET
 
 
 def _given(value: Any) -> Any:

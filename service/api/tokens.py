@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, post
@@ -13,16 +13,23 @@ from service.accounts import audit, roles
 from service.accounts.identity import Identity
 from service.api.auth import bearer_token_of, principal_of
 from service.api.usage import usage_services
-from service.errors import Forbidden, NotFound, ServiceError, ValidationFailed
+from service.errors import Forbidden, NotFound, ServiceError, Unauthorized
 
 AnyRequest = Request[Any, Any, Any]
 
 
-class RocketChatLogin(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The user's Rocket.Chat credentials (or send them as X-User-Id / X-Auth-Token headers)."""
+# What Identity.exchange accepts once surrounding white space is dropped: 1 to 512 printable
+# ASCII characters (a CR, LF or NUL would otherwise reach the header encoder).
+RC_CREDENTIAL = r"^\s*[!-~]{1,512}\s*$"
+Credential = Annotated[str, msgspec.Meta(pattern=RC_CREDENTIAL)]
 
-    user_id: str | None = None
-    auth_token: str | None = None
+
+class RocketChatLogin(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The user's Rocket.Chat credentials (or send them as X-User-Id / X-Auth-Token headers);
+    given in neither: 401 missing_rocketchat_credentials."""
+
+    user_id: Credential | None = None
+    auth_token: Credential | None = None
 
 
 class UserToken(msgspec.Struct, frozen=True):
@@ -37,7 +44,8 @@ class UserToken(msgspec.Struct, frozen=True):
 
 
 class RevokeRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """`token` to revoke; absent: the token this request is authenticated with."""
+    """`token` to revoke; absent: the token this request is authenticated with (with none,
+    as with an API key: 401 missing_token)."""
 
     token: str | None = None
 
@@ -68,6 +76,12 @@ class AuthController(Controller):
                 principal.workspace_id, api_key_id=principal.api_key_id, user_id=user_id.strip()
             )
         try:
+            if not user_id.strip() or not auth_token.strip():
+                raise Unauthorized(
+                    "give the Rocket.Chat user id and auth token, in the body or as the "
+                    "X-User-Id and X-Auth-Token headers",
+                    code="missing_rocketchat_credentials",
+                )
             done = await identity.exchange(
                 principal.workspace_id,
                 user_id.strip(),
@@ -98,7 +112,12 @@ class AuthController(Controller):
         identity: Identity = request.app.state.identity
         token = data.token or bearer_token_of(request)
         if not token:
-            raise ValidationFailed("token: give the token to revoke", details={"field": "token"})
+            # The credential to revoke is missing, as a missing credential is: 401.
+            raise Unauthorized(
+                "token: give the token to revoke, or authenticate with it",
+                code="missing_token",
+                details={"field": "token"},
+            )
         claims = identity.codec.decode(token)
         if claims.workspace_id != principal.workspace_id and not roles.is_operator(principal):
             raise NotFound("no such token")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Final
 
 from service.errors import ValidationFailed
@@ -163,10 +164,13 @@ def _letters(ch: str) -> str:
     return f"[{ch.lower()}{ch.upper()}{extra}]"
 
 
-def code_pattern(*extra: str, blank: bool = False) -> str:
+def code_pattern(*extra: str, blank: bool = False, among: Collection[str] | None = None) -> str:
     """A regular expression matching exactly the strings `normalize` (and `require`) accept,
     plus `extra` spellings read the same way (e.g. `auto`), and white space alone if `blank`:
-    what the OpenAPI document states."""
-    spellings = sorted({*_BY_LOWER, *_ALIASES, *extra}, key=lambda c: (-len(c), c))
+    what the OpenAPI document states. `among`: only the spellings of these canonical codes."""
+    known = {**_BY_LOWER, **_ALIASES}
+    if among is not None:
+        known = {spelling: code for spelling, code in known.items() if code in among}
+    spellings = sorted({*known, *extra}, key=lambda c: (-len(c), c))
     choices = "|".join("".join(_letters(ch) for ch in code) for code in spellings)
     return rf"^\s*(?:{choices}){'?' if blank else ''}\s*$"

@@ -229,6 +229,12 @@ async def test_legacy_libretranslate_codes_are_accepted(sqlite_settings: Setting
             {"q": "Hi", "source": "en", "target": "es", "format": "markdown"},
             "markdown format is not supported",
         ),
+        # Absent, null or "" mean text; any other value but the two formats is refused.
+        ({"q": "Hi", "source": "en", "target": "es", "format": 0}, "0 format is not supported"),
+        (
+            {"q": "Hi", "source": "en", "target": "es", "format": False},
+            "False format is not supported",
+        ),
         (
             {"q": ["Hi", 3], "source": "en", "target": "es"},
             "Invalid request: q must be a string or an array of strings",

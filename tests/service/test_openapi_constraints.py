@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from service.api.openapi import url_pattern
+from service.netpolicy import OutboundPolicy
 from service.translation import languages
 
 from .conftest import Api
@@ -59,6 +61,12 @@ async def test_the_document_states_the_constraints(api: Api) -> None:
         ("put", "/api/v1/channels/GENERAL", {"delivery_mode": ""}, None),
         ("put", "/api/v1/channels/GENERAL", {"max_cost_per_message": 5000}, None),
         ("get", "/api/v1/glossaries?channel_id=a&channel_id=b", None, None),
+        # A glossary id only as the API writes it (uuid.UUID would read `{...}`, `urn:uuid:`).
+        ("put", "/api/v1/channels/GENERAL", {"glossary_id": "urn:uuid:" + "0" * 32}, None),
+        ("put", "/api/v1/channels/GENERAL", {"allowed_langs": [""]}, "unknown_language"),
+        ("put", "/api/v1/providers/openai", {"api_key": "k" * 20, "model": " "}, None),
+        ("put", "/api/v1/providers/openai", {"api_key": "k" * 20, "model": "m" * 101}, None),
+        ("post", "/api/v1/auth/rocketchat", {"user_id": "  "}, None),
     ],
 )
 async def test_the_server_refuses_what_the_document_forbids(
@@ -249,3 +257,123 @@ async def test_a_budget_documents_its_subject_per_scope(api: Api) -> None:
     ):
         response = await api.client.put("/api/v1/budgets", json=body, headers=api.headers)
         assert response.status_code == status, body
+
+
+async def test_libretranslate_documents_its_json_and_form_bodies(api: Api) -> None:
+    document = await _schema(api)
+    body = document["paths"]["/libretranslate/translate"]["post"]["requestBody"]
+    assert set(body["content"]) == {"application/json", "application/x-www-form-urlencoded"}
+    schemas = document["components"]["schemas"]
+    translate = schemas["LibreTranslateRequest"]
+    assert translate["required"] == ["api_key", "q", "source", "target"]
+    assert translate["properties"]["format"]["enum"] == ["text", "html", "", None]
+    # Only the languages the server's engines serve (the scripted provider's seven).
+    source = re.compile(translate["properties"]["source"]["pattern"])
+    target = re.compile(translate["properties"]["target"]["pattern"])
+    assert source.search("auto") and not target.search("auto") and not source.search("AUTO")
+    assert target.search("ES") and target.search(" fr ") and not target.search("ja")
+    form = schemas["LibreDetectForm"]
+    assert form["required"] == ["api_key", "q"]
+    assert form["properties"]["q"]["maxLength"] == api.settings.limits.max_text_chars
+
+
+async def test_a_pinned_provider_is_a_known_name(api: Api) -> None:
+    schemas = (await _schema(api))["components"]["schemas"]
+    for body in ("TranslateRequest", "BatchTranslateRequest"):
+        [name] = [o for o in schemas[body]["properties"]["provider"]["oneOf"] if "enum" in o]
+        assert {"deepl", "scripted"} <= set(name["enum"])
+    # Known but not enabled here: the workspace's state refuses it (409), not the schema.
+    refused = await api.client.post(
+        "/api/v1/translate",
+        json={"text": "Hi", "target_lang": "es", "provider": "deepl"},
+        headers=api.headers,
+    )
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "provider_not_enabled"
+
+
+@pytest.mark.parametrize(
+    ("term", "valid"),
+    [
+        ("Acme", True),
+        ("  two words  ", True),
+        ("x" * 500, True),
+        (" " + "x" * 500 + "\n", True),  # surrounding white space is dropped before counting
+        ("x" * 501, False),
+        ("", False),
+        ("   ", False),
+        ("a\tb", False),
+        ("a\nb", False),
+        ("⟦x⟧", False),
+    ],
+)
+async def test_a_glossary_term_is_what_the_document_states(
+    api: Api, term: str, valid: bool
+) -> None:
+    entry = (await _schema(api))["components"]["schemas"]["EntryIn"]
+    assert bool(re.search(entry["properties"]["source_term"]["pattern"], term)) is valid
+    response = await api.client.post(
+        "/api/v1/glossaries",
+        json={"name": f"g{len(term)}", "entries": [{"source_lang": "en", "source_term": term}]},
+        headers=api.headers,
+    )
+    assert response.status_code == (201 if valid else 422), response.text
+
+
+async def test_a_target_term_needs_its_language(api: Api) -> None:
+    entry = (await _schema(api))["components"]["schemas"]["EntryIn"]
+    assert entry["if"]["required"] == ["target_term"] and entry["then"]["required"] == [
+        "target_lang"
+    ]
+    response = await api.client.post(
+        "/api/v1/glossaries",
+        json={
+            "name": "g",
+            "entries": [{"source_lang": "en", "source_term": "a", "target_term": "b"}],
+        },
+        headers=api.headers,
+    )
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize(
+    ("url", "valid"),
+    [
+        ("https://api.example.com", True),
+        ("http://127.0.0.1:8080/v2/", True),
+        (" https://x.example.com/a/b ", True),
+        ("ftp://example.com", False),
+        ("https://user:pw@example.com", False),
+        ("https://example.com/?q=1", False),
+        ("https://example.com/#top", False),
+        ("https://0x7f000001", False),
+        ("https://127.1", False),
+        ("https://example.com:99999", False),
+        ("https://exa mple.com", False),
+        ("https://", False),
+    ],
+)
+async def test_a_provider_url_is_what_the_document_states(api: Api, url: str, valid: bool) -> None:
+    credential = (await _schema(api))["components"]["schemas"]["CredentialUpdate"]
+    [text] = [o for o in credential["properties"]["base_url"]["oneOf"] if "pattern" in o]
+    assert bool(re.search(text["pattern"], url)) is valid
+    response = await api.client.put(
+        "/api/v1/providers/deepl", json={"api_key": "k" * 20, "base_url": url}, headers=api.headers
+    )
+    assert response.status_code == (200 if valid else 422), response.text
+
+
+async def test_the_login_headers_are_documented(api: Api) -> None:
+    document = await _schema(api)
+    operation = document["paths"]["/api/v1/auth/rocketchat"]["post"]
+    headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+    assert set(headers) == {"X-User-Id", "X-Auth-Token"}
+    assert not any(h["required"] for h in headers.values())
+    [name] = document["paths"]["/api/v1/providers/{name}"]["put"]["parameters"]
+    assert name["schema"]["enum"] == ["anthropic", "deepl", "google", "libretranslate", "openai"]
+
+
+def test_a_production_provider_url_is_https() -> None:
+    policy = OutboundPolicy.build(production=True, allow_http=False, allowed_networks=())
+    pattern = re.compile(url_pattern(policy))
+    assert pattern.search("https://api.example.com/v2")
+    assert not pattern.search("http://api.example.com/v2")

@@ -191,6 +191,9 @@ async def test_revoked_tokens_are_refused_everywhere(env: Env) -> None:
     bobs = await env.login(acme, bob)
     nope = await env.client.post("/api/v1/auth/revoke", json={"token": other}, headers=bearer(bobs))
     assert nope.status_code == 403
+    # An API key has no token of its own: it names the one to revoke.
+    nothing = await env.client.post("/api/v1/auth/revoke", json={}, headers=acme.admin)
+    assert nothing.status_code == 401 and error_code(nothing) == "missing_token"
     yes = await env.client.post("/api/v1/auth/revoke", json={"token": other}, headers=acme.admin)
     assert yes.status_code == 201
     assert (await env.client.get("/api/v1/me", headers=bearer(other))).status_code == 401

@@ -80,7 +80,7 @@ async def test_workspace_key_is_sealed_masked_and_used_for_its_translations(
 
     # The other workspace has no DeepL: its key is not shared.
     other = await _translate(admin, admin.other_headers, provider="deepl")
-    assert other.status_code == 422 and other.json()["error"]["code"] == "unknown_provider"
+    assert other.status_code == 409 and other.json()["error"]["code"] == "provider_not_enabled"
     other_view = await admin.client.get("/api/v1/providers/deepl", headers=admin.other_headers)
     assert other_view.json()["configured"] is False and other_view.json()["key"] is None
 
@@ -94,7 +94,7 @@ async def test_workspace_key_is_sealed_masked_and_used_for_its_translations(
     gone = await admin.client.delete("/api/v1/providers/deepl", headers=admin.headers)
     assert gone.status_code == 204
     after = await _translate(admin, admin.headers, provider="deepl", text="Another text")
-    assert after.json()["error"]["code"] == "unknown_provider"
+    assert after.json()["error"]["code"] == "provider_not_enabled"
     again = await admin.client.delete("/api/v1/providers/deepl", headers=admin.headers)
     assert again.status_code == 404
 
@@ -190,7 +190,7 @@ async def test_enabled_providers_tier_and_server_fallback(
     assert only.status_code == 200, only.text
     assert only.json()["effective"] == ["scripted"]
     pinned = await _translate(admin, admin.headers, text="Five", provider="deepl")
-    assert pinned.json()["error"]["code"] == "unknown_provider"
+    assert pinned.json()["error"]["code"] == "provider_not_enabled"
     reset = await admin.client.put(
         "/api/v1/providers", json={"enabled_providers": None}, headers=admin.headers
     )
@@ -199,7 +199,8 @@ async def test_enabled_providers_tier_and_server_fallback(
 
 BAD = [
     ("put", "/api/v1/providers/babelfish", {"api_key": "x" * 20}, 404, "not_found"),
-    ("put", "/api/v1/providers/deepl", {}, 422, "validation_error"),
+    # A first configuration needs a key; once one is stored the same body is fine: 409.
+    ("put", "/api/v1/providers/deepl", {}, 409, "api_key_required"),
     ("put", "/api/v1/providers/deepl", {"api_key": ""}, 422, "validation_error"),
     (
         "put",
@@ -215,7 +216,14 @@ BAD = [
         422,
         "validation_error",
     ),
-    ("put", "/api/v1/providers/libretranslate", {"api_key": "k"}, 422, "validation_error"),
+    ("put", "/api/v1/providers/libretranslate", {"api_key": "k"}, 409, "base_url_required"),
+    (
+        "put",
+        "/api/v1/providers/libretranslate",
+        {"api_key": "k", "base_url": None},
+        422,
+        "base_url_required",
+    ),
     ("put", "/api/v1/providers/deepl", {"api_key": "k" * 20, "shoe": 1}, 422, "validation_error"),
     ("put", "/api/v1/providers", {"enabled_providers": ["deepl", "nope"]}, 422, "unknown_provider"),
     ("put", "/api/v1/providers", {"default_quality_tier": "luxury"}, 422, "validation_error"),
@@ -281,7 +289,7 @@ async def test_an_undecryptable_key_disables_the_provider_without_using_the_serv
             False,
         )
         refused = await _translate(admin, admin.headers, provider="deepl")
-        assert refused.json()["error"]["code"] == "unknown_provider"
+        assert refused.json()["error"]["code"] == "provider_not_enabled"
         assert server[0].calls == [] and workspace_deepl.received == []
         # Other workspaces still use the server's DeepL.
         other = await _translate(admin, admin.other_headers, provider="deepl")
