@@ -17,7 +17,7 @@ from service.db.models import Glossary
 from service.errors import ServiceError
 from service.glossary import csvio, store
 from service.glossary.loader import GlossaryLoader
-from service.glossary.store import MAX_NAME_CHARS
+from service.glossary.store import MAX_CHANNEL_CHARS, MAX_NAME_CHARS
 from service.glossary.terms import Problems, RawRow, Row, validate
 
 AnyRequest = Request[Any, Any, Any]
@@ -40,12 +40,16 @@ class Entry(msgspec.Struct, frozen=True):
 
 # What store._check_name accepts: 1 to 200 characters, not only white space.
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_CHARS, pattern=NON_BLANK)]
+# What store._check_channel accepts: a Rocket.Chat room id of 1 to 64 characters.
+ChannelId = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=MAX_CHANNEL_CHARS, pattern=NON_BLANK)
+]
 
 
 class GlossaryCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: Name
     # Null: applies to the whole workspace; a Rocket.Chat room id: only to that channel.
-    channel_id: str | None = None
+    channel_id: ChannelId | None = None
     entries: list[EntryIn] = msgspec.field(default_factory=list)
 
 
@@ -53,7 +57,7 @@ class GlossaryUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Only the fields given change; `entries` replaces every entry."""
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
-    channel_id: str | msgspec.UnsetType | None = msgspec.UNSET
+    channel_id: ChannelId | msgspec.UnsetType | None = msgspec.UNSET
     entries: list[EntryIn] | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -79,13 +79,13 @@ def _check_name(name: str) -> str:
 def _check_channel(channel_id: str | None) -> str | None:
     if channel_id is None:
         return None
-    channel_id = channel_id.strip()
-    if not channel_id or len(channel_id) > MAX_CHANNEL_CHARS:
+    # The length as sent (what the API's schema states), then surrounding white space dropped.
+    if len(channel_id) > MAX_CHANNEL_CHARS or not channel_id.strip():
         raise ValidationFailed(
             f"channel_id: 1 to {MAX_CHANNEL_CHARS} characters, or null for the whole workspace",
             details={"field": "channel_id"},
         )
-    return channel_id
+    return channel_id.strip()
 
 
 async def _unique_name(

@@ -21,7 +21,7 @@ async def test_a_new_provider_base_url_needs_the_key_again(
     moved = await app.client.put(
         "/api/v1/providers/deepl", json={"base_url": internal.url}, headers=app.headers
     )
-    assert moved.status_code == 422, moved.text
+    assert moved.status_code == 409, moved.text
     assert moved.json()["error"]["code"] == "api_key_required"
     shown = (await app.client.get("/api/v1/providers/deepl", headers=app.headers)).json()
     assert shown["base_url"] is None
