@@ -343,3 +343,11 @@ def test_everyday_words_settle_short_lines_without_priors(detector: LanguageDete
     assert lexicon.languages_of_words("ja, danke")[1] == frozenset({"de"})
     assert "sv" in lexicon.languages_of_words("ja")[0]
     assert lexicon.languages_of_words("PROJ 42 zzz") == []
+
+
+def test_short_swedish_and_bokmal_lines_without_priors(detector: LanguageDetector) -> None:
+    # Swedish and Norwegian Bokmål have high-accuracy models since the third round: with
+    # trigrams alone these went to Turkish and Danish.
+    assert {"sv", "nb", "id"} <= detector.high_accuracy_languages
+    assert detector.detect("Ses vi sen?").language == "sv"
+    assert detector.detect("Jeg kommer snart").language == "nb"
