@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from service.container import services_of
 from service.db.models import BudgetPeriod
 from service.translation.providers.base import TranslationRequest, TranslationResult
 from tests.security.conftest import Internal
@@ -29,7 +30,7 @@ def _bills_context(request: TranslationRequest) -> TranslationResult:
 
 
 async def _spent(app: object) -> int:
-    async with app.state.sessions() as session:  # type: ignore[attr-defined]
+    async with services_of(app).sessions() as session:  # type: ignore[attr-defined]
         return int(await session.scalar(sa.select(sa.func.sum(BudgetPeriod.spent_nanos))) or 0)
 
 
