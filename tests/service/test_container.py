@@ -70,7 +70,7 @@ def test_no_handler_module_reads_the_app_state() -> None:
 
 
 def test_the_check_finds_each_way_of_reading_the_state() -> None:
-    source = '''
+    source = """
 @get("/a")
 async def a(request):
     return request.app.state.sessions
@@ -87,7 +87,7 @@ async def d(request):
 
 def middleware(connection):
     return services_of(connection.app)  # allowed: no dependency injection here
-'''
+"""
     assert sorted(r.split(":")[0] for r in state_reads(source)) == [
         "line 10",
         "line 14",
@@ -108,4 +108,3 @@ async def test_the_injected_services_are_not_in_the_openapi_document(api: Api) -
     assert "channel_id" in names  # the document was read: a real parameter is there
     assert "services" not in names
     assert "ServiceContainer" not in document.get("components", {}).get("schemas", {})
-
