@@ -103,7 +103,7 @@ async def test_a_stored_url_that_now_leads_inward_is_refused_when_connecting(
     """A URL stored before these checks (or a name that resolved publicly when stored): the
     exchange refuses it at connect time, sends nothing, and says why without echoing."""
     app = await start(production_settings(tmp_path, postgres_url))
-    async with services_of(app).sessions.begin() as session:
+    async with services_of(app.litestar).sessions.begin() as session:
         await session.execute(
             sa.insert(WorkspaceSettings).values(
                 workspace_id=app.workspace_id, rocketchat_url=internal.url

@@ -63,7 +63,7 @@ async def test_postgres_stopped_mid_stream_every_event_arrives_once(
     await eventually(lambda: _equals(postgres_url, sent), seconds=40)
     assert await _count(postgres_url) == (sent, sent)
     assert app.services.recorder.pending == 0
-    async with services_of(app).sessions() as session:
+    async with services_of(app.litestar).sessions() as session:
         daily = await session.scalar(sa.select(sa.func.sum(UsageDaily.requests)))
     assert daily == sent  # the rollups counted each event once too
 
