@@ -12,17 +12,17 @@ from typing import Any
 
 from litestar import Litestar, Request, Router
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__
-from service.accounts.identity import install as install_identity
+from service.accounts.identity import Identity
 from service.accounts.keys import KeyVerifier
 from service.accounts.languages import LanguagePriors
-from service.accounts.providers import install as install_workspace_config
+from service.accounts.providers import open_workspace_providers
 from service.admission.translator import Translator
 from service.api.accounts import ACCOUNT_ROUTES
 from service.api.allow import allow_every_method
@@ -37,13 +37,17 @@ from service.api.openapi import document_errors, document_providers
 from service.api.privacy import PrivacyController
 from service.api.providers import ProvidersController
 from service.api.region import refuse_writes_on_replica
-from service.api.rocketchat import chat_lifespan, outgoing, rocketchat_status
+from service.api.rocketchat import outgoing, rocketchat_status
 from service.api.translate import TranslateController
 from service.api.usage import USAGE_ROUTES
+from service.chat.bot import ChatBot
+from service.chat.hook import ChatDeps
 from service.clock import SYSTEM_CLOCK, Clock
 from service.console.routes import router as console
+from service.container import ServiceContainer, services_of
 from service.db.role import DatabaseRole
 from service.db.session import create_engine, session_factory
+from service.glossary.loader import GlossaryLoader
 from service.netpolicy import OutboundPolicy
 from service.observability import metrics
 from service.outbound import OutboundClient
@@ -89,7 +93,6 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                     await role.check()
             role.start()
             stack.push_async_callback(role.stop)
-            app.state.database_role = role
             metrics.BUILD_INFO.clear()  # one series: this process's
             metrics.BUILD_INFO.labels(**running(settings)).set(1)
             sessions = session_factory(db)
@@ -141,7 +144,6 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
             )
             usage_services.start()
             stack.push_async_callback(usage_services.stop)
-            app.state.usage_services = usage_services
             usage = usage_services.recorder
 
             cache = TranslationCache(
@@ -162,26 +164,20 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                 breaker_threshold=settings.providers.breaker_failure_threshold,
                 breaker_cooldown=settings.providers.breaker_cooldown_seconds,
             )
-            app.state.sessions = sessions
-            app.state.cache = cache
-            app.state.usage = usage
-            app.state.clock = overrides.clock
-            app.state.key_verifier = KeyVerifier(
-                sessions,
-                cache_seconds=settings.security.api_key_cache_seconds,
-                clock=overrides.clock,
+            keyring, workspace_providers = await open_workspace_providers(
+                settings, sessions, tenant_client, router
             )
-            install_identity(app.state, settings, sessions, tenant_client)
-            await install_workspace_config(app.state, settings, sessions, tenant_client, router)
+            glossaries = GlossaryLoader(sessions)
             if settings.schema_served:
                 # Known only now that the server's providers are built.
                 document_providers(
                     app,
-                    app.state.workspace_providers.known,
+                    workspace_providers.known,
                     {code for provider in router.providers for code in provider.languages()},
                 )
-            app.state.language_priors = LanguagePriors(sessions, wall_clock=overrides.clock)
-            app.state.engine = Engine(
+            identity = Identity(settings, sessions, tenant_client, keyring=keyring)
+            language_priors = LanguagePriors(sessions, wall_clock=overrides.clock)
+            engine = Engine(
                 router=router,
                 cache=cache,
                 detector=detector,
@@ -190,14 +186,48 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
                 clock=overrides.clock,
             )
             # Every way a translation enters is admitted here (service/admission/translator.py).
-            app.state.translator = Translator(
+            translator = Translator(
                 settings=settings,
                 sessions=sessions,
-                engine=app.state.engine,
-                providers=app.state.workspace_providers,
-                glossaries=app.state.glossaries,
-                priors=app.state.language_priors,
+                engine=engine,
+                providers=workspace_providers,
+                glossaries=glossaries,
+                priors=language_priors,
                 usage=usage_services,
+            )
+            chat_bot = ChatBot(
+                ChatDeps(
+                    settings=settings,
+                    sessions=sessions,
+                    identity=identity,
+                    priors=language_priors,
+                    translator=translator,
+                )
+            )
+            # Closed first (the stack unwinds in reverse): translations still in flight are
+            # drained while the engine and the database are still open.
+            stack.push_async_callback(chat_bot.aclose)
+            app.state.services = ServiceContainer(
+                settings=settings,
+                clock=overrides.clock,
+                outbound_policy=policy,
+                database_role=role,
+                sessions=sessions,
+                cache=cache,
+                usage=usage_services,
+                keyring=keyring,
+                key_verifier=KeyVerifier(
+                    sessions,
+                    cache_seconds=settings.security.api_key_cache_seconds,
+                    clock=overrides.clock,
+                ),
+                identity=identity,
+                workspace_providers=workspace_providers,
+                glossaries=glossaries,
+                language_priors=language_priors,
+                engine=engine,
+                translator=translator,
+                chat_bot=chat_bot,
             )
             # Everything built so far lives as long as the process: move it out of the garbage
             # collector's sight, or every full collection walks it and stalls requests
@@ -220,14 +250,21 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Litest
         middleware=[api_key_middleware],
         security=[{"apiKey": []}, {"bearer": []}],
     )
+
+    def provide_services() -> ServiceContainer:
+        # No parameters: Litestar has nothing to parse for it on a request. Not cached, so an
+        # app started twice (tests) hands out the services of its current lifespan.
+        return services_of(app)
+
     app = Litestar(
         route_handlers=[api, libretranslate, outgoing, live, ready, prometheus, console],
-        lifespan=[lifespan, chat_lifespan],
+        lifespan=[lifespan],
+        # Handlers declare `services: Services`; middleware and hooks use `services_of(app)`.
+        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers=HANDLERS,
         # Writes on a read-only replica, NUL and over-deep JSON are refused before any handler
         # parses the body.
         before_request=edge_checks,
-        state=State({"settings": settings, "outbound_policy": policy}),
         request_max_body_size=settings.limits.max_body_bytes,
         cors_config=None if settings.is_production else CORSConfig(allow_origins=["*"]),
         openapi_config=_openapi() if settings.schema_served else None,

@@ -65,13 +65,12 @@ class Identity:
         sessions: async_sessionmaker[AsyncSession],
         http: OutboundClient,
         *,
-        state: Any = None,
+        keyring: Keyring,
     ) -> None:
         security = settings.security
         self.settings = settings
         self.sessions = sessions
-        self._state = state
-        self._keyring: Keyring | None = None
+        self._keyring = keyring
         self.codec = TokenCodec(security)
         self.tokens = TokenVerifier(
             self.codec, sessions, cache_seconds=security.jwt_revocation_cache_seconds
@@ -86,14 +85,7 @@ class Identity:
         )
 
     def keyring(self) -> Keyring:
-        """The app's keyring (app.state.keyring) or, until one is installed, one from settings."""
-        installed = getattr(self._state, "keyring", None)
-        if isinstance(installed, Keyring):
-            return installed
-        if self._keyring is None:
-            self._keyring = Keyring.from_settings(
-                self.settings.security, production=self.settings.is_production
-            )
+        """The app's keyring (loaded once in the lifespan, before the identity is built)."""
         return self._keyring
 
     async def authenticate_token(self, token: str) -> Principal:
@@ -187,8 +179,3 @@ def _profile_language(user: dict[str, Any]) -> str | None:
         prefs = settings.get("preferences") if isinstance(settings, dict) else None
         language = prefs.get("language") if isinstance(prefs, dict) else None
     return language if isinstance(language, str) and language else None
-
-
-def install(state: Any, settings: Settings, sessions: Any, http: OutboundClient) -> None:
-    """Put the identity services on the app state (called from the app's lifespan)."""
-    state.identity = Identity(settings, sessions, http, state=state)

@@ -509,16 +509,13 @@ def _fingerprint(row: WorkspaceSettings | None, creds: list[ProviderCredential])
     return digest.hexdigest()
 
 
-async def install(
-    state: Any,
+async def open_workspace_providers(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     client: OutboundClient,
     server: Router,
-) -> None:
-    """Put the keyring, the per-workspace routers and the glossary loader on the app state."""
-    from service.glossary.loader import GlossaryLoader
-
+) -> tuple[Keyring, WorkspaceProviders]:
+    """The keyring and the per-workspace routers (built in the app's lifespan)."""
     try:
         # KMS unwrapping is a blocking network call; it happens once, at start-up.
         keyring = await asyncio.to_thread(
@@ -526,12 +523,11 @@ async def install(
         )
     except CryptoError as exc:
         raise RuntimeError(f"cannot load the encryption key: {exc}") from None
-    state.keyring = keyring
-    state.workspace_providers = WorkspaceProviders(
+    workspace_providers = WorkspaceProviders(
         sessions=sessions,
         keyring=keyring,
         settings=settings.providers,
         client=client,
         server=server,
     )
-    state.glossaries = GlossaryLoader(sessions)
+    return keyring, workspace_providers

@@ -13,6 +13,7 @@ from litestar.params import FromQuery, QueryParameter
 
 from service.accounts import audit, roles, workspaces
 from service.api.auth import principal_of
+from service.container import Services
 from service.errors import ValidationFailed
 
 AnyRequest = Request[Any, Any, Any]
@@ -38,6 +39,7 @@ class AuditLog(msgspec.Struct, frozen=True):
 @get("/audit", opt={"scope": "admin"}, tags=["audit"], summary="Configuration changes")
 async def audit_log(
     request: AnyRequest,
+    services: Services,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     # An RFC 3339 date-time, as `next_before` gives it (not a number of seconds).
     before: Annotated[
@@ -51,7 +53,7 @@ async def audit_log(
     if workspace_id is not None:
         target = workspaces.parse_id(workspace_id)
         roles.require_workspace(principal, target)
-    async with request.app.state.sessions() as session:
+    async with services.sessions() as session:
         page = await audit.entries(
             session, target, limit=limit, before=_moment(before), action=action
         )

@@ -19,6 +19,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from service.accounts.keys import KeyVerifier, Principal
 from service.accounts.tokens import looks_like_jwt
 from service.console.sessions import cookie_principal
+from service.container import services_of
 from service.errors import Forbidden, Unauthorized
 from service.observability.logging import workspace_id_var
 
@@ -45,12 +46,11 @@ def _missing() -> Unauthorized:
 
 
 async def authenticate(
-    connection: ASGIConnection[Any, Any, Any, Any], key: str | None
+    connection: ASGIConnection[Any, Any, Any, Any], verifier: KeyVerifier, key: str | None
 ) -> Principal:
     """Check an API key (not a JWT): used by routes whose clients only have keys."""
     if not key:
         raise _missing()
-    verifier: KeyVerifier = connection.app.state.key_verifier
     principal = await verifier.verify(key)
     if principal.api_key_id is not None and verifier.needs_touch(principal.api_key_id):
         task = asyncio.create_task(verifier.touch(principal.api_key_id))
@@ -72,9 +72,11 @@ async def authenticate_any(connection: ASGIConnection[Any, Any, Any, Any]) -> Pr
         _scope_state(connection)["principal"] = signed
         workspace_id_var.set(str(signed.workspace_id))
         return signed
+    # A middleware, so no dependency injection: the app's services from their one place.
+    services = services_of(connection.app)
     if connection.headers.get("x-api-key") or not looks_like_jwt(credential):
-        return await authenticate(connection, credential)
-    principal: Principal = await connection.app.state.identity.authenticate_token(credential)
+        return await authenticate(connection, services.key_verifier, credential)
+    principal = await services.identity.authenticate_token(credential)
     state = _scope_state(connection)
     state["principal"] = principal
     state["bearer_token"] = credential

@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody
 from service.accounts import audit, channels
 from service.accounts.identity import Identity
 from service.api.auth import principal_of
+from service.container import Services
 
 AnyRequest = Request[Any, Any, Any]
 UNSET = msgspec.UNSET
@@ -76,26 +77,32 @@ class ChannelsController(Controller):
     tags = ["channels"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @get("/{channel_id:str}", summary="A channel's translation settings")
-    async def get_channel(self, request: AnyRequest, channel_id: FromPath[str]) -> Channel:
+    async def get_channel(
+        self, request: AnyRequest, services: Services, channel_id: FromPath[str]
+    ) -> Channel:
         principal = principal_of(request)
         channel = channels.check_channel_id(channel_id)
-        async with request.app.state.sessions() as session:
+        async with services.sessions() as session:
             return _view(await channels.read(session, principal.workspace_id, channel))
 
     @put("/{channel_id:str}", summary="Change a channel's settings (channel admins)")
     async def put_channel(
-        self, request: AnyRequest, channel_id: FromPath[str], data: JSONBody[ChannelUpdate]
+        self,
+        request: AnyRequest,
+        services: Services,
+        channel_id: FromPath[str],
+        data: JSONBody[ChannelUpdate],
     ) -> Channel:
         principal = principal_of(request)
         channel = channels.check_channel_id(channel_id)
-        identity: Identity = request.app.state.identity
+        identity: Identity = services.identity
         await identity.roles.require_channel_admin(principal, channel)
         changes = {
             name: value
             for name in data.__struct_fields__
             if (value := getattr(data, name)) is not UNSET
         }
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             value = await channels.update(
                 session, principal.workspace_id, channel, changes, actor=audit.actor_of(principal)
             )

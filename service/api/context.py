@@ -1,4 +1,5 @@
-"""Who asks for a translation on an API request, and the one `Translator` that admits it.
+"""Who asks for a translation on an API request; the one `Translator` that admits it is
+`Services.translator` (service/container.py).
 
 Shared by the v1 API and the LibreTranslate API; the Rocket.Chat integration reaches the same
 `Translator` through the chat bot (service/admission/translator.py).
@@ -10,7 +11,6 @@ from typing import Any
 
 from litestar import Request
 
-from service.admission.translator import Translator
 from service.api.auth import principal_of
 from service.translation.engine import Caller
 
@@ -26,8 +26,3 @@ def caller_of(request: AnyRequest, channel_id: str | None = None) -> Caller:
         user_id=getattr(principal, "user_id", None),
         channel_id=channel_id,
     )
-
-
-def translator_of(request: AnyRequest) -> Translator:
-    translator: Translator = request.app.state.translator
-    return translator

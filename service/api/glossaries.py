@@ -13,10 +13,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from service.accounts import audit
 from service.api.auth import principal_of
 from service.api.schemas import NON_BLANK
+from service.container import Services
 from service.db.models import Glossary
 from service.errors import ServiceError
 from service.glossary import csvio, store
-from service.glossary.loader import GlossaryLoader
 from service.glossary.store import MAX_CHANNEL_CHARS, MAX_NAME_CHARS
 from service.glossary.terms import Problems, RawRow, Row, validate
 
@@ -98,18 +98,20 @@ class GlossariesController(Controller):
 
     @get("/", summary="This workspace's glossaries")
     async def list_glossaries(
-        self, request: AnyRequest, channel_id: FromQuery[str | None] = None
+        self, request: AnyRequest, services: Services, channel_id: FromQuery[str | None] = None
     ) -> GlossaryList:
         principal = principal_of(request)
-        async with request.app.state.sessions() as session:
+        async with services.sessions() as session:
             found = await store.listing(session, principal.workspace_id, channel_id=channel_id)
         return GlossaryList(glossaries=[_summary(g, n) for g, n in found])
 
     @post("/", status_code=201, summary="Create a glossary")
-    async def create(self, request: AnyRequest, data: JSONBody[GlossaryCreate]) -> GlossaryView:
+    async def create(
+        self, request: AnyRequest, services: Services, data: JSONBody[GlossaryCreate]
+    ) -> GlossaryView:
         principal = principal_of(request)
         entries = _entries(data.entries)
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             glossary = await store.create(
                 session,
                 principal.workspace_id,
@@ -119,19 +121,25 @@ class GlossariesController(Controller):
             )
             await _audit(request, session, "glossary.create", glossary, None, entries)
             view = await _view(session, glossary)
-        _changed(request, principal.workspace_id)
+        _changed(services, principal.workspace_id)
         return view
 
     @get("/{glossary_id:str}", summary="A glossary and its entries")
-    async def show(self, request: AnyRequest, glossary_id: FromPath[str]) -> GlossaryView:
+    async def show(
+        self, request: AnyRequest, services: Services, glossary_id: FromPath[str]
+    ) -> GlossaryView:
         principal = principal_of(request)
-        async with request.app.state.sessions() as session:
+        async with services.sessions() as session:
             glossary = await store.get(session, principal.workspace_id, store.parse_id(glossary_id))
             return await _view(session, glossary)
 
     @put("/{glossary_id:str}", status_code=200, summary="Rename, move or replace the entries")
     async def update(
-        self, request: AnyRequest, glossary_id: FromPath[str], data: JSONBody[GlossaryUpdate]
+        self,
+        request: AnyRequest,
+        services: Services,
+        glossary_id: FromPath[str],
+        data: JSONBody[GlossaryUpdate],
     ) -> GlossaryView:
         principal = principal_of(request)
         gid = store.parse_id(glossary_id)
@@ -141,7 +149,7 @@ class GlossariesController(Controller):
             if v is not msgspec.UNSET
         }
         entries = None if data.entries is msgspec.UNSET else _entries(data.entries)
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             before = await store.get(session, principal.workspace_id, gid)
             before_record = _record(before, None)
             glossary = await store.update(
@@ -149,13 +157,15 @@ class GlossariesController(Controller):
             )
             await _audit(request, session, "glossary.update", glossary, before_record, entries)
             view = await _view(session, glossary)
-        _changed(request, principal.workspace_id)
+        _changed(services, principal.workspace_id)
         return view
 
     @delete("/{glossary_id:str}", status_code=204, summary="Delete a glossary")
-    async def remove(self, request: AnyRequest, glossary_id: FromPath[str]) -> None:
+    async def remove(
+        self, request: AnyRequest, services: Services, glossary_id: FromPath[str]
+    ) -> None:
         principal = principal_of(request)
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             glossary = await store.get(session, principal.workspace_id, store.parse_id(glossary_id))
             before = _record(glossary, None)
             await store.delete(session, principal.workspace_id, glossary.id)
@@ -167,7 +177,7 @@ class GlossariesController(Controller):
                 workspace_id=principal.workspace_id,
                 before=before,
             )
-        _changed(request, principal.workspace_id)
+        _changed(services, principal.workspace_id)
 
     @post(
         "/{glossary_id:str}/import",
@@ -177,6 +187,7 @@ class GlossariesController(Controller):
     async def import_file(
         self,
         request: AnyRequest,
+        services: Services,
         glossary_id: FromPath[str],
         mode: FromQuery[Literal["replace", "merge"]] = "replace",
     ) -> GlossaryView:
@@ -188,11 +199,11 @@ class GlossariesController(Controller):
                 "send the file as text/csv or text/tab-separated-values",
                 details={"accepted": sorted(csvio.MEDIA_TYPES)},
             )
-        async with request.app.state.sessions() as session:
+        async with services.sessions() as session:
             # Not found before parsing: another workspace's id says nothing about the file.
             await store.get(session, principal.workspace_id, gid)
         entries = csvio.parse(await request.body(), media_type)
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             before = _record(await store.get(session, principal.workspace_id, gid), None)
             if mode == "merge":
                 glossary = await store.merge(session, principal.workspace_id, gid, entries)
@@ -202,18 +213,19 @@ class GlossariesController(Controller):
                 )
             await _audit(request, session, f"glossary.import.{mode}", glossary, before, entries)
             view = await _view(session, glossary)
-        _changed(request, principal.workspace_id)
+        _changed(services, principal.workspace_id)
         return view
 
     @get("/{glossary_id:str}/export", summary="Export the entries as CSV (or TSV)")
     async def export(
         self,
         request: AnyRequest,
+        services: Services,
         glossary_id: FromPath[str],
         format: FromQuery[Literal["csv", "tsv"]] = "csv",
     ) -> Response[str]:
         principal = principal_of(request)
-        async with request.app.state.sessions() as session:
+        async with services.sessions() as session:
             glossary = await store.get(session, principal.workspace_id, store.parse_id(glossary_id))
             rows = await store.rows(session, glossary.id)
         media_type = csvio.CSV if format == "csv" else csvio.TSV
@@ -247,9 +259,8 @@ def _entries(items: list[EntryIn]) -> list[Row]:
     return rows
 
 
-def _changed(request: AnyRequest, workspace_id: uuid.UUID) -> None:
-    loader: GlossaryLoader = request.app.state.glossaries
-    loader.invalidate(workspace_id)
+def _changed(services: Services, workspace_id: uuid.UUID) -> None:
+    services.glossaries.invalidate(workspace_id)
 
 
 def _summary(g: Glossary, count: int) -> GlossarySummary:

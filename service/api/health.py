@@ -13,16 +13,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__
-from service.db.role import DatabaseRole
+from service.container import Services
 from service.errors import Unauthorized
 from service.observability import metrics
 from service.settings import Settings
-from service.translation.cache import TranslationCache
 
 
 @get("/health/live", summary="The process is up", tags=["health"])
-async def live(request: Request[Any, Any, Any]) -> dict[str, str]:
-    return {"status": "ok", **running(request.app.state.settings)}
+async def live(services: Services) -> dict[str, str]:
+    return {"status": "ok", **running(services.settings)}
 
 
 def running(settings: Settings) -> dict[str, str]:
@@ -31,7 +30,7 @@ def running(settings: Settings) -> dict[str, str]:
 
 
 @get("/health/ready", summary="Database and cache reachable; the database's role", tags=["health"])
-async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+async def ready(services: Services) -> Response[dict[str, Any]]:
     """Checks our own dependencies only: no provider is called, so probes cost nothing.
 
     503 when the database is unreachable or no provider is enabled; 200 with status
@@ -40,7 +39,7 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     Route 53 may send traffic here; writes are answered 503 `read_only_region` meanwhile.
     """
     checks: dict[str, dict[str, Any]] = {}
-    role: DatabaseRole = request.app.state.database_role
+    role = services.database_role
     started = time.perf_counter()
     try:
         checks["database"] = {"status": "ok", "role": await role.check()}
@@ -48,7 +47,7 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         checks["database"] = {"status": "down", "error": type(exc).__name__}
     checks["database"]["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
 
-    cache: TranslationCache = request.app.state.cache
+    cache = services.cache
     started = time.perf_counter()
     if cache.redis_enabled:
         up = await cache.ping_redis()
@@ -57,7 +56,7 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         checks["redis"] = {"status": "disabled"}
     checks["redis"]["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
 
-    providers = request.app.state.engine.router
+    providers = services.engine.router
     checks["providers"] = {
         "status": "ok" if providers.providers else "down",
         "enabled": [p.name for p in providers.providers],
@@ -71,7 +70,7 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         {
             "status": status,
             "role": role.role,
-            **running(request.app.state.settings),
+            **running(services.settings),
             "checks": checks,
         },
         status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE,
@@ -79,9 +78,8 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
 
 
 @get("/metrics", summary="Prometheus metrics", tags=["health"], include_in_schema=False)
-async def prometheus(request: Request[Any, Any, Any]) -> Response[bytes]:
-    settings: Settings = request.app.state.settings
-    token = settings.security.metrics_token.get()
+async def prometheus(request: Request[Any, Any, Any], services: Services) -> Response[bytes]:
+    token = services.settings.security.metrics_token.get()
     if token:
         presented = request.headers.get("authorization", "")
         if not hmac.compare_digest(presented.encode(), f"Bearer {token}".encode()):

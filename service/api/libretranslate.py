@@ -20,11 +20,11 @@ from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
 
-from service.accounts.keys import Principal
+from service.accounts.keys import KeyVerifier, Principal
 from service.api.auth import authenticate
-from service.api.context import caller_of, translator_of
+from service.api.context import caller_of
+from service.container import Services
 from service.errors import BudgetExceeded, RateLimited, ServiceError, Unauthorized, UnsupportedPair
-from service.settings import Settings
 from service.translation import languages, markup
 from service.translation.engine import UNDETERMINED, Engine, Outcome
 
@@ -74,11 +74,10 @@ def _missing(name: str) -> LibreTranslateError:
 
 
 @post("/translate", status_code=200, summary="Translate text (LibreTranslate API)")
-async def translate(request: AnyRequest) -> JSONResponse:
-    settings: Settings = request.app.state.settings
-    engine: Engine = request.app.state.engine
+async def translate(request: AnyRequest, services: Services) -> JSONResponse:
+    settings, engine = services.settings, services.engine
     params, is_json = await _params(request)
-    await _authorise(request, params)
+    await _authorise(request, services.key_verifier, params)
 
     q = params.get("q")
     if not q:
@@ -119,7 +118,7 @@ async def translate(request: AnyRequest) -> JSONResponse:
 
     # The same admission as the v1 API (rate limits, budgets, workspace keys, glossary and
     # priors); each line is one translation (Rocket.Chat sends a message's lines as one request).
-    admission = await translator_of(request).admit(caller_of(request), cost=len(texts))
+    admission = await services.translator.admit(caller_of(request), cost=len(texts))
     options = await admission.options(target=target, source=source, shared_detection=True)
     outcomes = await admission.translate(texts, options)
     for outcome in outcomes:
@@ -137,11 +136,10 @@ async def translate(request: AnyRequest) -> JSONResponse:
 
 
 @post("/detect", status_code=200, summary="Detect the language of a text (LibreTranslate API)")
-async def detect(request: AnyRequest) -> JSONResponse:
-    settings: Settings = request.app.state.settings
-    engine: Engine = request.app.state.engine
+async def detect(request: AnyRequest, services: Services) -> JSONResponse:
+    settings, engine = services.settings, services.engine
     params, _ = await _params(request)
-    await _authorise(request, params)
+    await _authorise(request, services.key_verifier, params)
     q = params.get("q")
     if not q:
         raise _missing("q")
@@ -151,7 +149,7 @@ async def detect(request: AnyRequest) -> JSONResponse:
         raise LibreTranslateError(
             400, f"Invalid request: request ({len(text)}) exceeds text limit ({limit})"
         )
-    await translator_of(request).limit(caller_of(request))  # the v1 detect's rate limits
+    await services.translator.limit(caller_of(request))  # the v1 detect's rate limits
     result = await engine.detect(text)
     if result.language == UNDETERMINED:
         # LibreTranslate's answer when nothing is detectable.
@@ -164,8 +162,8 @@ async def detect(request: AnyRequest) -> JSONResponse:
 
 
 @get("/languages", summary="Languages and their targets (LibreTranslate API; public)")
-async def list_languages(request: AnyRequest) -> JSONResponse:
-    engine: Engine = request.app.state.engine
+async def list_languages(services: Services) -> JSONResponse:
+    engine = services.engine
     served = sorted(_served(engine))
     return Response(
         [
@@ -185,9 +183,8 @@ async def list_languages(request: AnyRequest) -> JSONResponse:
 
 
 @get("/frontend/settings", summary="Client settings (LibreTranslate API; public)")
-async def frontend_settings(request: AnyRequest) -> JSONResponse:
-    settings: Settings = request.app.state.settings
-    engine: Engine = request.app.state.engine
+async def frontend_settings(services: Services) -> JSONResponse:
+    settings, engine = services.settings, services.engine
     served = _served(engine)
     target = next((c for c in ("es", "en") if c in served), min(served, default="en"))
     return Response(
@@ -243,14 +240,16 @@ async def _params(request: AnyRequest) -> tuple[Mapping[str, Any], bool]:
     return values, False
 
 
-async def _authorise(request: AnyRequest, params: Mapping[str, Any]) -> Principal:
+async def _authorise(
+    request: AnyRequest, verifier: KeyVerifier, params: Mapping[str, Any]
+) -> Principal:
     key = params.get("api_key")
     if not key:
         raise LibreTranslateError(400, MISSING_KEY)
     if not isinstance(key, str):
         raise LibreTranslateError(403, INVALID_KEY)
     try:
-        principal = await authenticate(request, key.strip())
+        principal = await authenticate(request, verifier, key.strip())
     except Unauthorized:
         raise LibreTranslateError(403, INVALID_KEY) from None
     if "translate" not in principal.scopes:

@@ -11,6 +11,7 @@ from litestar.params import JSONBody
 
 from service.accounts import audit, preferences, roles
 from service.api.auth import principal_of
+from service.container import Services
 
 AnyRequest = Request[Any, Any, Any]
 UNSET = msgspec.UNSET
@@ -59,10 +60,10 @@ class MeController(Controller):
     tags = ["users"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @get("/", summary="Who the token belongs to")
-    async def me(self, request: AnyRequest) -> Me:
+    async def me(self, request: AnyRequest, services: Services) -> Me:
         principal = principal_of(request)
         user_id = roles.require_user(principal)
-        async with request.app.state.sessions() as session:
+        async with services.sessions() as session:
             user = await preferences.user_of(session, principal.workspace_id, user_id)
         return Me(
             user_id=user_id,
@@ -72,15 +73,15 @@ class MeController(Controller):
         )
 
     @get("/preferences", summary="My translation preferences")
-    async def get_preferences(self, request: AnyRequest) -> Preferences:
+    async def get_preferences(self, request: AnyRequest, services: Services) -> Preferences:
         principal = principal_of(request)
         user_id = roles.require_user(principal)
-        async with request.app.state.sessions() as session:
+        async with services.sessions() as session:
             return _view(await preferences.read(session, principal.workspace_id, user_id))
 
     @put("/preferences", summary="Change my translation preferences")
     async def put_preferences(
-        self, request: AnyRequest, data: JSONBody[PreferencesUpdate]
+        self, request: AnyRequest, services: Services, data: JSONBody[PreferencesUpdate]
     ) -> Preferences:
         principal = principal_of(request)
         user_id = roles.require_user(principal)
@@ -89,7 +90,7 @@ class MeController(Controller):
             for name in data.__struct_fields__
             if (value := getattr(data, name)) is not UNSET
         }
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             value = await preferences.update(
                 session, principal.workspace_id, user_id, changes, actor=audit.actor_of(principal)
             )

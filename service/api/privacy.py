@@ -13,18 +13,11 @@ from litestar.params import FromPath
 
 from service.accounts import audit
 from service.api.auth import principal_of
-from service.api.usage import usage_services
+from service.container import Services
 from service.errors import Forbidden
 from service.usage import privacy
-from service.usage.services import UsageServices
 
 AnyRequest = Request[Any, Any, Any]
-
-
-def _services(request: AnyRequest) -> UsageServices:
-    services = usage_services(request)
-    assert services is not None, "usage services are built in the app's lifespan"
-    return services
 
 
 def _is_admin(scopes: frozenset[str]) -> bool:
@@ -40,16 +33,17 @@ class PrivacyController(Controller):
         opt={"scope": "translate"},
         summary="Everything stored about a user (admins, or the user themself)",
     )
-    async def export(self, request: AnyRequest, user_id: FromPath[str]) -> dict[str, Any]:
+    async def export(
+        self, request: AnyRequest, services: Services, user_id: FromPath[str]
+    ) -> dict[str, Any]:
         principal = principal_of(request)
         if not _is_admin(principal.scopes) and getattr(principal, "user_id", None) != user_id:
             raise Forbidden(
                 "only an admin or the user themself may export a user's data",
                 code="insufficient_scope",
             )
-        services = _services(request)
         return await privacy.export_user(
-            services.sessions, services.recorder, principal.workspace_id, user_id
+            services.sessions, services.usage.recorder, principal.workspace_id, user_id
         )
 
     @delete(
@@ -58,16 +52,17 @@ class PrivacyController(Controller):
         status_code=200,
         summary="Erase a user: profile, preferences and budgets deleted, usage anonymised",
     )
-    async def erase(self, request: AnyRequest, user_id: FromPath[str]) -> dict[str, Any]:
+    async def erase(
+        self, request: AnyRequest, services: Services, user_id: FromPath[str]
+    ) -> dict[str, Any]:
         principal = principal_of(request)
-        services = _services(request)
         async with services.sessions.begin() as session:
             counts = await privacy.erase_user(
                 session,
-                services.recorder,
+                services.usage.recorder,
                 principal.workspace_id,
                 user_id,
-                erasure_key=services.erasure_key,
+                erasure_key=services.usage.erasure_key,
             )
             await audit.record(
                 session,

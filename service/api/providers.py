@@ -3,7 +3,6 @@ providers and their order, the default quality tier, and fallback on the server'
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -12,9 +11,9 @@ from litestar.params import FromPath, JSONBody
 
 from service.accounts import audit
 from service.accounts import providers as config
-from service.accounts.crypto import Keyring
 from service.api.auth import principal_of
 from service.api.schemas import NON_BLANK
+from service.container import Services
 from service.settings import Settings
 
 AnyRequest = Request[Any, Any, Any]
@@ -81,23 +80,25 @@ class ProvidersController(Controller):
     opt = {"scope": "admin"}  # noqa: RUF012
 
     @get("/", summary="This workspace's provider configuration (keys masked)")
-    async def show(self, request: AnyRequest) -> ProvidersView:
-        return await _view(request)
+    async def show(self, request: AnyRequest, services: Services) -> ProvidersView:
+        return await _view(request, services)
 
     @put("/", status_code=200, summary="Enabled providers, order, default tier, server fallback")
-    async def update(self, request: AnyRequest, data: JSONBody[ProvidersUpdate]) -> ProvidersView:
+    async def update(
+        self, request: AnyRequest, services: Services, data: JSONBody[ProvidersUpdate]
+    ) -> ProvidersView:
         principal = principal_of(request)
-        async with request.app.state.sessions.begin() as session:
-            before = await config.configuration(session, _keyring(request), principal.workspace_id)
+        async with services.sessions.begin() as session:
+            before = await config.configuration(session, services.keyring, principal.workspace_id)
             await config.update_settings(
                 session,
                 principal.workspace_id,
                 enabled_providers=_given(data.enabled_providers),
                 default_quality_tier=_given(data.default_quality_tier),
                 use_server_providers=_given(data.use_server_providers),
-                known=_known(request),
+                known=services.workspace_providers.known,
             )
-            after = await config.configuration(session, _keyring(request), principal.workspace_id)
+            after = await config.configuration(session, services.keyring, principal.workspace_id)
             await audit.record(
                 session,
                 actor=audit.actor_of(principal),
@@ -107,33 +108,39 @@ class ProvidersController(Controller):
                 before=_settings_record(before),
                 after=_settings_record(after),
             )
-        _changed(request, principal.workspace_id)
-        return await _view(request)
+        services.workspace_providers.invalidate(principal.workspace_id)
+        return await _view(request, services)
 
     @get("/{name:str}", summary="One provider of this workspace (key masked)")
-    async def show_one(self, request: AnyRequest, name: FromPath[str]) -> ProviderView:
-        return await _one(request, name)
+    async def show_one(
+        self, request: AnyRequest, services: Services, name: FromPath[str]
+    ) -> ProviderView:
+        return await _one(request, services, name)
 
     @put("/{name:str}", status_code=200, summary="Store this workspace's key for a provider")
     async def put_one(
-        self, request: AnyRequest, name: FromPath[str], data: JSONBody[CredentialUpdate]
+        self,
+        request: AnyRequest,
+        services: Services,
+        name: FromPath[str],
+        data: JSONBody[CredentialUpdate],
     ) -> ProviderView:
         principal = principal_of(request)
-        settings: Settings = request.app.state.settings
-        async with request.app.state.sessions.begin() as session:
-            before = await config.configuration(session, _keyring(request), principal.workspace_id)
+        settings: Settings = services.settings
+        async with services.sessions.begin() as session:
+            before = await config.configuration(session, services.keyring, principal.workspace_id)
             await config.put_credential(
                 session,
-                _keyring(request),
+                services.keyring,
                 principal.workspace_id,
                 name,
                 api_key=_given(data.api_key),
                 base_url=_given(data.base_url),
                 model=_given(data.model),
                 production=settings.is_production,
-                policy=request.app.state.outbound_policy,
+                policy=services.outbound_policy,
             )
-            after = await config.configuration(session, _keyring(request), principal.workspace_id)
+            after = await config.configuration(session, services.keyring, principal.workspace_id)
             await audit.record(
                 session,
                 actor=audit.actor_of(principal),
@@ -143,14 +150,16 @@ class ProvidersController(Controller):
                 before=_credential_record(before, name),
                 after=_credential_record(after, name),
             )
-        _changed(request, principal.workspace_id)
-        return await _one(request, name)
+        services.workspace_providers.invalidate(principal.workspace_id)
+        return await _one(request, services, name)
 
     @delete("/{name:str}", status_code=204, summary="Forget this workspace's key for a provider")
-    async def delete_one(self, request: AnyRequest, name: FromPath[str]) -> None:
+    async def delete_one(
+        self, request: AnyRequest, services: Services, name: FromPath[str]
+    ) -> None:
         principal = principal_of(request)
-        async with request.app.state.sessions.begin() as session:
-            before = await config.configuration(session, _keyring(request), principal.workspace_id)
+        async with services.sessions.begin() as session:
+            before = await config.configuration(session, services.keyring, principal.workspace_id)
             await config.delete_credential(session, principal.workspace_id, name)
             await audit.record(
                 session,
@@ -160,21 +169,7 @@ class ProvidersController(Controller):
                 workspace_id=principal.workspace_id,
                 before=_credential_record(before, name),
             )
-        _changed(request, principal.workspace_id)
-
-
-def _keyring(request: AnyRequest) -> Keyring:
-    keyring: Keyring = request.app.state.keyring
-    return keyring
-
-
-def _known(request: AnyRequest) -> set[str]:
-    wp: config.WorkspaceProviders = request.app.state.workspace_providers
-    return wp.known
-
-
-def _changed(request: AnyRequest, workspace_id: uuid.UUID) -> None:
-    request.app.state.workspace_providers.invalidate(workspace_id)
+        services.workspace_providers.invalidate(principal.workspace_id)
 
 
 def _settings_record(c: config.Configuration) -> dict[str, Any]:
@@ -193,18 +188,18 @@ def _credential_record(c: config.Configuration, name: str) -> dict[str, Any] | N
     return {"api_key": True, "key_hint": cred.key, "base_url": cred.base_url, "model": cred.model}
 
 
-async def _one(request: AnyRequest, name: str) -> ProviderView:
-    if name not in _known(request):
+async def _one(request: AnyRequest, services: Services, name: str) -> ProviderView:
+    if name not in services.workspace_providers.known:
         config.spec_of(name)
-    view = await _view(request)
+    view = await _view(request, services)
     return next(p for p in view.providers if p.name == name)
 
 
-async def _view(request: AnyRequest) -> ProvidersView:
+async def _view(request: AnyRequest, services: Services) -> ProvidersView:
     principal = principal_of(request)
-    wp: config.WorkspaceProviders = request.app.state.workspace_providers
-    async with request.app.state.sessions() as session:
-        c = await config.configuration(session, _keyring(request), principal.workspace_id)
+    wp = services.workspace_providers
+    async with services.sessions() as session:
+        c = await config.configuration(session, services.keyring, principal.workspace_id)
     routing = await wp.resolve(principal.workspace_id)
     router = routing.router or wp.server
     effective = [p.name for p in router.providers]

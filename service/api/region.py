@@ -14,7 +14,8 @@ from typing import Any, Final
 
 from litestar import Request
 
-from service.db.role import DatabaseRole, read_only_region
+from service.container import services_of
+from service.db.role import read_only_region
 
 _READS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 SERVED_ON_REPLICA: Final = frozenset(
@@ -33,8 +34,8 @@ async def refuse_writes_on_replica(request: Request[Any, Any, Any]) -> None:
     """Litestar `before_request` hook (after authentication, before the body is parsed)."""
     if request.method in _READS:
         return
-    role: DatabaseRole | None = getattr(request.app.state, "database_role", None)
-    if role is None or not role.read_only:
+    # A hook, so no dependency injection: the app's services from their one place.
+    if not services_of(request.app).database_role.read_only:
         return
     route = request.scope.get("path_template")
     if route in SERVED_ON_REPLICA:

@@ -3,39 +3,25 @@ status for workspace admins (under /api/v1)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from litestar import Litestar, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import JSONBody
 
 from service.accounts import workspaces
 from service.accounts.roles import ChatUnavailable
 from service.api.auth import principal_of
 from service.chat.bot import UNAUTHORIZED_HINT, ChatBot
-from service.chat.hook import ChatDeps
 from service.chat.payload import OutgoingMessage
+from service.container import Services
 from service.rocketchat import RocketChatError, RocketChatUnauthorized, public_reason
 
 log = logging.getLogger(__name__)
 
 AnyRequest = Request[Any, Any, Any]
-
-
-@contextlib.asynccontextmanager
-async def chat_lifespan(app: Litestar) -> AsyncIterator[None]:
-    """The bot, built once the main lifespan has put the engine and sessions on the state;
-    translations still in flight are drained before those close."""
-    bot = ChatBot(ChatDeps.from_state(app.state))
-    app.state.chat_bot = bot
-    try:
-        yield
-    finally:
-        await bot.aclose()
 
 
 @post(
@@ -44,11 +30,10 @@ async def chat_lifespan(app: Litestar) -> AsyncIterator[None]:
     summary="Rocket.Chat outgoing webhook (event: Message Sent)",
     tags=["rocketchat"],
 )
-async def outgoing(request: AnyRequest, data: JSONBody[OutgoingMessage]) -> Response[bytes]:
+async def outgoing(services: Services, data: JSONBody[OutgoingMessage]) -> Response[bytes]:
     """Answers at once with an empty 200 (Rocket.Chat posts nothing); the translation is posted
     by the bot user in the background. A token of no workspace is a 403 and changes nothing."""
-    bot: ChatBot = request.app.state.chat_bot
-    decision = await bot.accept(data)
+    decision = await services.chat_bot.accept(data)
     log.debug("outgoing webhook %s: %s", data.message_id, decision)
     return Response(b"", status_code=200, media_type="text/plain")
 
@@ -80,10 +65,10 @@ class RocketChatStatus(msgspec.Struct, frozen=True):
     summary="Whether the webhook bot can act in Rocket.Chat (checks the bot token now)",
     tags=["rocketchat"],
 )
-async def rocketchat_status(request: AnyRequest) -> RocketChatStatus:
+async def rocketchat_status(request: AnyRequest, services: Services) -> RocketChatStatus:
     workspace_id = principal_of(request).workspace_id
-    bot: ChatBot = request.app.state.chat_bot
-    async with request.app.state.sessions.begin() as session:
+    bot = services.chat_bot
+    async with services.sessions.begin() as session:
         row = await workspaces.settings_row(session, workspace_id)
         url, token_set = row.rocketchat_url, row.webhook_token_hash is not None
     problem = bot.health.last_problem(workspace_id)

@@ -12,7 +12,7 @@ from litestar.params import JSONBody
 from service.accounts import audit, roles
 from service.accounts.identity import Identity
 from service.api.auth import bearer_token_of, principal_of
-from service.api.usage import usage_services
+from service.container import Services
 from service.errors import Forbidden, NotFound, ServiceError, Unauthorized
 
 AnyRequest = Request[Any, Any, Any]
@@ -60,7 +60,9 @@ class AuthController(Controller):
     tags = ["auth"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @post("/rocketchat", summary="Exchange a Rocket.Chat login for a user token")
-    async def exchange(self, request: AnyRequest, data: JSONBody[RocketChatLogin]) -> UserToken:
+    async def exchange(
+        self, request: AnyRequest, services: Services, data: JSONBody[RocketChatLogin]
+    ) -> UserToken:
         principal = principal_of(request)
         if principal.api_key_id is None:
             raise Forbidden(
@@ -69,12 +71,10 @@ class AuthController(Controller):
             )
         user_id = data.user_id or request.headers.get("x-user-id") or ""
         auth_token = data.auth_token or request.headers.get("x-auth-token") or ""
-        identity: Identity = request.app.state.identity
-        services = usage_services(request)
-        if services is not None:
-            await services.limiter.hit_exchange(
-                principal.workspace_id, api_key_id=principal.api_key_id, user_id=user_id.strip()
-            )
+        limiter = services.usage.limiter
+        await limiter.hit_exchange(
+            principal.workspace_id, api_key_id=principal.api_key_id, user_id=user_id.strip()
+        )
         try:
             if not user_id.strip() or not auth_token.strip():
                 raise Unauthorized(
@@ -82,17 +82,14 @@ class AuthController(Controller):
                     "X-User-Id and X-Auth-Token headers",
                     code="missing_rocketchat_credentials",
                 )
-            done = await identity.exchange(
+            done = await services.identity.exchange(
                 principal.workspace_id,
                 user_id.strip(),
                 auth_token.strip(),
                 actor=audit.actor_of(principal),
             )
         except ServiceError:
-            if services is not None:
-                await services.limiter.exchange_failed(
-                    principal.workspace_id, user_id=user_id.strip()
-                )
+            await limiter.exchange_failed(principal.workspace_id, user_id=user_id.strip())
             raise
         claims = done.token.claims
         return UserToken(
@@ -107,9 +104,11 @@ class AuthController(Controller):
         )
 
     @post("/revoke", summary="Revoke a user token")
-    async def revoke(self, request: AnyRequest, data: JSONBody[RevokeRequest]) -> Revoked:
+    async def revoke(
+        self, request: AnyRequest, services: Services, data: JSONBody[RevokeRequest]
+    ) -> Revoked:
         principal = principal_of(request)
-        identity: Identity = request.app.state.identity
+        identity: Identity = services.identity
         token = data.token or bearer_token_of(request)
         if not token:
             # The credential to revoke is missing, as a missing credential is: 401.
@@ -125,6 +124,6 @@ class AuthController(Controller):
             raise Forbidden(
                 "only the token's owner or an admin may revoke it", code="insufficient_role"
             )
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             added = await identity.tokens.revoke(session, claims)
         return Revoked(revoked=added, jti=claims.jti)

@@ -11,7 +11,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
 from service.api.auth import principal_of
-from service.api.context import caller_of, translator_of
+from service.api.context import caller_of
 from service.api.errors import request_id_of
 from service.api.schemas import (
     Alternative,
@@ -28,6 +28,7 @@ from service.api.schemas import (
     TranslateRequest,
     Translation,
 )
+from service.container import Services
 from service.errors import ValidationFailed
 from service.settings import Settings
 from service.translation import languages
@@ -42,9 +43,11 @@ class TranslateController(Controller):
     tags = ["translation"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @post("/translate", status_code=200, summary="Translate one text")
-    async def translate(self, request: AnyRequest, data: JSONBody[TranslateRequest]) -> Translation:
-        admission = await translator_of(request).admit(caller_of(request, data.channel_id))
-        settings: Settings = request.app.state.settings
+    async def translate(
+        self, request: AnyRequest, services: Services, data: JSONBody[TranslateRequest]
+    ) -> Translation:
+        admission = await services.translator.admit(caller_of(request, data.channel_id))
+        settings = services.settings
         _check_text(data.text, "text", settings)
         _check_context(data.context, settings)
         options = await admission.options(
@@ -66,10 +69,10 @@ class TranslateController(Controller):
         summary="Translate many texts into one or more languages",
     )
     async def translate_batch(
-        self, request: AnyRequest, data: JSONBody[BatchTranslateRequest]
+        self, request: AnyRequest, services: Services, data: JSONBody[BatchTranslateRequest]
     ) -> BatchResponse:
-        settings: Settings = request.app.state.settings
-        translator = translator_of(request)
+        settings = services.settings
+        translator = services.translator
         limits = settings.limits
         # Each text into each language counts against the rate limits (as many as a batch may
         # hold): one request of 50 texts into 10 languages is 500 translations, not 1.
@@ -160,11 +163,13 @@ class TranslateController(Controller):
         return BatchResponse(translations=items, request_id=request_id_of(request))
 
     @post("/detect", status_code=200, summary="Detect the language of a text")
-    async def detect(self, request: AnyRequest, data: JSONBody[DetectRequest]) -> Detection:
-        translator = translator_of(request)
+    async def detect(
+        self, request: AnyRequest, services: Services, data: JSONBody[DetectRequest]
+    ) -> Detection:
+        translator = services.translator
         caller = caller_of(request)
         await translator.limit(caller)
-        _check_text(data.text, "text", request.app.state.settings)
+        _check_text(data.text, "text", services.settings)
         result = await translator.detect(caller, data.text)
         return Detection(
             language=result.language,
@@ -176,8 +181,8 @@ class TranslateController(Controller):
         )
 
     @get("/languages", summary="Languages and the providers that serve them")
-    async def list_languages(self, request: AnyRequest) -> Languages:
-        translator = translator_of(request)
+    async def list_languages(self, request: AnyRequest, services: Services) -> Languages:
+        translator = services.translator
         routing = await translator.routing(principal_of(request).workspace_id)
         served: dict[str, list[str]] = {}
         for provider in (routing.router or translator.engine.router).providers:

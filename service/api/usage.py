@@ -14,24 +14,13 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from service.accounts import audit
 from service.api.auth import principal_of
+from service.container import Services
 from service.errors import NotFound, ValidationFailed
 from service.usage import analytics
 from service.usage.budgets import BudgetState
-from service.usage.services import UsageServices
 
 AnyRequest = Request[Any, Any, Any]
 MAX_RANGE_DAYS = 3660
-
-
-def usage_services(request: AnyRequest) -> UsageServices | None:
-    services: UsageServices | None = getattr(request.app.state, "usage_services", None)
-    return services
-
-
-def _services(request: AnyRequest) -> UsageServices:
-    services = usage_services(request)
-    assert services is not None, "usage services are built in the app's lifespan"
-    return services
 
 
 # -- budgets --------------------------------------------------------------------------------
@@ -118,16 +107,18 @@ class BudgetsController(Controller):
     tags = ["usage"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @get("/", opt={"scope": "admin"}, summary="The workspace's budgets and this month's spend")
-    async def list_budgets(self, request: AnyRequest) -> Budgets:
-        states = await _services(request).budgets.all(principal_of(request).workspace_id)
+    async def list_budgets(self, request: AnyRequest, services: Services) -> Budgets:
+        states = await services.usage.budgets.all(principal_of(request).workspace_id)
         return Budgets(budgets=[_budget(s) for s in states])
 
     @put("/", opt={"scope": "admin"}, status_code=200, summary="Set a monthly budget")
-    async def put_budget(self, request: AnyRequest, data: JSONBody[BudgetUpdate]) -> Budget:
-        services = _services(request)
+    async def put_budget(
+        self, request: AnyRequest, services: Services, data: JSONBody[BudgetUpdate]
+    ) -> Budget:
+        budgets = services.usage.budgets
         principal = principal_of(request)
         async with services.sessions.begin() as session:
-            before, after = await services.budgets.put(
+            before, after = await budgets.put(
                 session,
                 principal.workspace_id,
                 scope=data.scope,
@@ -144,21 +135,24 @@ class BudgetsController(Controller):
                 before=_audit_view(before) if before is not None else None,
                 after=_audit_view(after),
             )
-        return _budget(await services.budgets.get(principal.workspace_id, after.id))
+        return _budget(await budgets.get(principal.workspace_id, after.id))
 
     @get("/{budget_id:str}", opt={"scope": "admin"}, summary="One budget")
-    async def get_budget(self, request: AnyRequest, budget_id: FromPath[str]) -> Budget:
-        state = await _services(request).budgets.get(
+    async def get_budget(
+        self, request: AnyRequest, services: Services, budget_id: FromPath[str]
+    ) -> Budget:
+        state = await services.usage.budgets.get(
             principal_of(request).workspace_id, _budget_id(budget_id)
         )
         return _budget(state)
 
     @delete("/{budget_id:str}", opt={"scope": "admin"}, summary="Remove a budget")
-    async def delete_budget(self, request: AnyRequest, budget_id: FromPath[str]) -> None:
-        services = _services(request)
+    async def delete_budget(
+        self, request: AnyRequest, services: Services, budget_id: FromPath[str]
+    ) -> None:
         principal = principal_of(request)
         async with services.sessions.begin() as session:
-            row = await services.budgets.delete(
+            row = await services.usage.budgets.delete(
                 session, principal.workspace_id, _budget_id(budget_id)
             )
             await audit.record(
@@ -230,13 +224,14 @@ def _figures(f: analytics.Figures) -> Figures:
 )
 async def usage_report(
     request: AnyRequest,
+    services: Services,
     from_: Annotated[date | None, QueryParameter(name="from")] = None,
     to: FromQuery[date | None] = None,
     group_by: FromQuery[
         Literal["day", "user", "channel", "provider", "language_pair"] | None
     ] = None,
 ) -> Response[Any]:
-    end = to or _services(request).clock.today()
+    end = to or services.clock.today()
     start = from_ or end.replace(day=1)
     if start > end:
         raise ValidationFailed("from: must not be after `to`", details={"field": "from"})
@@ -245,7 +240,7 @@ async def usage_report(
             f"from/to: at most {MAX_RANGE_DAYS} days at once", details={"field": "from"}
         )
     result = await analytics.report(
-        _services(request).sessions,
+        services.sessions,
         principal_of(request).workspace_id,
         start=start,
         end=end,

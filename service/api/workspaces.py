@@ -18,6 +18,8 @@ from service.accounts import apikeys, audit, roles, workspaces
 from service.accounts.identity import Identity
 from service.accounts.keys import KeyVerifier, Principal
 from service.api.auth import principal_of
+from service.clock import Clock
+from service.container import Services
 from service.errors import ValidationFailed
 from service.settings import Settings
 
@@ -116,8 +118,8 @@ def _workspace(row: Any) -> Workspace:
     return Workspace(**workspaces.describe(row))
 
 
-def _key(row: Any, request: AnyRequest) -> ApiKey:
-    return ApiKey(**apikeys.describe(row, clock=request.app.state.clock))
+def _key(row: Any, clock: Clock) -> ApiKey:
+    return ApiKey(**apikeys.describe(row, clock=clock))
 
 
 class WorkspacesController(Controller):
@@ -125,38 +127,44 @@ class WorkspacesController(Controller):
     tags = ["workspaces"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @get("/", opt={"scope": "operator"}, summary="List every workspace (operator)")
-    async def list_workspaces(self, request: AnyRequest) -> WorkspaceList:
-        async with request.app.state.sessions() as session:
+    async def list_workspaces(self, services: Services) -> WorkspaceList:
+        async with services.sessions() as session:
             rows = await workspaces.list_all(session)
         return WorkspaceList(workspaces=[_workspace(r) for r in rows])
 
     @post("/", opt={"scope": "operator"}, summary="Create a workspace and its admin key")
     async def create_workspace(
-        self, request: AnyRequest, data: JSONBody[WorkspaceCreate]
+        self, request: AnyRequest, services: Services, data: JSONBody[WorkspaceCreate]
     ) -> WorkspaceCreated:
         actor = audit.actor_of(principal_of(request))
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             issued = await workspaces.create(session, data.name, actor=actor)
             row = await workspaces.get(session, issued.workspace_id)
             key = await apikeys.get(session, issued.workspace_id, issued.key_id)
             return WorkspaceCreated(
                 workspace=_workspace(row),
-                admin_key=ApiKeyCreated(key=issued.key, api_key=_key(key, request)),
+                admin_key=ApiKeyCreated(key=issued.key, api_key=_key(key, services.clock)),
             )
 
     @get("/{workspace_id:str}", opt={"scope": "admin"}, summary="One workspace")
-    async def get_workspace(self, request: AnyRequest, workspace_id: FromPath[str]) -> Workspace:
+    async def get_workspace(
+        self, request: AnyRequest, services: Services, workspace_id: FromPath[str]
+    ) -> Workspace:
         target = target_workspace(principal_of(request), workspace_id)
-        async with request.app.state.sessions() as session:
+        async with services.sessions() as session:
             return _workspace(await workspaces.get(session, target))
 
     @patch("/{workspace_id:str}", opt={"scope": "operator"}, summary="Rename a workspace")
     async def rename_workspace(
-        self, request: AnyRequest, workspace_id: FromPath[str], data: JSONBody[WorkspaceUpdate]
+        self,
+        request: AnyRequest,
+        services: Services,
+        workspace_id: FromPath[str],
+        data: JSONBody[WorkspaceUpdate],
     ) -> Workspace:
         principal = principal_of(request)
         target = target_workspace(principal, workspace_id)
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             row = await workspaces.rename(
                 session, target, data.name, actor=audit.actor_of(principal)
             )
@@ -168,23 +176,27 @@ class WorkspacesController(Controller):
         status_code=204,
         summary="Delete a workspace and everything it owns",
     )
-    async def delete_workspace(self, request: AnyRequest, workspace_id: FromPath[str]) -> None:
+    async def delete_workspace(
+        self, request: AnyRequest, services: Services, workspace_id: FromPath[str]
+    ) -> None:
         principal = principal_of(request)
         target = target_workspace(principal, workspace_id)
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             key_ids = await workspaces.delete(session, target, actor=audit.actor_of(principal))
-        verifier: KeyVerifier = request.app.state.key_verifier
+        verifier: KeyVerifier = services.key_verifier
         verifier.forget(key_ids)
 
     # -- API keys ------------------------------------------------------------------------------
 
     @get("/{workspace_id:str}/keys", opt={"scope": "admin"}, summary="The workspace's API keys")
-    async def list_keys(self, request: AnyRequest, workspace_id: FromPath[str]) -> ApiKeyList:
+    async def list_keys(
+        self, request: AnyRequest, services: Services, workspace_id: FromPath[str]
+    ) -> ApiKeyList:
         target = target_workspace(principal_of(request), workspace_id)
-        async with request.app.state.sessions() as session:
+        async with services.sessions() as session:
             await workspaces.get(session, target)
             rows = await apikeys.list_keys(session, target)
-        return ApiKeyList(api_keys=[_key(r, request) for r in rows])
+        return ApiKeyList(api_keys=[_key(r, services.clock) for r in rows])
 
     @post(
         "/{workspace_id:str}/keys",
@@ -192,14 +204,18 @@ class WorkspacesController(Controller):
         summary="Create an API key (the key is shown only in this answer)",
     )
     async def create_key(
-        self, request: AnyRequest, workspace_id: FromPath[str], data: JSONBody[ApiKeyCreate]
+        self,
+        request: AnyRequest,
+        services: Services,
+        workspace_id: FromPath[str],
+        data: JSONBody[ApiKeyCreate],
     ) -> ApiKeyCreated:
         principal = principal_of(request)
         target = target_workspace(principal, workspace_id)
         expires_in_days = data.expires_in_days
         if principal.token_id is not None:
             # A key minted with a short-lived user token expires within a bounded time.
-            settings: Settings = request.app.state.settings
+            settings: Settings = services.settings
             bound = max(1, settings.security.token_minted_key_max_days)
             if expires_in_days is None:
                 expires_in_days = bound
@@ -209,7 +225,7 @@ class WorkspacesController(Controller):
                     "days (UTP_TOKEN_MINTED_KEY_MAX_DAYS); use an admin API key for longer",
                     details={"field": "expires_in_days", "max": bound},
                 )
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             await workspaces.get(session, target)
             issued = await apikeys.create(
                 session,
@@ -218,10 +234,10 @@ class WorkspacesController(Controller):
                 scopes=data.scopes,
                 expires_in_days=expires_in_days,
                 actor=audit.actor_of(principal),
-                clock=request.app.state.clock,
+                clock=services.clock,
             )
             row = await apikeys.get(session, target, issued.key_id)
-            return ApiKeyCreated(key=issued.key, api_key=_key(row, request))
+            return ApiKeyCreated(key=issued.key, api_key=_key(row, services.clock))
 
     @delete(
         "/{workspace_id:str}/keys/{key_id:str}",
@@ -230,21 +246,25 @@ class WorkspacesController(Controller):
         summary="Revoke an API key",
     )
     async def revoke_key(
-        self, request: AnyRequest, workspace_id: FromPath[str], key_id: FromPath[str]
+        self,
+        request: AnyRequest,
+        services: Services,
+        workspace_id: FromPath[str],
+        key_id: FromPath[str],
     ) -> ApiKey:
         principal = principal_of(request)
         target = target_workspace(principal, workspace_id)
         key_uuid = workspaces.parse_id(key_id, "API key")
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             row = await apikeys.revoke(
                 session,
                 target,
                 key_uuid,
                 actor=audit.actor_of(principal),
-                clock=request.app.state.clock,
+                clock=services.clock,
             )
-            result = _key(row, request)
-        verifier: KeyVerifier = request.app.state.key_verifier
+            result = _key(row, services.clock)
+        verifier: KeyVerifier = services.key_verifier
         verifier.forget({key_uuid})
         return result
 
@@ -252,10 +272,10 @@ class WorkspacesController(Controller):
 
     @get("/{workspace_id:str}/settings", opt={"scope": "admin"}, summary="Workspace settings")
     async def get_settings(
-        self, request: AnyRequest, workspace_id: FromPath[str]
+        self, request: AnyRequest, services: Services, workspace_id: FromPath[str]
     ) -> WorkspaceSettings:
         target = target_workspace(principal_of(request), workspace_id)
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             await workspaces.get(session, target)
             row = await workspaces.settings_row(session, target)
             return WorkspaceSettings(**workspaces.settings_view(row))
@@ -264,12 +284,13 @@ class WorkspacesController(Controller):
     async def put_settings(
         self,
         request: AnyRequest,
+        services: Services,
         workspace_id: FromPath[str],
         data: JSONBody[WorkspaceSettingsUpdate],
     ) -> WorkspaceSettings:
         principal = principal_of(request)
         target = target_workspace(principal, workspace_id)
-        identity: Identity = request.app.state.identity
+        identity: Identity = services.identity
         change = workspaces.SettingsChange(
             **{
                 name: value
@@ -277,7 +298,7 @@ class WorkspacesController(Controller):
                 if (value := getattr(data, name)) is not UNSET
             }
         )
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             await workspaces.get(session, target)
             row = await workspaces.update_settings(
                 session,
@@ -285,7 +306,7 @@ class WorkspacesController(Controller):
                 change,
                 actor=audit.actor_of(principal),
                 keyring=identity.keyring(),
-                policy=request.app.state.outbound_policy,
+                policy=services.outbound_policy,
             )
             return WorkspaceSettings(**workspaces.settings_view(row))
 
@@ -295,11 +316,11 @@ class WorkspacesController(Controller):
         summary="Generate a new outgoing-webhook token (shown only in this answer)",
     )
     async def rotate_webhook_token(
-        self, request: AnyRequest, workspace_id: FromPath[str]
+        self, request: AnyRequest, services: Services, workspace_id: FromPath[str]
     ) -> WebhookToken:
         principal = principal_of(request)
         target = target_workspace(principal, workspace_id)
-        async with request.app.state.sessions.begin() as session:
+        async with services.sessions.begin() as session:
             await workspaces.get(session, target)
             token = await workspaces.rotate_webhook_token(
                 session, target, actor=audit.actor_of(principal)

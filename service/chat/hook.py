@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,16 +34,6 @@ class ChatDeps:
     identity: Identity
     priors: LanguagePriors
     translator: Translator
-
-    @classmethod
-    def from_state(cls, state: Any) -> ChatDeps:
-        return cls(
-            settings=state.settings,
-            sessions=state.sessions,
-            identity=state.identity,
-            priors=state.language_priors,
-            translator=state.translator,
-        )
 
 
 class Bot(Protocol):

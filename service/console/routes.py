@@ -21,9 +21,10 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from service.accounts import roles
-from service.accounts.identity import Identity, principal_from_claims
-from service.accounts.keys import KeyVerifier, Principal
+from service.accounts.identity import principal_from_claims
+from service.accounts.keys import Principal
 from service.console import pages, sessions
+from service.container import Services
 from service.db.models import Workspace
 from service.errors import ServiceError, Unauthorized
 from service.settings import Settings
@@ -51,8 +52,7 @@ def _redirect(path: str, cookies: list[Cookie] | None = None) -> Redirect:
     return Redirect(path, status_code=303, headers=HEADERS, cookies=cookies)
 
 
-def _cookie(request: AnyRequest, value: str, max_age: int) -> Cookie:
-    settings: Settings = request.app.state.settings
+def _cookie(settings: Settings, value: str, max_age: int) -> Cookie:
     return Cookie(
         key=sessions.COOKIE,
         value=value,
@@ -64,12 +64,11 @@ def _cookie(request: AnyRequest, value: str, max_age: int) -> Cookie:
     )
 
 
-async def _signed(request: AnyRequest) -> sessions.Signed | None:
+async def _signed(request: AnyRequest, services: Services) -> sessions.Signed | None:
     cookie = request.cookies.get(sessions.COOKIE)
     if not cookie:
         return None
-    state = request.app.state
-    return await sessions.find_session(state.sessions, cookie, now=sessions.clock_of(state).now())
+    return await sessions.find_session(services.sessions, cookie, now=services.clock.now())
 
 
 def _cross_site(request: AnyRequest) -> bool:
@@ -94,26 +93,25 @@ async def console_home() -> Redirect:
 
 
 @get("/sign-in", include_in_schema=False)
-async def sign_in_page(request: AnyRequest) -> Response[Any]:
-    if await _signed(request) is not None:
+async def sign_in_page(request: AnyRequest, services: Services) -> Response[Any]:
+    if await _signed(request, services) is not None:
         return _redirect("/console/usage")
     return _html(pages.sign_in())
 
 
 @post("/sign-in", include_in_schema=False, status_code=303)
-async def sign_in(request: AnyRequest) -> Response[Any]:
+async def sign_in(request: AnyRequest, services: Services) -> Response[Any]:
     if _cross_site(request):
         return _html(pages.sign_in("Sign in from the console's own page."), 403)
     form = await request.form()
     method = str(form.get("method", "key"))
-    state = request.app.state
-    now = sessions.clock_of(state).now()
+    now = services.clock.now()
     not_after = None
     try:
         if method == "rocketchat":
-            principal, not_after = await _rocketchat_principal(request, form)
+            principal, not_after = await _rocketchat_principal(services, form)
         else:
-            verifier: KeyVerifier = state.key_verifier
+            verifier = services.key_verifier
             principal = await verifier.verify(str(form.get("api_key", "")).strip())
     except ServiceError as exc:
         workspace = str(form.get("workspace", ""))[:200]
@@ -122,39 +120,35 @@ async def sign_in(request: AnyRequest) -> Response[Any]:
     if not roles.is_admin(principal):
         return _html(pages.sign_in("The console is for workspace admins."), 403)
     cookie, signed = await sessions.open_session(
-        state.sessions, principal, now=now, not_after=not_after
+        services.sessions, principal, now=now, not_after=not_after
     )
     max_age = int((signed.expires_at - now).total_seconds())
-    return _redirect("/console/usage", [_cookie(request, cookie, max_age)])
+    return _redirect("/console/usage", [_cookie(services.settings, cookie, max_age)])
 
 
-async def _rocketchat_principal(request: AnyRequest, form: Any) -> tuple[Principal, datetime]:
+async def _rocketchat_principal(services: Services, form: Any) -> tuple[Principal, datetime]:
     """A Rocket.Chat login, checked exactly as POST /api/v1/auth/rocketchat checks it."""
-    state = request.app.state
-    workspace_id = await _workspace_id(request, str(form.get("workspace", "")).strip())
+    workspace_id = await _workspace_id(services, str(form.get("workspace", "")).strip())
     user_id = str(form.get("user_id", "")).strip()
     auth_token = str(form.get("auth_token", "")).strip()
-    services = getattr(state, "usage_services", None)
-    if services is not None:
-        await services.limiter.hit_exchange(workspace_id, api_key_id=None, user_id=user_id)
-    identity: Identity = state.identity
+    limiter = services.usage.limiter
+    await limiter.hit_exchange(workspace_id, api_key_id=None, user_id=user_id)
     try:
-        done = await identity.exchange(workspace_id, user_id, auth_token, actor="console")
+        done = await services.identity.exchange(workspace_id, user_id, auth_token, actor="console")
     except ServiceError:
-        if services is not None:
-            await services.limiter.exchange_failed(workspace_id, user_id=user_id)
+        await limiter.exchange_failed(workspace_id, user_id=user_id)
         raise
     claims = done.token.claims
     return principal_from_claims(claims), datetime.fromtimestamp(claims.expires_at, UTC)
 
 
-async def _workspace_id(request: AnyRequest, given: str) -> uuid.UUID:
+async def _workspace_id(services: Services, given: str) -> uuid.UUID:
     """A workspace by id or name; an unknown one reads like bad credentials."""
     try:
         return uuid.UUID(given)
     except ValueError:
         pass
-    async with request.app.state.sessions() as session:
+    async with services.sessions() as session:
         found: uuid.UUID | None = await session.scalar(
             sa.select(Workspace.id).where(Workspace.name == given)
         )
@@ -164,14 +158,14 @@ async def _workspace_id(request: AnyRequest, given: str) -> uuid.UUID:
 
 
 @post("/sign-out", include_in_schema=False, status_code=303)
-async def sign_out(request: AnyRequest) -> Response[Any]:
-    signed = await _signed(request)
+async def sign_out(request: AnyRequest, services: Services) -> Response[Any]:
+    signed = await _signed(request, services)
     if signed is not None:
         form = await request.form()
         if not sessions.same_token(str(form.get("csrf_token", "")), signed.csrf_token):
             return _html(pages.sign_in("Sign out from the console's own page."), 403)
-        await sessions.close_session(request.app.state.sessions, request.cookies[sessions.COOKIE])
-    return _redirect("/console/sign-in", [_cookie(request, "", 0)])
+        await sessions.close_session(services.sessions, request.cookies[sessions.COOKIE])
+    return _redirect("/console/sign-in", [_cookie(services.settings, "", 0)])
 
 
 @get("/static/{name:str}", include_in_schema=False)
@@ -192,11 +186,13 @@ def _static(name: str) -> bytes:
 
 
 @get("/{slug:str}", include_in_schema=False)
-async def console_page(request: AnyRequest, slug: FromPath[str]) -> Response[Any]:
-    signed = await _signed(request)
+async def console_page(
+    request: AnyRequest, services: Services, slug: FromPath[str]
+) -> Response[Any]:
+    signed = await _signed(request, services)
     if signed is None:
         return _redirect("/console/sign-in")
-    today = sessions.clock_of(request.app.state).today()
+    today = services.clock.today()
     current = pages.page(slug, today)
     if current is None:
         missing = pages.Page("", "Not found", "<p>No such page of the console.</p>")

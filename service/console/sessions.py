@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts import audit
 from service.accounts.keys import Principal
-from service.clock import SYSTEM_CLOCK, Clock
+from service.container import services_of
 from service.db.models import ApiKey, ConsoleSession
 from service.errors import Forbidden, Unauthorized
 
@@ -43,13 +43,6 @@ class Signed:
 
 def _digest(cookie: str) -> str:
     return hashlib.sha256(cookie.encode()).hexdigest()
-
-
-def clock_of(state: Any) -> Clock:
-    """The app's clock (the usage services carry the one tests inject)."""
-    services = getattr(state, "usage_services", None)
-    clock: Clock = getattr(services, "clock", SYSTEM_CLOCK)
-    return clock
 
 
 async def open_session(
@@ -148,8 +141,10 @@ async def cookie_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Pr
     cookie = connection.cookies.get(COOKIE)
     if not cookie:
         return None
-    state = connection.app.state
-    signed = await find_session(state.sessions, cookie, now=clock_of(state).now())
+    # Called by the API's authentication middleware, so no dependency injection: the app's
+    # services from their one place.
+    services = services_of(connection.app)
+    signed = await find_session(services.sessions, cookie, now=services.clock.now())
     if signed is None:
         raise Unauthorized(
             "the console session has ended: sign in again at /console",

@@ -21,6 +21,7 @@ from litestar import Litestar
 
 from service.accounts.keys import ensure_default_workspace
 from service.app import Overrides, create_app
+from service.container import ServiceContainer, services_of
 from service.db.migrate import upgrade
 from service.db.session import create_engine, session_factory
 from service.settings import (
@@ -48,8 +49,8 @@ class Service:
     url: str
 
     @property
-    def state(self) -> Any:
-        return self.litestar.state
+    def services(self) -> ServiceContainer:
+        return services_of(self.litestar)
 
     @property
     def headers(self) -> dict[str, str]:

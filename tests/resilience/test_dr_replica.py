@@ -150,7 +150,7 @@ async def test_replica_serves_translations_holds_usage_and_refuses_writes_until_
         sent += 1  # the refusal is in the ledger too
 
         # Usage events wait in the outbox: nothing reached (or could reach) the database.
-        recorder = service.state.usage_services.recorder
+        recorder = service.services.usage.recorder
         assert recorder.pending >= sent
         assert await _count(standby_url, UsageEvent) == 0
 
@@ -258,7 +258,7 @@ async def test_a_primary_fenced_read_only_is_a_replica_too(
         assert refused.status_code == 503, refused.text
         assert refused.json()["error"]["code"] == "read_only_region"
         assert refused.headers["retry-after"] == "30"
-        assert service.state.database_role.read_only
+        assert service.services.database_role.read_only
         assert (await _ready(service))[1]["role"] == "replica"
         assert (await service.translate("Still served")).status_code == 200
 

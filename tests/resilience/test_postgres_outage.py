@@ -48,7 +48,7 @@ async def test_postgres_stopped_mid_stream_translations_continue_and_ledger_is_e
             postgres_server.stop()
             try:
                 await stream.until(60, at_least=OUTAGE_SECONDS)
-                assert service.state.usage_services.recorder.pending > 0
+                assert service.services.usage.recorder.pending > 0
             finally:
                 postgres_server.start()
             await stream.until(40)
@@ -66,4 +66,4 @@ async def test_postgres_stopped_mid_stream_translations_continue_and_ledger_is_e
         await eventually(written, seconds=40)
         rows, ids, daily = await _ledger(postgres_url)
         assert (rows, ids, daily) == (sent, sent, sent)
-        assert service.state.usage_services.recorder.pending == 0
+        assert service.services.usage.recorder.pending == 0

@@ -110,7 +110,7 @@ async def test_primary_failing_is_absorbed_by_the_fallback_and_the_breaker(
 ) -> None:
     deepl.fault = None
     async with serve(_settings(data_dir, deepl, libre)) as service:
-        router = service.state.engine.router
+        router = service.services.engine.router
         assert [await _provider_of(service) for _ in range(3)] == ["deepl"] * 3
 
         deepl.fault = fault

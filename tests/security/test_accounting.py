@@ -8,12 +8,13 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from service.container import services_of
 from service.db.models import BudgetPeriod
 from service.translation.providers.base import TranslationRequest, TranslationResult
 from tests.security.conftest import Internal
 from tests.service.chat.conftest import Chat
 from tests.service.scripted import ScriptedProvider
-from tests.service.usage.conftest import Starter
+from tests.service.usage.conftest import App, Starter
 
 PRICE = Decimal(20) / 1_000_000  # the scripted provider's USD per character
 
@@ -28,8 +29,8 @@ def _bills_context(request: TranslationRequest) -> TranslationResult:
     )
 
 
-async def _spent(app: object) -> int:
-    async with app.state.sessions() as session:  # type: ignore[attr-defined]
+async def _spent(app: App) -> int:
+    async with services_of(app.litestar).sessions() as session:
         return int(await session.scalar(sa.select(sa.func.sum(BudgetPeriod.spent_nanos))) or 0)
 
 

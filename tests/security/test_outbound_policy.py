@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from service.container import services_of
 from service.db.models import WorkspaceSettings
 from service.errors import ValidationFailed
 from service.netpolicy import OutboundPolicy
@@ -102,7 +103,7 @@ async def test_a_stored_url_that_now_leads_inward_is_refused_when_connecting(
     """A URL stored before these checks (or a name that resolved publicly when stored): the
     exchange refuses it at connect time, sends nothing, and says why without echoing."""
     app = await start(production_settings(tmp_path, postgres_url))
-    async with app.state.sessions.begin() as session:
+    async with services_of(app.litestar).sessions.begin() as session:
         await session.execute(
             sa.insert(WorkspaceSettings).values(
                 workspace_id=app.workspace_id, rocketchat_url=internal.url

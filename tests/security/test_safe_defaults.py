@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from service.container import services_of
 from service.settings import Secret
 from tests.security.conftest import production_settings
 from tests.service.usage.conftest import Starter
@@ -56,7 +57,7 @@ async def test_metrics_name_no_workspace_and_can_require_a_credential(
         "/api/v1/budgets", json={"scope": "workspace", "monthly_limit": 5}, headers=app.headers
     )
     assert budget.status_code == 200, budget.text
-    await app.state.usage_services.maintain()
+    await services_of(app.litestar).usage.maintain()
     scrape = (await app.client.get("/metrics")).text
     [gauge] = [line for line in scrape.splitlines() if line.startswith("utp_budget_consumption")]
     assert gauge.startswith('utp_budget_consumption_ratio{workspace="ws-'), gauge

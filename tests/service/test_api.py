@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from service import __version__
+from service.container import services_of
 from tests.service.conftest import Api
 
 
@@ -227,8 +228,8 @@ async def test_usage_event_for_every_text_including_cache_hits(api: Api) -> None
             "/api/v1/translate", json={"text": "Lunch?", "target_lang": "es"}, headers=api.headers
         )
     app = api.client.app
-    await app.state.usage.flush()
-    async with app.state.sessions() as session:
+    await services_of(app).usage.recorder.flush()
+    async with services_of(app).sessions() as session:
         rows = (await session.scalars(sa.select(UsageEvent).order_by(UsageEvent.created_at))).all()
     assert [r.cache_hit for r in rows] == [False, True, True]
     assert rows[0].provider == "scripted" and rows[0].cost > 0 and rows[1].cost == 0

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from service.accounts.languages import LanguagePriors
+from service.container import services_of
 from service.db.models import UsageEvent, User, Workspace, WorkspaceSettings
 from service.db.session import create_engine, session_factory
 from service.settings import Settings
@@ -90,10 +91,10 @@ async def test_workspace_languages_decide_an_ambiguous_word(real_detection_api: 
     assert unrestricted.json()["language"] == "es"
 
     app = api.client.app
-    async with app.state.sessions.begin() as session:
+    async with services_of(app).sessions.begin() as session:
         workspace_id = await session.scalar(sa.select(Workspace.id))
         session.add(WorkspaceSettings(workspace_id=workspace_id, languages=["en", "pt"]))
-    app.state.language_priors.forget(workspace_id)
+    services_of(app).language_priors.forget(workspace_id)
     narrowed = await api.client.post(
         "/api/v1/detect", json={"text": "combinado"}, headers=api.headers
     )

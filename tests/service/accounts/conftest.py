@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from service.accounts import apikeys
 from service.accounts.identity import Identity
+from service.container import services_of
 from service.db.session import create_engine, session_factory
 from service.settings import Settings
 from tests.service.conftest import start_api
@@ -67,7 +68,7 @@ class Env:
 
     @property
     def identity(self) -> Identity:
-        identity: Identity = self.client.app.state.identity
+        identity: Identity = services_of(self.client.app).identity
         return identity
 
     async def tenant(self, name: str, *, rocketchat: bool = True) -> Tenant:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from service.container import services_of
 from service.db.models import AuditEntry, Glossary, User
 
 from .conftest import BOT_ID, Env, bearer, error_code, error_fields
@@ -108,7 +109,7 @@ async def test_same_rocketchat_id_in_two_workspaces_are_two_users(env: Env) -> N
     )
     got = await env.client.get("/api/v1/me/preferences", headers=bearer(in_globex))
     assert got.json()["target_lang"] == "de"  # acme's choice does not leak into globex
-    engine_users = await env.client.app.state.sessions().__aenter__()
+    engine_users = await services_of(env.client.app).sessions().__aenter__()
     try:
         rows = (await engine_users.execute(sa.select(User.workspace_id))).scalars().all()
     finally:
@@ -164,7 +165,7 @@ async def test_preferences_default_from_rocketchat_then_english(env: Env) -> Non
     keyed = await env.client.get("/api/v1/me/preferences", headers=acme.admin)
     assert keyed.status_code == 403 and error_code(keyed) == "user_token_required"
 
-    async with env.client.app.state.sessions() as session:
+    async with services_of(env.client.app).sessions() as session:
         actions = (
             await session.scalars(
                 sa.select(AuditEntry.actor).where(AuditEntry.action == "user.preferences.update")
@@ -242,7 +243,7 @@ async def test_channel_roles_are_cached_briefly(env: Env) -> None:
 async def test_channel_settings_validation(env: Env) -> None:
     acme = await env.tenant("acme")
     globex = await env.tenant("globex")
-    async with env.client.app.state.sessions.begin() as session:
+    async with services_of(env.client.app).sessions.begin() as session:
         theirs = Glossary(workspace_id=globex.id, name="globex terms")
         ours = Glossary(workspace_id=acme.id, name="acme terms")
         session.add_all([theirs, ours])

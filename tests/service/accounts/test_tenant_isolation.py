@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from service.container import services_of
 from service.db import models
 
 from .conftest import Env, Tenant, bearer
@@ -31,7 +32,7 @@ async def _snapshot(env: Env, workspace_id: uuid.UUID) -> dict[str, Any]:
     def rows(result: Any) -> list[tuple[Any, ...]]:
         return sorted((tuple(map(str, r)) for r in result), key=repr)
 
-    async with env.client.app.state.sessions() as session:
+    async with services_of(env.client.app).sessions() as session:
         snap: dict[str, Any] = {}
         for model, column in [
             (models.Workspace, models.Workspace.id),
@@ -96,7 +97,7 @@ async def test_no_route_crosses_workspaces(env: Env) -> None:
         json={"max_cost_per_message": VICTIM_COST, "blocked_langs": ["ru"]},
         headers=victim.admin,
     )
-    async with env.client.app.state.sessions.begin() as session:
+    async with services_of(env.client.app).sessions.begin() as session:
         glossary = models.Glossary(workspace_id=victim.id, name=VICTIM_GLOSSARY)
         session.add(glossary)
     prefixes = [

@@ -13,6 +13,7 @@ from dataclasses import replace
 import pytest
 
 from service.accounts.tokens import TokenCodec
+from service.container import services_of
 from service.errors import Unauthorized
 from service.settings import Secret, SecuritySettings
 
@@ -180,7 +181,7 @@ async def test_revoked_tokens_are_refused_everywhere(env: Env) -> None:
     # The denylist is in the database, consulted by a fresh verifier too (other replicas).
     from service.accounts.tokens import TokenVerifier
 
-    fresh = TokenVerifier(env.identity.codec, env.client.app.state.sessions, cache_seconds=0)
+    fresh = TokenVerifier(env.identity.codec, services_of(env.client.app).sessions, cache_seconds=0)
     with pytest.raises(Unauthorized) as caught:
         await fresh.verify(mine)
     assert caught.value.code == "token_revoked"

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from service.chat.bot import ChatBot
+from service.container import services_of
 from service.db.session import create_engine, session_factory
 from service.settings import ChatSettings, Settings
 from tests.service.conftest import Api, start_api
@@ -71,7 +72,7 @@ class Chat:
 
     @property
     def bot(self) -> ChatBot:
-        bot: ChatBot = self.api.client.app.state.chat_bot
+        bot: ChatBot = services_of(self.api.client.app).chat_bot
         return bot
 
     async def hook(self, payload: dict[str, Any], *, token: str | None = None) -> httpx.Response:

@@ -24,6 +24,7 @@ from service.accounts.keys import ensure_default_workspace
 from service.app import Overrides, create_app
 from service.chat.bot import ChatBot
 from service.clock import FrozenClock
+from service.container import services_of
 from service.db.migrate import upgrade
 from service.db.session import create_engine, session_factory
 from service.settings import DatabaseSettings, ServerSettings, Settings, UsageSettings
@@ -65,7 +66,7 @@ class World:
 
     @property
     def bot(self) -> ChatBot:
-        bot: ChatBot = self.api.client.app.state.chat_bot
+        bot: ChatBot = services_of(self.api.client.app).chat_bot
         return bot
 
     def calls(self) -> list[tuple[str, str | None, str | None]]:

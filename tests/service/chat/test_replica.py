@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
 from service.app import Overrides, create_app
+from service.container import services_of
 from service.db.migrate import upgrade
 from service.db.models import ChatDelivery
 from service.settings import DatabaseSettings, ServerSettings, Settings
@@ -51,7 +52,7 @@ async def test_the_bot_translates_on_a_replica_and_says_settings_wait_for_promot
     app = create_app(settings, Overrides(providers=[provider], detector=detector))
     async with AsyncTestClient(app) as client:
         chat = Chat(Api(client, primary_api.key, provider, settings), rc, token)
-        assert client.app.state.database_role.role == "replica"
+        assert services_of(client.app).database_role.role == "replica"
 
         payload = rc.say("GENERAL", "Alice00001", "Hello from the other region")
         response = await chat.hook(payload)

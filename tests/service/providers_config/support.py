@@ -49,10 +49,6 @@ class Admin:
     def other_headers(self) -> dict[str, str]:
         return {"X-API-Key": self.other_key}
 
-    @property
-    def state(self) -> Any:
-        return self.app.state
-
 
 def with_encryption_key(settings: Settings, key: str = ENCRYPTION_KEY) -> Settings:
     return replace(settings, security=replace(settings.security, encryption_key=Secret(key)))

@@ -18,6 +18,7 @@ from litestar import Litestar
 from service.accounts.keys import IssuedKey, create_workspace, ensure_default_workspace, issue_key
 from service.app import Overrides, create_app
 from service.clock import SYSTEM_CLOCK, Clock
+from service.container import services_of
 from service.db.migrate import upgrade
 from service.db.models import UsageEvent
 from service.db.session import create_engine, session_factory
@@ -47,17 +48,12 @@ class App:
     workspace_id: uuid.UUID
 
     @property
-    def state(self) -> Any:
-        return self.litestar.state
-
-    @property
     def headers(self) -> dict[str, str]:
         return {"X-API-Key": self.key}
 
     @property
     def services(self) -> UsageServices:
-        services: UsageServices = self.state.usage_services
-        return services
+        return services_of(self.litestar).usage
 
     async def translate(self, text: str, target: str = "es", **extra: Any) -> Any:
         headers = extra.pop("headers", self.headers)
@@ -68,14 +64,14 @@ class App:
         )
 
     async def events(self) -> list[UsageEvent]:
-        async with self.litestar.state.sessions() as session:
+        async with services_of(self.litestar).sessions() as session:
             return list(await session.scalars(sa.select(UsageEvent)))
 
     async def tenant(
         self, name: str, scopes: tuple[str, ...] | None = None
     ) -> tuple[str, uuid.UUID]:
         """Another workspace (or, with `scopes`, another key of this one)."""
-        async with self.litestar.state.sessions.begin() as session:
+        async with services_of(self.litestar).sessions.begin() as session:
             if scopes is None:
                 issued = await create_workspace(session, name)
             else:

@@ -11,6 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from service.clock import FrozenClock
+from service.container import services_of
 from service.db.models import TranslationMemory, UsageEvent, User, UserPreferences
 from service.usage.recorder import Event
 from tests.service.usage.conftest import App, Starter
@@ -170,7 +171,7 @@ async def test_requests_through_the_api_are_in_the_analytics(start: Starter) -> 
 
 
 async def _add_user(app: App, external_id: str) -> None:
-    async with app.state.sessions.begin() as session:
+    async with services_of(app.litestar).sessions.begin() as session:
         user = User(id=uuid.uuid4(), workspace_id=app.workspace_id, external_id=external_id)
         session.add(user)
         await session.flush()
@@ -213,7 +214,7 @@ async def test_export_then_erase_a_user(start: Starter) -> None:
         "usage_events_anonymised": 4,
         "budgets": 1,
     }
-    async with app.state.sessions() as session:
+    async with services_of(app.litestar).sessions() as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
         assert await session.scalar(sa.select(sa.func.count()).select_from(UserPreferences)) == 0
         users = list(await session.scalars(sa.select(UsageEvent.user_id)))
@@ -233,14 +234,14 @@ async def test_export_then_erase_a_user(start: Starter) -> None:
         Event(workspace_id=app.workspace_id, user_id="alice", target_lang="es", outcome="cached")
     )
     await app.services.recorder.drain()
-    async with app.state.sessions() as session:
+    async with services_of(app.litestar).sessions() as session:
         users = list(await session.scalars(sa.select(UsageEvent.user_id)))
     assert len(users) == 7 and "alice" not in users
 
 
 async def test_retention_purges_old_message_text(start: Starter) -> None:
     app = await start(clock=FrozenClock(NOW), message_retention_days=30)
-    async with app.state.sessions.begin() as session:
+    async with services_of(app.litestar).sessions.begin() as session:
         for key, age in (("old", 31), ("new", 29)):
             session.add(
                 TranslationMemory(
@@ -253,6 +254,6 @@ async def test_retention_purges_old_message_text(start: Starter) -> None:
                 )
             )
     await app.services.maintain()
-    async with app.state.sessions() as session:
+    async with services_of(app.litestar).sessions() as session:
         kept = list(await session.scalars(sa.select(TranslationMemory.cache_key)))
     assert kept == ["new"]

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from service.clock import FrozenClock
+from service.container import services_of
 from service.db.models import AuditEntry, BudgetPeriod, BudgetReservation
 from service.translation.providers.base import Tier
 from tests.service.scripted import ScriptedProvider
@@ -58,7 +59,7 @@ async def test_racing_requests_never_overspend(
     assert "monthly budget of this workspace" in refused["message"]
     assert refused["details"]["scope"] == "workspace"
 
-    async with app.state.sessions() as session:
+    async with services_of(app.litestar).sessions() as session:
         period = (await session.scalars(sa.select(BudgetPeriod))).one()
         held = await session.scalar(sa.select(sa.func.count()).select_from(BudgetReservation))
     assert period.spent_nanos == 10 * 1_000_000 and period.reserved_nanos == 0 and held == 0
@@ -103,7 +104,7 @@ async def test_soft_limit_downgrades_then_hard_limit_leaves_only_the_free_engine
     assert listed[0]["status"] == "exhausted" and listed[0]["remaining"] == 0
 
     # What the alerts watch: enforcement counters and the per-workspace consumption gauge.
-    await app.state.usage_services.maintain()
+    await services_of(app.litestar).usage.maintain()
     scrape = (await app.client.get("/metrics")).text
     assert 'utp_budget_enforcements_total{action="downgrade"}' in scrape
     assert 'utp_budget_enforcements_total{action="reject"}' in scrape
@@ -166,7 +167,7 @@ async def test_budget_admin_api(start: Starter) -> None:
     deleted = await app.client.delete(f"/api/v1/budgets/{created['id']}", headers=app.headers)
     assert deleted.status_code == 204
     assert (await app.client.get("/api/v1/budgets", headers=app.headers)).json() == {"budgets": []}
-    async with app.state.sessions() as session:
+    async with services_of(app.litestar).sessions() as session:
         actions = list(await session.scalars(sa.select(AuditEntry.action)))
     assert sorted(actions) == ["budget.delete", "budget.set", "budget.set"]
 
@@ -188,7 +189,7 @@ async def test_unsettled_reservations_are_released(start: Starter) -> None:
     from service.translation.engine import Caller
 
     caller = Caller(workspace_id=app.workspace_id)
-    provider = app.state.engine.providers[0]
+    provider = services_of(app.litestar).engine.providers[0]
     await budgets.reserve(caller, provider, PRICE)  # a request that died mid-call
     assert (await app.translate(text(1))).status_code == 402
     assert await budgets.release_stale() == 0  # still within its time to live

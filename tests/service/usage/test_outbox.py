@@ -17,6 +17,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from service.container import services_of
 from service.db.migrate import upgrade
 from service.db.models import UsageDaily, UsageEvent, Workspace
 from service.db.session import create_engine, session_factory
@@ -62,7 +63,7 @@ async def test_postgres_stopped_mid_stream_every_event_arrives_once(
     await eventually(lambda: _equals(postgres_url, sent), seconds=40)
     assert await _count(postgres_url) == (sent, sent)
     assert app.services.recorder.pending == 0
-    async with app.state.sessions() as session:
+    async with services_of(app.litestar).sessions() as session:
         daily = await session.scalar(sa.select(sa.func.sum(UsageDaily.requests)))
     assert daily == sent  # the rollups counted each event once too
 
