@@ -427,22 +427,26 @@ def detection(run: Run) -> None:
     result = detection_cost.run_config("default")
     fixed16 = detection_cost.run_config("fixed16")
     run.figures["detection"] = {"default": result, "before_issue_22": fixed16}
-    with_author, without = result["package_author"], result["package_none"]
-    run.target(
-        "detection_accuracy", with_author["accuracy"], ">= 0.97", with_author["accuracy"] >= 0.97
-    )
+    # The targets are checked where they are hardest and least flattered: the held-out corpus,
+    # without priors (a first message, or a corpus sent to /detect with no author).
+    held_out = result["fresh_none"]
+    run.target("detection_accuracy", held_out["accuracy"], ">= 0.97", held_out["accuracy"] >= 0.97)
     run.target(
         "detection_accuracy_short",
-        with_author["accuracy_short"],
+        held_out["accuracy_short"],
         ">= 0.93",
-        with_author["accuracy_short"] >= 0.93,
+        held_out["accuracy_short"] >= 0.93,
+    )
+    figures = ", ".join(
+        f"{name} {result[name]['accuracy']}/{result[name]['accuracy_short']}"
+        for name in (
+            *("fresh_none", "fresh_author", "package_none", "package_author"),
+            *("chat_none", "chat_author"),
+        )
     )
     run.log(
         f"detection ({result['languages']} languages, {result['rss_loaded_mb']} MB loaded): "
-        f"package corpus {with_author['accuracy']}/{with_author['accuracy_short']} with the "
-        f"author's language, {without['accuracy']}/{without['accuracy_short']} without; "
-        f"chat corpus {result['chat_author']['accuracy']}/{result['chat_author']['accuracy_short']}"
-        f" with, {result['chat_none']['accuracy']}/{result['chat_none']['accuracy_short']} without"
+        + figures
     )
 
 

@@ -228,29 +228,13 @@ class DetectionSettings:
     # any provider translates.
     detection_languages: tuple[str, ...] = ()
     # Of those, the ones whose short messages are re-scored with lingua's high-accuracy models
-    # (1- to 5-grams, ~25 MB each); the others are told apart by trigrams (~1.5 MB each).
-    # Swedish, Norwegian Bokmål and Indonesian joined the first 16 in the third round
-    # (bench/README.md): their short lines ("Hej", "Dricker du") had lost to look-alikes.
+    # (1- to 5-grams, ~25 MB each); the others are told apart by trigrams (~1.5 MB each) and
+    # word frequencies. Korean and Arabic left in the fourth round (their script decides them),
+    # and Swedish, Bokmål and Indonesian, added in the third, too: with word frequencies their
+    # short lines are right without them (bench/README.md), and the five cost ~90 MB.
     detection_high_accuracy_languages: tuple[str, ...] = (
-        "en",
-        "es",
-        "fr",
-        "de",
-        "it",
-        "pt",
-        "ca",
-        "nl",
-        "pl",
-        "ru",
-        "uk",
-        "tr",
-        "ja",
-        "zh-Hans",
-        "ko",
-        "ar",
-        "sv",
-        "nb",
-        "id",
+        *("en", "es", "fr", "de", "it", "pt", "ca", "nl"),
+        *("pl", "ru", "uk", "tr", "ja", "zh-Hans"),
     )
     # Below this many words the author's recent language outweighs a weak detection.
     short_message_words: NonNegativeInt = 3

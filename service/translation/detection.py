@@ -3,9 +3,8 @@
 Generic detectors get short chat lines wrong ("ok thanks", "vale", "lunch?"). First the
 writing system rules out what its letters cannot be (`scripts`: Hangul, kana, Greek, the
 Cyrillic alphabets, the two Chinese scripts; Latin letters outside a language's alphabet
-count against it), and on lines of three words or fewer everyday chat words count
-for their languages (`lexicon`: "tack", "bedankt", "merci"). Then two priors inform lingua's
-scores:
+count against it), and every word counts by how often each language writes it
+(`word_frequencies`: "tack", "bedankt", "merci"). Then two priors inform lingua's scores:
 - `candidates`: the languages the workspace uses. Scores are restricted to them, unless none
   of them is plausible at all (lingua gives every candidate zero, e.g. Cyrillic text in a
   workspace that has only seen Latin-script languages), when the unrestricted answer stands.
@@ -15,12 +14,12 @@ scores:
   another language is that much stronger.
 
 Lingua ships its models inside the wheel; nothing is downloaded. Building the detector is
-free, but the first detection loads the models (seconds, and with the defaults 400-470 MB: the
-trigram models of all 42 languages and the high-accuracy models of 16; see `LanguageDetector`
-and bench/README.md): call `await detector.aload()` at start-up so that no request pays for
-it and the event loop never waits on it. After that a detection takes well under a
-millisecond for chat-sized text (input is capped at `MAX_DETECT_CHARS`), so `detect()` is
-called inline from async code.
+free, but the first detection loads the models (seconds, and with the defaults ~390 MB: the
+trigram models of all 42 languages, the high-accuracy models of 14 and the word table; see
+`LanguageDetector` and bench/README.md): call `await detector.aload()` at start-up so that
+no request pays for it and the event loop never waits on it. After that a detection takes
+well under a millisecond for chat-sized text (input is capped at `MAX_DETECT_CHARS`), so
+`detect()` is called inline from async code.
 
 Text of at least `TRIGRAMS_FROM_CHARS` characters skips the second stage and is scored with
 trigrams alone: 1- to 5-grams only pay off on short text. On both labelled corpora not one
@@ -40,7 +39,7 @@ from typing import TYPE_CHECKING, Final
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
-from service.translation import lexicon, markup, scripts, shorthand
+from service.translation import markup, scripts, shorthand, word_frequencies
 from service.translation.languages import LANGUAGES, base_language, normalize
 
 if TYPE_CHECKING:
@@ -52,7 +51,6 @@ UNDETERMINED: Final = "und"  # BCP 47 "undetermined": nothing to detect from
 MAX_DETECT_CHARS: Final = 1000  # more text adds cost, not accuracy
 HIGH_ACCURACY_ODDS: Final = 30.0  # see LanguageDetector._scores and bench/README.md
 FOREIGN_LETTER_ODDS: Final = 20.0  # a letter outside a language's alphabet: 20 to 1 against it
-LEXICON_ODDS: Final = 5.0  # a short line's everyday word: 5 to 1 for its languages (`lexicon`)
 TRIGRAMS_FROM_CHARS: Final = 60  # from here on, trigrams alone (see above)
 DEFAULT_AUTHOR_ODDS: Final = 5.0
 MAX_ALTERNATIVES: Final = 4
@@ -172,6 +170,7 @@ class LanguageDetector:
         self._author_odds = author_odds
         self._trigrams: LinguaDetector | None = None  # every language, trigrams only
         self._detector: LinguaDetector | None = None  # the high-accuracy languages
+        self._words: word_frequencies.WordFrequencies | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -200,6 +199,7 @@ class LanguageDetector:
         with self._lock:
             if self._trigrams is not None:
                 return
+            self._words = word_frequencies.load()
             # Separate builders: lingua's builder methods change the builder they are called
             # on. Both detectors share the trigram models of the high-accuracy languages.
             if self._high:
@@ -277,7 +277,7 @@ class LanguageDetector:
     def _scores(self, text: str, allowed: frozenset[str]) -> dict[str, float]:
         if self._trigrams is None:
             self.load()
-        assert self._trigrams is not None
+        assert self._trigrams is not None and self._words is not None
         by_lingua = _confidences(self._trigrams, text)
         if self._detector is not None and len(text) < TRIGRAMS_FROM_CHARS:
             group = sum(value for language, value in by_lingua.items() if language in self._high)
@@ -308,10 +308,9 @@ class LanguageDetector:
         for code, count in scripts.foreign_letters(text).items():
             if code in scores:
                 scores[code] /= FOREIGN_LETTER_ODDS**count
-        if word_count(text) <= self._short_message_words:
-            for languages in lexicon.languages_of_words(text):
-                for code in languages & scores.keys():
-                    scores[code] *= LEXICON_ODDS
+        # Whole words: "hej" is among Swedish's most frequent words and rare in Polish.
+        for code, factor in self._words.evidence(text, scores).items():
+            scores[code] *= factor
         return scores
 
     def _with_author_prior(self, scores: dict[str, float], author: str) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from bench import detection_corpus
 from service.settings import DetectionSettings
-from service.translation import lexicon, scripts
+from service.translation import scripts, word_frequencies
 from service.translation.detection import (
     UNDETERMINED,
     LanguageDetector,
@@ -105,9 +106,9 @@ def test_priors_improve_accuracy_on_short_chat_lines(detector: LanguageDetector)
     prior_overall, prior_short = results[True, True]
     assert prior_short >= plain_short + 0.03
     assert prior_overall > plain_overall
-    # Measured: 0.997 / 0.995 with both priors, 0.969 / 0.938 without (bench/README.md).
-    assert prior_overall >= 0.98
-    assert plain_overall >= 0.95
+    # Measured: 1.000 / 1.000 with both priors, 0.982 / 0.964 without (bench/README.md).
+    assert prior_overall >= 0.99
+    assert plain_overall >= 0.96 and plain_short >= 0.93
 
 
 def test_strong_evidence_beats_the_author_prior(detector: LanguageDetector) -> None:
@@ -165,11 +166,11 @@ def test_package_corpus_is_what_its_readme_claims() -> None:
 def test_every_provider_language_is_detected(detector: LanguageDetector) -> None:
     """Accuracy floors on a bounded subset of the package corpus (every other line).
 
-    Measured on this half (bench/README.md has both halves): 0.975 overall / 0.925 on short
-    lines without priors, 0.988 / 0.977 with the author's language, 0.993 on languages
-    outside the high-accuracy set either way (the other half: 0.969 / 0.924 and 0.983 /
-    0.977); the default before issue 22 (16 languages) scored 0.43 overall, as every line in
-    the other 20 languages was wrong.
+    Measured on this half (bench/README.md has both halves): 0.983 overall / 0.940 on short
+    lines without priors, 0.992 / 0.977 with the author's language, 0.990 on languages
+    outside the high-accuracy set (the other half: 0.982 / 0.943 and 0.990 / 0.977); the
+    default before issue 22 (16 languages) scored 0.43 overall, as every line in the other 20
+    languages was wrong.
     """
     lines = detection_corpus.load()[::2]
     high = detector.high_accuracy_languages
@@ -191,9 +192,9 @@ def test_every_provider_language_is_detected(detector: LanguageDetector) -> None
         f"\npackage corpus, {len(lines)} lines: no priors {results[False]}, author {results[True]}"
     )
     overall, short, others = results[False]
-    assert overall >= 0.96 and short >= 0.90 and others >= 0.97
+    assert overall >= 0.97 and short >= 0.92 and others >= 0.975
     overall, short, others = results[True]
-    assert overall >= 0.975 and short >= 0.95 and others >= 0.97
+    assert overall >= 0.98 and short >= 0.96 and others >= 0.975
 
 
 def test_languages_beyond_the_high_accuracy_set(detector: LanguageDetector) -> None:
@@ -336,18 +337,84 @@ def test_corpus_review_relabels_and_removes() -> None:
     assert detection_corpus.review(detection_corpus.load()) == detection_corpus.load()
 
 
-def test_everyday_words_settle_short_lines_without_priors(detector: LanguageDetector) -> None:
+def test_word_frequencies_settle_short_lines_without_priors(detector: LanguageDetector) -> None:
     # Lingua alone: German 0.46, Italian 0.18 (the high-accuracy models of 16 languages).
     assert detector.detect("ok bedankt").language == "nl"
     assert detector.detect("ok merci").language == "fr"
-    assert lexicon.languages_of_words("ja, danke")[1] == frozenset({"de"})
-    assert "sv" in lexicon.languages_of_words("ja")[0]
-    assert lexicon.languages_of_words("PROJ 42 zzz") == []
+    # Without the words: German, Italian, Portuguese and Indonesian.
+    assert detector.detect("Dricker du kaffe?").language == "sv"
+    assert detector.detect("Ses imorgon").language == "sv"
+    assert detector.detect("Mulțumesc frumos").language == "ro"
+    assert detector.detect("Hvala lepa").language == "sl"
+    table = word_frequencies.load()
+    assert table.zipf("hej")["sv"] > table.zipf("hej")["pl"]
+    assert table.zipf("merci")["fr"] > table.zipf("merci")["de"] + 2  # 100 times as frequent
+
+
+def test_word_evidence_rules() -> None:
+    table = word_frequencies.load()
+    assert len(table) > 30 * 25_000 and {"sv", "nb", "lt", "vi", "el", "hi"} <= table.languages
+    # Looked up as wordfreq lists them: case folded, ß as ss, Turkish İ as i, ’ as '.
+    assert word_frequencies.words("Straße İSTANBUL don’t 42 PROJ-7") == [
+        "strasse",
+        "istanbul",
+        "don't",
+        "proj",
+    ]
+    assert table.zipf("strasse")["de"] > 4
+    evidence = table.evidence("Dziękuję bardzo", ["pl", "cs", "en", "eo"])
+    assert evidence["pl"] == 1.0 and evidence["cs"] < 0.01 and evidence["en"] < 0.01
+    # Esperanto has no list: it stays at the listed languages' mean, neither favoured nor out.
+    assert evidence["cs"] < evidence["eo"] < 1.0
+    # Words no language lists say nothing; nor does a line when fewer than two languages list.
+    assert set(table.evidence("Zxqwv Blorft", ["pl", "cs"]).values()) == {1.0}
+    assert table.evidence("Dziękuję", ["pl", "eo"]) == {"pl": 1.0, "eo": 1.0}
+    # An unlisted word with an apostrophe is read by its parts: French "c'est" is c + est.
+    french = table.evidence("c'est", ["fr", "en"])
+    assert french["fr"] == 1.0 and french["en"] < 0.1
+
+
+def test_word_frequency_table_must_be_the_built_one(tmp_path: Path) -> None:
+    data = tmp_path / "table.tsv.gz"
+    with gzip.open(data, "wt", encoding="utf-8") as out:
+        out.write("# header\nsv\thej\t54\npl\thej\t50\nsv\ttack\t55\n")
+    table = word_frequencies.WordFrequencies.read(data)
+    assert table.zipf("hej") == {"sv": 5.4, "pl": 5.0} and table.zipf("tack") == {"sv": 5.5}
+    data.write_bytes(gzip.compress(b"sv\thej\n"))
+    with pytest.raises(ValueError, match="line 1: expected language, word, Zipf x 10"):
+        word_frequencies.WordFrequencies.read(data)
 
 
 def test_short_swedish_and_bokmal_lines_without_priors(detector: LanguageDetector) -> None:
-    # Swedish and Norwegian Bokmål have high-accuracy models since the third round: with
-    # trigrams alone these went to Turkish and Danish.
-    assert {"sv", "nb", "id"} <= detector.high_accuracy_languages
-    assert detector.detect("Ses vi sen?").language == "sv"
-    assert detector.detect("Jeg kommer snart").language == "nb"
+    # Trigrams and word frequencies only: Swedish and Bokmål have no high-accuracy model (the
+    # trigrams alone say Finnish and Italian; "Takk" is Bokmål's spelling, Danish writes "Tak").
+    assert not {"sv", "nb", "id", "ko", "ar"} & detector.high_accuracy_languages
+    assert detector.detect("Hur mår du?").language == "sv"
+    assert detector.detect("Gillar du data").language == "sv"
+    assert detector.detect("Takk skal du ha").language == "nb"
+
+
+FRESH = Path(__file__).parent / "data" / "chat_corpus_fresh.tsv"
+
+
+def test_held_out_chat_corpus_meets_the_targets_without_priors(detector: LanguageDetector) -> None:
+    """The issue's targets (0.97 overall, 0.93 on short lines) on lines nobody tuned on.
+
+    The corpus was written by a session that saw neither the detector nor the other corpora
+    (its header says how it was used since). Measured: 0.986 / 0.975 without priors, 0.993 /
+    0.989 with the author's usual language; the detector before word frequencies scored 0.934
+    / 0.893 without priors.
+    """
+    rows = [
+        row.split("\t")
+        for row in FRESH.read_text(encoding="utf-8").splitlines()
+        if row and not row.startswith("#")
+    ]
+    assert rows[0] == ["language", "author", "text"]
+    lines = [Line(*row) for row in rows[1:]]
+    assert len(lines) == 576 and len({line.language for line in lines}) == 24
+    assert sum(word_count(clean_text(line.text)) <= SHORT for line in lines) >= 280
+    for author, floors in ((False, (0.975, 0.95)), (True, (0.985, 0.975))):
+        overall, short = accuracy(detector, lines, candidates=False, author=author)
+        print(f"\nheld-out corpus, author prior {author}: {overall:.3f} / {short:.3f}")
+        assert overall >= floors[0] and short >= floors[1], (overall, short)
