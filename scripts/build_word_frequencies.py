@@ -68,7 +68,7 @@ def main() -> int:
     rows = [(language, word, zipf) for language in languages for word, zipf in top_words(language)]
     header = [
         f"# wordfreq {VERSION} (PyPI; code Apache-2.0, data CC BY-SA 4.0, Robyn Speer):",
-        f"# the {TOP_WORDS} most frequent words of {len(languages)} languages, commonest first.",
+        f"# up to {TOP_WORDS} most frequent words of {len(languages)} languages, commonest first.",
         "# Built by scripts/build_word_frequencies.py. Columns: language, word, Zipf x 10.",
     ]
     body = [f"{language}\t{word}\t{zipf}" for language, word, zipf in rows]

@@ -34,11 +34,11 @@ class TranslatorServiceArgs:
     max_replicas: int = 10
     cpu_request: str = "250m"
     cpu_limit: str = "1"
-    # `utp serve` was 505-530 MB when ready and ~560 MB after load, most of it lingua's
-    # detection models (README "Language detection", bench/README.md); three more
-    # high-accuracy languages add ~60-80 MB. The HPA scales out at 80 % of the request, and
-    # this memory does not grow with load: 768Mi keeps a pod at rest at ~75 %, below that
-    # line (512Mi had every pod above it from start-up).
+    # `utp serve` is ~530 MB when ready and ~560 MB after load, most of it lingua's
+    # detection models (README "Language detection", bench/README.md; 14 high-accuracy
+    # languages, ~25 MB each). The HPA scales out at 80 % of the request, and this memory does
+    # not grow with load: 768Mi keeps a pod at rest at ~70 %, below that line (512Mi had every
+    # pod above it from start-up).
     memory_request: str = "768Mi"
     memory_limit: str = "1Gi"
     log_level: str = "INFO"

@@ -374,6 +374,27 @@ def test_word_evidence_rules() -> None:
     assert french["fr"] == 1.0 and french["en"] < 0.1
 
 
+def test_word_frequency_data_is_what_its_readme_claims() -> None:
+    with gzip.open(word_frequencies.DATA, "rt", encoding="utf-8") as data:
+        lines = data.read().splitlines()
+    header = [line for line in lines if line.startswith("#")]
+    assert "wordfreq 3.1.1" in header[0] and "CC BY-SA 4.0" in header[0]
+    rows = [line.split("\t") for line in lines if not line.startswith("#")]
+    per_language = Counter(language for language, _, _ in rows)
+    assert len(per_language) == 32 and max(per_language.values()) == 30_000
+    # wordfreq's shorter lists, as the README says.
+    assert (per_language["da"], per_language["vi"], per_language["hi"]) == (29_250, 10_435, 3_292)
+    previous: dict[str, int] = {}
+    for language, word, zipf in rows:
+        # Commonest first, each word in the form it is looked up in.
+        assert int(zipf) <= previous.get(language, 255), (language, word)
+        previous[language] = int(zipf)
+        assert word_frequencies.normalise_word(word) == word, (language, word)
+    readme = (word_frequencies.DATA.parent / "README.md").read_text(encoding="utf-8")
+    assert f"{len(rows):,}".replace(",", " ") in readme
+    assert " ".join(sorted(per_language)) in readme.replace("\n", " ")
+
+
 def test_word_frequency_table_must_be_the_built_one(tmp_path: Path) -> None:
     data = tmp_path / "table.tsv.gz"
     with gzip.open(data, "wt", encoding="utf-8") as out:
