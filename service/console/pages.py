@@ -313,7 +313,9 @@ def sign_in(error: str = "", workspace: str = "") -> str:
 <form method="post" action="/console/sign-in">
 <input type="hidden" name="method" value="rocketchat">
 <h2>As a Rocket.Chat admin</h2>
-<p class="hint">Use a personal access token (Rocket.Chat: My Account → Personal Access Tokens).</p>
+<p class="hint">Use a personal access token (Rocket.Chat: My Account → Personal Access Tokens).
+The console checks who you are with it and keeps nothing: signing out here leaves it valid in
+Rocket.Chat until you remove it there.</p>
 {_field("Workspace", _input("workspace", required="", value=workspace), "its name or id")}
 {_field("Rocket.Chat user id", '<input name="user_id" required autocomplete="username">')}
 {_field("Token", _input("auth_token", type="password", required="", autocomplete="off"))}

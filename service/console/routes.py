@@ -127,7 +127,12 @@ async def sign_in(request: AnyRequest, services: Services) -> Response[Any]:
 
 
 async def _rocketchat_principal(services: Services, form: Any) -> tuple[Principal, datetime]:
-    """A Rocket.Chat login, checked exactly as POST /api/v1/auth/rocketchat checks it."""
+    """A Rocket.Chat login, checked exactly as POST /api/v1/auth/rocketchat checks it.
+
+    The admin's Rocket.Chat token is used for its `GET /api/v1/me` and then dropped: it is
+    not stored, not logged, and not logged out at Rocket.Chat (which would delete the admin's
+    personal access token; the decision is in sessions.close_session).
+    """
     workspace_id = await _workspace_id(services, str(form.get("workspace", "")).strip())
     user_id = str(form.get("user_id", "")).strip()
     auth_token = str(form.get("auth_token", "")).strip()

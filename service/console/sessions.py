@@ -120,8 +120,22 @@ async def find_session(
 
 
 async def close_session(sessions: async_sessionmaker[AsyncSession], cookie: str) -> None:
-    """Delete the session (sign-out). A Rocket.Chat sign-in's token was never handed to anyone
-    (the session stands for it), so there is nothing else to revoke."""
+    """Delete the session (sign-out). Nothing else is revoked, here or when a session expires.
+
+    Decided for a Rocket.Chat sign-in, which involves two tokens:
+    - The service's user token from the exchange was never handed to anyone: the session row
+      stands for it (`token_id`), so deleting the row ends it.
+    - The admin's Rocket.Chat token is not the service's to revoke. The console never logs in to
+      Rocket.Chat (no `POST /api/v1/login`, so it mints no Rocket.Chat token): the admin types
+      their user id and a personal access token they made, and sign-in reads it with
+      `GET /api/v1/me` (routes.py::_rocketchat_principal), storing and logging none of it.
+      Logging it out would be harm, not hygiene: Rocket.Chat's `POST /api/v1/logout` removes
+      the very token it is called with from the user's login tokens, so it would delete the
+      admin's personal access token (or, for a pasted browser login token, sign them out of
+      Rocket.Chat). Keeping it to log out at sign-out would put an admin credential at rest that
+      the session never uses. Its lifetime is the admin's, set in Rocket.Chat (My Account ->
+      Personal Access Tokens) like any token they make.
+    """
     async with sessions.begin() as session:
         await session.execute(
             sa.delete(ConsoleSession).where(ConsoleSession.id_hash == _digest(cookie))

@@ -1,9 +1,12 @@
-"""A loopback Rocket.Chat: `me`, `users.info`, `rooms.info`, `subscriptions.getOne`, room roles.
+"""A loopback Rocket.Chat: `me`, `users.info`, `rooms.info`, `subscriptions.getOne`, room roles,
+`logout`.
 
 Shapes follow the REST API docs: successes carry `success: true`; a missing or wrong
 `X-User-Id`/`X-Auth-Token` pair is `401 {"status": "error", "message": "You must be logged in to
 do this."}`; unknown ids are `400 {"success": false, "error": "... [error-...]"}`. Faults
 (429 with Retry-After, 5xx) are scripted with `enqueue`, as for the provider fakes.
+`POST /api/v1/logout` removes the token it is called with from the user's login tokens, as
+Rocket.Chat does (a personal access token included): that token is refused from then on.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 
 from tests.service.providers.fakes.base import Fake, Received, Reply
 
 LOGIN_REQUIRED: Reply = (401, {"status": "error", "message": "You must be logged in to do this."})
+LOGGED_OUT: Reply = (200, {"status": "success", "data": {"message": "You've been logged out!"}})
 
 
 @dataclass
@@ -58,11 +62,18 @@ class RocketChatFake(Fake):
         super().__init__()
         self.users: dict[str, RcUser] = {}
         self.rooms: dict[str, RcRoom] = {}
+        self.logged_out: set[str] = set()
 
     def reset(self) -> None:
         super().reset()
         self.users.clear()
         self.rooms.clear()
+        self.logged_out.clear()
+
+    def is_live(self, user_id: str, token: str) -> bool:
+        """Whether Rocket.Chat would accept this user id and token."""
+        user = self.users.get(user_id)
+        return user is not None and token == user.token and token not in self.logged_out
 
     def add_user(
         self, user_id: str, *, roles: list[str] | None = None, language: str | None = None
@@ -91,8 +102,7 @@ class RocketChatFake(Fake):
     # -- the API -----------------------------------------------------------------------------
 
     def check(self, req: Received) -> Reply | None:
-        user = self.users.get(req.headers.get("x-user-id", ""))
-        if user is None or req.headers.get("x-auth-token") != user.token:
+        if not self.is_live(req.headers.get("x-user-id", ""), req.headers.get("x-auth-token", "")):
             return LOGIN_REQUIRED
         return None
 
@@ -101,6 +111,10 @@ class RocketChatFake(Fake):
 
     def me(self, req: Received) -> Reply:
         return 200, {**self._caller(req).doc(), "success": True}
+
+    def logout(self, req: Received) -> Reply:
+        self.logged_out.add(req.headers["x-auth-token"])
+        return LOGGED_OUT
 
     def users_info(self, req: Received) -> Reply:
         user_id = req.query.get("userId")
@@ -206,4 +220,16 @@ class RocketChatFake(Fake):
         async def groups_roles(request: Request[Any, Any, Any]) -> Response[Any]:
             return await fake.dispatch(request, lambda r: fake.room_roles(r, "p"))
 
-        return [me, users_info, rooms_info, subscriptions_get_one, channels_roles, groups_roles]
+        @post("/api/v1/logout", status_code=200)
+        async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
+            return await fake.dispatch(request, fake.logout)
+
+        return [
+            me,
+            users_info,
+            rooms_info,
+            subscriptions_get_one,
+            channels_roles,
+            groups_roles,
+            logout,
+        ]

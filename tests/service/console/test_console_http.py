@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from service.container import services_of
+from service.db.models import Base
+from tests.service.accounts.fake_rocketchat import LOGGED_OUT, LOGIN_REQUIRED, RocketChatFake
+
 from .conftest import Console
 
 
@@ -105,3 +116,65 @@ async def test_a_session_ends_with_the_key_it_was_opened_with(console: Console) 
     # A cookie no session could have is no identity either.
     forged = await client.get("/api/v1/budgets", headers={"Cookie": "utp_console=" + "x" * 200})
     assert forged.status_code == 401
+
+
+async def test_a_rocketchat_sign_in_keeps_the_admins_token_and_leaves_it_to_them(
+    console: Console, rocketchat: RocketChatFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Signing in and out with a personal access token neither keeps it nor logs it out.
+
+    Rocket.Chat's logout deletes the token it is called with, so a console that "revoked" it
+    on sign-in or sign-out would delete the admin's personal access token (sessions.close_session).
+    """
+    client = console.app.client
+    saved = await client.put(
+        "/api/v1/workspaces/current/settings",
+        json={"rocketchat_url": rocketchat.url},
+        headers=console.app.headers,
+    )
+    assert saved.status_code == 200
+    admin = rocketchat.add_user("AdminUser01", roles=["admin", "user"])
+    caplog.set_level(logging.DEBUG)
+    form = {
+        "method": "rocketchat",
+        "workspace": "default",
+        "user_id": admin.id,
+        "auth_token": admin.token,
+    }
+    signed = await client.post("/console/sign-in", data=form)
+    assert signed.status_code == 303 and signed.headers["location"] == "/console/usage"
+    cookie = {"Cookie": f"utp_console={signed.cookies['utp_console']}"}
+    assert rocketchat.calls("me")  # Rocket.Chat said who the token is
+
+    stored = await _every_row(console)
+    assert "AdminUser01" in stored  # the dump sees the sign-in (session, audit, user)...
+    assert admin.token not in stored  # ...and not the token
+
+    page = await client.get("/console/usage", headers=cookie)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    assert csrf is not None
+    out = await client.post("/console/sign-out", data={"csrf_token": csrf[1]}, headers=cookie)
+    assert out.status_code == 303 and out.headers["location"] == "/console/sign-in"
+    assert (await client.get("/api/v1/budgets", headers=cookie)).status_code == 401
+
+    assert not rocketchat.calls("logout")
+    assert rocketchat.is_live(admin.id, admin.token)  # the admin's token still works
+    assert caplog.records and admin.token not in caplog.text
+
+    # What a logout would have done: the admin's token gone for good at Rocket.Chat.
+    headers = {"X-User-Id": admin.id, "X-Auth-Token": admin.token}
+    async with httpx.AsyncClient(base_url=rocketchat.url) as rc:
+        logged_out = await rc.post("/api/v1/logout", headers=headers)
+        assert (logged_out.status_code, logged_out.json()) == LOGGED_OUT
+        again = await rc.post("/api/v1/logout", headers=headers)
+        assert (again.status_code, again.json()) == LOGIN_REQUIRED
+    assert not rocketchat.is_live(admin.id, admin.token)
+
+
+async def _every_row(console: Console) -> str:
+    """Every row of every table, as text."""
+    rows: list[str] = []
+    async with services_of(console.app.litestar).sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            rows.extend(str(tuple(row)) for row in await session.execute(sa.select(table)))
+    return "\n".join(rows)
