@@ -11,10 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
-from moto import mock_aws
 
 from stacks.health_gate import http_health_probe
 from stacks.notify import SlackNotifier
@@ -24,7 +22,6 @@ from stacks.release import (
     Release,
 )
 from stacks.release_cli import build_commands
-from stacks.snapshots import rds_snapshot_backup
 from stacks.versions import rollback_target, running_version
 from tests.stacks.in_memory_stack import InMemoryStack
 
@@ -374,46 +371,3 @@ def test_cli_reads_the_webhook_from_a_file_as_utp_does(
     assert "notify: sent" in done.output and [w["outcome"] for w in loopback.webhooks] == [
         "succeeded"
     ]
-
-
-def _staging_database() -> Any:
-    """An RDS client (inside `mock_aws`) with the staging stack's primary instance."""
-    rds = boto3.client("rds", region_name="us-east-1")
-    rds.create_db_instance(
-        DBInstanceIdentifier="utp-staging-db", DBInstanceClass="db.t4g.medium",
-        Engine="postgres", MasterUsername="utp_admin", MasterUserPassword="x" * 16,
-        AllocatedStorage=20,
-    )  # fmt: skip
-    return rds
-
-
-def test_rds_snapshot_backup_snapshots_the_primary(loopback: FakeService) -> None:
-    stack = _stack(loopback)
-    with mock_aws():
-        rds = _staging_database()
-        detail = rds_snapshot_backup(stack, client=rds)("staging", "pre-deploy-v1.1.0")
-        [snapshot] = rds.describe_db_snapshots(
-            DBInstanceIdentifier="utp-staging-db", SnapshotType="manual"
-        )["DBSnapshots"]
-    assert snapshot["DBSnapshotIdentifier"].startswith("utp-staging-pre-deploy-v1-1-0-")
-    assert snapshot["DBSnapshotIdentifier"] in detail
-
-
-def test_release_snapshots_beyond_the_newest_are_pruned(loopback: FakeService) -> None:
-    stack = _stack(loopback)
-    with mock_aws():
-        rds = _staging_database()
-        older = [f"utp-staging-pre-deploy-v1-0-{i}-2025010100000{i}" for i in range(5)]
-        others = ["utp-production-pre-deploy-v1-0-0-20250101000000", "before-migration-by-hand"]
-        for name in older + others:
-            rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier="utp-staging-db")
-
-        detail = rds_snapshot_backup(stack, client=rds, keep=3)("staging", "pre-deploy-v1.1.0")
-        manual = rds.describe_db_snapshots(
-            DBInstanceIdentifier="utp-staging-db", SnapshotType="manual"
-        )["DBSnapshots"]
-        left = {s["DBSnapshotIdentifier"] for s in manual}
-    [new] = [n for n in left if n.startswith("utp-staging-pre-deploy-v1-1-0-")]
-    # The new one and the two newest before it stay, as does every other snapshot.
-    assert left == {new, older[4], older[3], *others}
-    assert "3 older release snapshot(s) deleted" in detail
