@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 from moto.rds.models import rds_backends
 
@@ -35,13 +35,19 @@ class Aws:
     """moto, with the regions whose APIs do not answer (the error botocore raises then)."""
 
     down: set[str] = field(default_factory=set)
+    unanswered: set[str] = field(default_factory=set)  # operations whose call gets no answer
+    denied: set[str] = field(default_factory=set)  # operations the caller may not make
 
     def client(self, service: str, region: str) -> Any:
         made = boto3.client(service, region_name=region)
 
-        def refuse(request: Any, **_: Any) -> None:
-            if region in self.down:
+        def refuse(request: Any, event_name: str, **_: Any) -> None:
+            operation = event_name.rsplit(".", 1)[-1]  # before-send.<service>.<Operation>
+            if region in self.down or operation in self.unanswered:
                 raise EndpointConnectionError(endpoint_url=request.url)
+            if operation in self.denied:
+                error = {"Error": {"Code": "AccessDenied", "Message": "not authorized"}}
+                raise ClientError(error, operation)
 
         made.meta.events.register_first("before-send", refuse)
         return made
@@ -280,3 +286,20 @@ def test_a_stack_never_deployed_has_nothing_to_snapshot() -> None:
     with mock_aws(), pytest.raises(ReleaseError, match="is the stack deployed") as refused:
         _backup(Aws())
     assert f"{EAST.database} in us-east-1: absent" in str(refused.value)
+
+
+def test_aws_errors_stop_the_release_saying_what_failed(aws: Aws) -> None:
+    aws.denied.add("DescribeDBInstances")
+    with pytest.raises(ReleaseError, match="reading which database takes writes failed"):
+        _backup(aws)
+    aws.denied.clear()
+    aws.unanswered.add("CreateDBSnapshot")
+    with pytest.raises(ReleaseError, match=f"RDS snapshot of {EAST.database} in us-east-1 failed"):
+        _backup(aws)
+    assert _snapshots(EAST) == set()
+
+
+def test_a_stack_without_a_stack_file_is_refused() -> None:
+    stack = InMemoryStack("qa", {})
+    with pytest.raises(ReleaseError, match=r"config: Pulumi\.qa\.yaml: no such stack file"):
+        rds_snapshot_backup(stack, client_factory=Aws().client)("qa", LABEL)
