@@ -8,12 +8,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
-from stacks.config import ConfigError, load_stack_config
 from stacks.dr.aws import ClientFactory, Clients, default_factory
-from stacks.dr.names import DrNames
-from stacks.dr.state import Context
-from stacks.dr.writer import NoSingleWriter, writable_primary
 from stacks.release import Backup, PulumiStack, ReleaseError
+from stacks.release_dr import release_writer
 
 RELEASE_SNAPSHOTS_KEPT = 10
 
@@ -45,18 +42,9 @@ def rds_snapshot_backup(
     del stack
 
     def backup(stack_name: str, label: str) -> str:
-        try:
-            names = DrNames.from_config(load_stack_config(stack_name))
-        except ConfigError as exc:
-            raise ReleaseError(f"config: {exc}") from None
         # Short timeouts (default_factory): a region that is down fails in seconds.
         clients = Clients(client_factory or default_factory())
-        try:
-            writer = writable_primary(Context(names=names, clients=clients))
-        except NoSingleWriter as exc:
-            raise ReleaseError(f"no RDS snapshot taken: {exc}; then release again") from None
-        except (ClientError, BotoCoreError) as exc:
-            raise ReleaseError(f"reading which database takes writes failed: {exc}") from None
+        _, writer = release_writer(stack_name, clients, refused="no RDS snapshot taken: ")
         instance = writer.database
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         snapshot = re.sub(r"[^A-Za-z0-9-]", "-", f"utp-{stack_name}-{label}-{stamp}")[:255]

@@ -152,6 +152,18 @@ class Recorder:
     lines: list[str] = field(default_factory=list)
     backups: list[tuple[str, str]] = field(default_factory=list)
     config_checks: list[str] = field(default_factory=list)
+    dr_checks: list[str] = field(default_factory=list)
+
+
+def no_failover(rec: Recorder) -> Any:
+    """The DR check of a stack that is not failed over (tests/stacks/test_release_dr.py runs
+    the real one against moto)."""
+
+    def check(stack_name: str) -> str:
+        rec.dr_checks.append(stack_name)
+        return "utp-stg-use1-db in us-east-1 takes writes"
+
+    return check
 
 
 def _release(
@@ -166,6 +178,7 @@ def _release(
         "staging",
         validate_config=rec.config_checks.append,
         policy_check=lambda name: violations or [],
+        dr_check=no_failover(rec),
         backup=backup,
         health=http_health_probe(service.url, timeout=2.0),
         notify=SlackNotifier(service.url + "/slack/hook", rec.lines.append),
@@ -182,11 +195,11 @@ def test_successful_deploy(loopback: FakeService) -> None:
     assert result.outcome == "succeeded", rec.lines
     assert running_version(stack) == "v1.1.0" and loopback.version == "v1.1.0"
     assert rec.backups == [("staging", "pre-deploy-v1.1.0")]
-    assert rec.config_checks == ["staging"]
+    assert rec.config_checks == ["staging"] and rec.dr_checks == ["staging"]
     assert [s.name for s in result.steps] == [
-        "pre-flight", "pre-deploy backup", "up v1.1.0", "health gate"
+        "pre-flight", "dr state", "pre-deploy backup", "up v1.1.0", "health gate"
     ]  # fmt: skip
-    assert any("4. health gate ..." in line for line in rec.lines)
+    assert any("5. health gate ..." in line for line in rec.lines)
     assert rollback_target(stack) == "v1.0.0"
     [payload] = loopback.webhooks
     assert payload["stack"] == "staging" and payload["version"] == "v1.1.0"
@@ -310,6 +323,7 @@ def test_cli_deploy_and_rollback(loopback: FakeService, monkeypatch: pytest.Monk
         policy_check=lambda name: [],
         stack_factory=lambda name: stack,
         backup_factory=backup_factory,
+        dr_check=no_failover(Recorder()),
         gate_clock=stepped_clock(),
     )
     env = {"UTP_SLACK_WEBHOOK_URL": loopback.url + "/slack/hook"}
@@ -352,6 +366,7 @@ def test_cli_reads_the_webhook_from_a_file_as_utp_does(
         policy_check=lambda name: [],
         stack_factory=lambda name: stack,
         backup_factory=lambda pulumi_stack: lambda name, label: label,
+        dr_check=no_failover(Recorder()),
         gate_clock=stepped_clock(),
     )
     secret = tmp_path / "slack"

@@ -269,6 +269,9 @@ def test_a_deploy_half_way_through_a_failover_stops_before_up(aws: Aws) -> None:
         "staging",
         validate_config=lambda name: None,
         policy_check=lambda name: [],
+        # The DR check passed just before a failover began (tests/stacks/test_release_dr.py
+        # runs it): the snapshot reads the state again and refuses on its own.
+        dr_check=lambda name: f"{EAST.database} in us-east-1 takes writes",
         backup=rds_snapshot_backup(stack, client_factory=aws.client),
         health=no_health,
         notify=sent.append,
@@ -277,7 +280,7 @@ def test_a_deploy_half_way_through_a_failover_stops_before_up(aws: Aws) -> None:
 
     assert result.outcome == "failed"
     assert "fenced at" in result.error and "dr failover" in result.error
-    assert [s.name for s in result.steps] == ["pre-flight", "pre-deploy backup"]
+    assert [s.name for s in result.steps] == ["pre-flight", "dr state", "pre-deploy backup"]
     assert running_version(stack) == "v1.0.0"
     assert sent[0]["outcome"] == "failed" and "no RDS snapshot taken" in sent[0]["error"]
 
