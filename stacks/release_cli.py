@@ -159,7 +159,11 @@ def build_commands(
         help="Image tag to deploy, vX.Y.Z; `latest`: the newest vX.Y.Z image in the registry.",
     )
     @click.option("--dry-run", is_flag=True, help="Pre-flight and `pulumi preview` only.")
-    @click.option("--skip-backup", is_flag=True, help="No pre-deploy database snapshot.")
+    @click.option(
+        "--skip-backup",
+        is_flag=True,
+        help="No pre-deploy database snapshot (the DR state is still checked).",
+    )
     @health_option
     @deadline_option
     @interval_option
@@ -172,7 +176,8 @@ def build_commands(
         gate_deadline: float,
         gate_interval: float,
     ) -> None:
-        """Deploy VERSION: pre-flight, backup, up, health gate; roll back if the gate fails."""
+        """Deploy VERSION: pre-flight, DR state (refused while failed over), backup, up,
+        health gate; roll back if the gate fails."""
         name = _one_stack(stack, None)
         runner, pulumi_stack = release(name, health_url, gate(gate_deadline, gate_interval))
         if version == "latest":
