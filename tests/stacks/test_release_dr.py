@@ -78,7 +78,7 @@ def _assert_refused_failed_over(result: ReleaseResult, service: FakeService) -> 
         ("pre-flight", "ok"),
         ("dr state", "failed"),
     ]
-    # Nothing changed and nobody was left guessing.
+    # No snapshot either; Slack gets the refusal like any other failed step.
     assert _snapshots(EAST) == set() and _snapshots(WEST) == set()
     [payload] = service.webhooks
     assert payload["action"] == result.action and payload["outcome"] == "failed"
