@@ -1,4 +1,5 @@
-"""Deploy and rollback of a stack: pre-flight, backup, preview/up, health gate, auto-rollback.
+"""Deploy and rollback of a stack: pre-flight, DR state, backup, preview/up, health gate,
+auto-rollback.
 
 The orchestration talks to a `PulumiStack`: the subset of `pulumi.automation.Stack` it uses,
 with the same method names and types, so a real Automation API stack (which needs the Pulumi
@@ -38,6 +39,9 @@ Log = Callable[[str], None]
 PolicyCheck = Callable[[str], Sequence[str]]
 ConfigCheck = Callable[[str], None]
 Backup = Callable[[str, str], str]
+# Called with the stack name before the backup and `up`; refuses (ReleaseError) while a DR
+# failover is in force or half-way, when an `up` would undo it (stacks/release_dr.py).
+DrCheck = Callable[[str], str]
 # Called with the release that must be serving (the image tag just deployed).
 HealthProbe = Callable[[str], HealthReport]
 
@@ -164,6 +168,7 @@ class Release:
         *,
         validate_config: ConfigCheck,
         policy_check: PolicyCheck,
+        dr_check: DrCheck,
         backup: Backup | None,
         health: HealthProbe,
         notify: Callable[[dict[str, Any]], None],
@@ -174,6 +179,7 @@ class Release:
         self.stack_name = stack_name
         self.validate_config = validate_config
         self.policy_check = policy_check
+        self.dr_check = dr_check
         self.backup = backup
         self.health = health
         self.notify = notify
@@ -280,6 +286,8 @@ class Release:
             return self._finish(result, started)
 
         try:
+            # Whatever --skip-backup says: skipping the snapshot must not skip this.
+            self._step(result, "dr state", lambda: self.dr_check(self.stack_name))
             if skip_backup or self.backup is None:
                 reason = "--skip-backup" if skip_backup else "no backup hook"
                 result.steps.append(Step("pre-deploy backup", "skipped", 0.0, reason))
@@ -360,6 +368,7 @@ class Release:
                 )
                 result.outcome = "dry_run"
                 return self._finish(result, started)
+            self._step(result, "dr state", lambda: self.dr_check(self.stack_name))
             if self.backup is not None:
                 backup = self.backup
                 self._step(

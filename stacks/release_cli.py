@@ -15,6 +15,7 @@ from stacks.notify import SlackNotifier
 from stacks.release import (
     REAL_TIME,
     Backup,
+    DrCheck,
     Gate,
     GateClock,
     PolicyCheck,
@@ -23,6 +24,7 @@ from stacks.release import (
     ReleaseError,
     automation_stack,
 )
+from stacks.release_dr import not_failed_over
 from stacks.snapshots import rds_snapshot_backup
 from stacks.versions import RegistryError, newest_image_tag, rollback_target, running_version
 
@@ -92,11 +94,12 @@ def build_commands(
     policy_check: PolicyCheck = offline_policy_check,
     stack_factory: StackFactory = lambda name: automation_stack(name, REPO_ROOT),
     backup_factory: BackupFactory = rds_snapshot_backup,
+    dr_check: DrCheck = not_failed_over,
     latest_tag: LatestTag = registry_latest,
     gate_clock: GateClock = REAL_TIME,
 ) -> list[click.Command]:
-    """The commands, with the policy check, stack, backup and the gate's clock wired by the
-    caller."""
+    """The commands, with the policy check, stack, DR check, backup and the gate's clock wired
+    by the caller."""
 
     def release(stack: str, health_url: str | None, gate: Gate) -> tuple[Release, PulumiStack]:
         api_key, webhook = _secret("UTP_HEALTH_CHECK_API_KEY"), _secret("UTP_SLACK_WEBHOOK_URL")
@@ -111,6 +114,7 @@ def build_commands(
                 stack,
                 validate_config=validate_stack_config,
                 policy_check=policy_check,
+                dr_check=dr_check,
                 backup=backup_factory(pulumi_stack),
                 health=http_health_probe(url, api_key=api_key),
                 notify=SlackNotifier(webhook, _log),
@@ -155,7 +159,11 @@ def build_commands(
         help="Image tag to deploy, vX.Y.Z; `latest`: the newest vX.Y.Z image in the registry.",
     )
     @click.option("--dry-run", is_flag=True, help="Pre-flight and `pulumi preview` only.")
-    @click.option("--skip-backup", is_flag=True, help="No pre-deploy database snapshot.")
+    @click.option(
+        "--skip-backup",
+        is_flag=True,
+        help="No pre-deploy database snapshot (the DR state is still checked).",
+    )
     @health_option
     @deadline_option
     @interval_option
@@ -168,7 +176,8 @@ def build_commands(
         gate_deadline: float,
         gate_interval: float,
     ) -> None:
-        """Deploy VERSION: pre-flight, backup, up, health gate; roll back if the gate fails."""
+        """Deploy VERSION: pre-flight, DR state (refused while failed over), backup, up,
+        health gate; roll back if the gate fails."""
         name = _one_stack(stack, None)
         runner, pulumi_stack = release(name, health_url, gate(gate_deadline, gate_interval))
         if version == "latest":

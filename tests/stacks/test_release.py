@@ -11,10 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
-from moto import mock_aws
 
 from stacks.health_gate import http_health_probe
 from stacks.notify import SlackNotifier
@@ -24,7 +22,6 @@ from stacks.release import (
     Release,
 )
 from stacks.release_cli import build_commands
-from stacks.snapshots import rds_snapshot_backup
 from stacks.versions import rollback_target, running_version
 from tests.stacks.in_memory_stack import InMemoryStack
 
@@ -155,6 +152,18 @@ class Recorder:
     lines: list[str] = field(default_factory=list)
     backups: list[tuple[str, str]] = field(default_factory=list)
     config_checks: list[str] = field(default_factory=list)
+    dr_checks: list[str] = field(default_factory=list)
+
+
+def no_failover(rec: Recorder) -> Any:
+    """The DR check of a stack that is not failed over (tests/stacks/test_release_dr.py runs
+    the real one against moto)."""
+
+    def check(stack_name: str) -> str:
+        rec.dr_checks.append(stack_name)
+        return "utp-stg-use1-db in us-east-1 takes writes"
+
+    return check
 
 
 def _release(
@@ -169,6 +178,7 @@ def _release(
         "staging",
         validate_config=rec.config_checks.append,
         policy_check=lambda name: violations or [],
+        dr_check=no_failover(rec),
         backup=backup,
         health=http_health_probe(service.url, timeout=2.0),
         notify=SlackNotifier(service.url + "/slack/hook", rec.lines.append),
@@ -185,11 +195,11 @@ def test_successful_deploy(loopback: FakeService) -> None:
     assert result.outcome == "succeeded", rec.lines
     assert running_version(stack) == "v1.1.0" and loopback.version == "v1.1.0"
     assert rec.backups == [("staging", "pre-deploy-v1.1.0")]
-    assert rec.config_checks == ["staging"]
+    assert rec.config_checks == ["staging"] and rec.dr_checks == ["staging"]
     assert [s.name for s in result.steps] == [
-        "pre-flight", "pre-deploy backup", "up v1.1.0", "health gate"
+        "pre-flight", "dr state", "pre-deploy backup", "up v1.1.0", "health gate"
     ]  # fmt: skip
-    assert any("4. health gate ..." in line for line in rec.lines)
+    assert any("5. health gate ..." in line for line in rec.lines)
     assert rollback_target(stack) == "v1.0.0"
     [payload] = loopback.webhooks
     assert payload["stack"] == "staging" and payload["version"] == "v1.1.0"
@@ -313,6 +323,7 @@ def test_cli_deploy_and_rollback(loopback: FakeService, monkeypatch: pytest.Monk
         policy_check=lambda name: [],
         stack_factory=lambda name: stack,
         backup_factory=backup_factory,
+        dr_check=no_failover(Recorder()),
         gate_clock=stepped_clock(),
     )
     env = {"UTP_SLACK_WEBHOOK_URL": loopback.url + "/slack/hook"}
@@ -355,6 +366,7 @@ def test_cli_reads_the_webhook_from_a_file_as_utp_does(
         policy_check=lambda name: [],
         stack_factory=lambda name: stack,
         backup_factory=lambda pulumi_stack: lambda name, label: label,
+        dr_check=no_failover(Recorder()),
         gate_clock=stepped_clock(),
     )
     secret = tmp_path / "slack"
@@ -374,46 +386,3 @@ def test_cli_reads_the_webhook_from_a_file_as_utp_does(
     assert "notify: sent" in done.output and [w["outcome"] for w in loopback.webhooks] == [
         "succeeded"
     ]
-
-
-def _staging_database() -> Any:
-    """An RDS client (inside `mock_aws`) with the staging stack's primary instance."""
-    rds = boto3.client("rds", region_name="us-east-1")
-    rds.create_db_instance(
-        DBInstanceIdentifier="utp-staging-db", DBInstanceClass="db.t4g.medium",
-        Engine="postgres", MasterUsername="utp_admin", MasterUserPassword="x" * 16,
-        AllocatedStorage=20,
-    )  # fmt: skip
-    return rds
-
-
-def test_rds_snapshot_backup_snapshots_the_primary(loopback: FakeService) -> None:
-    stack = _stack(loopback)
-    with mock_aws():
-        rds = _staging_database()
-        detail = rds_snapshot_backup(stack, client=rds)("staging", "pre-deploy-v1.1.0")
-        [snapshot] = rds.describe_db_snapshots(
-            DBInstanceIdentifier="utp-staging-db", SnapshotType="manual"
-        )["DBSnapshots"]
-    assert snapshot["DBSnapshotIdentifier"].startswith("utp-staging-pre-deploy-v1-1-0-")
-    assert snapshot["DBSnapshotIdentifier"] in detail
-
-
-def test_release_snapshots_beyond_the_newest_are_pruned(loopback: FakeService) -> None:
-    stack = _stack(loopback)
-    with mock_aws():
-        rds = _staging_database()
-        older = [f"utp-staging-pre-deploy-v1-0-{i}-2025010100000{i}" for i in range(5)]
-        others = ["utp-production-pre-deploy-v1-0-0-20250101000000", "before-migration-by-hand"]
-        for name in older + others:
-            rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier="utp-staging-db")
-
-        detail = rds_snapshot_backup(stack, client=rds, keep=3)("staging", "pre-deploy-v1.1.0")
-        manual = rds.describe_db_snapshots(
-            DBInstanceIdentifier="utp-staging-db", SnapshotType="manual"
-        )["DBSnapshots"]
-        left = {s["DBSnapshotIdentifier"] for s in manual}
-    [new] = [n for n in left if n.startswith("utp-staging-pre-deploy-v1-1-0-")]
-    # The new one and the two newest before it stay, as does every other snapshot.
-    assert left == {new, older[4], older[3], *others}
-    assert "3 older release snapshot(s) deleted" in detail

@@ -27,6 +27,7 @@ from tests.stacks.test_release import (
     _release,
     _stack,
     loopback,
+    no_failover,
     stepped_clock,
 )
 
@@ -109,6 +110,7 @@ def _commands(stack: InMemoryStack, latest: Any = None) -> tuple[Any, Any]:
         policy_check=lambda name: [],
         stack_factory=lambda name: stack,
         backup_factory=lambda pulumi_stack: None,
+        dr_check=no_failover(Recorder()),
         gate_clock=stepped_clock(),
         **kwargs,
     )
