@@ -159,6 +159,16 @@ _CHANNELS = f"""
         '<option value="attachment">attachment</option></select>',
     )
 }
+    {
+    _field(
+        "Formality",
+        '<select name="formality"><option value="">no preference</option>'
+        '<option value="more">more formal</option><option value="less">less formal</option>'
+        '<option value="default">engine default</option></select>',
+        "formal or informal address where the language has one, unless a request sets its "
+        "own; only DeepL and the LLMs (OpenAI, Anthropic) use it",
+    )
+}
   </div>
   <button type="submit">Save channel</button>
 </form>

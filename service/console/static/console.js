@@ -390,6 +390,7 @@
       f.blocked_langs.value = (c.blocked_langs || []).join(", ");
       f.max_cost_per_message.value = c.max_cost_per_message === null ? "" : c.max_cost_per_message;
       f.delivery_mode.value = c.delivery_mode;
+      f.formality.value = c.formality || "";
       form.hidden = false;
     }
     finder.addEventListener("submit", guarded(async () => {
@@ -403,7 +404,7 @@
         enabled: f.enabled.checked, context_enabled: f.context_enabled.checked,
         allowed_langs: allowed.length ? allowed : null, blocked_langs: blocked.length ? blocked : null,
         max_cost_per_message: f.max_cost_per_message.value === "" ? null : Number(f.max_cost_per_message.value),
-        delivery_mode: f.delivery_mode.value,
+        delivery_mode: f.delivery_mode.value, formality: f.formality.value || null,
       };
       fill(await api("PUT", `/channels/${encodeURIComponent(channel)}`, body));
       status(`Channel ${channel} saved.`);

@@ -75,6 +75,16 @@ async def csrf_of(page: Any) -> str:
     return token
 
 
+async def read_channel(console: Console, channel_id: str) -> dict[str, Any]:
+    """The channel's settings as the API gives them to an API key."""
+    answer = await console.app.client.get(
+        f"/api/v1/channels/{channel_id}", headers=console.app.headers
+    )
+    assert answer.status_code == 200
+    body: dict[str, Any] = answer.json()
+    return body
+
+
 async def test_usage_page_charts_budget_and_csv_and_screenshot(
     console: Console, browser: Any, tmp_path: Path
 ) -> None:
@@ -231,14 +241,30 @@ async def test_try_budgets_audit_and_channels(console: Console, browser: Any) ->
     await open_page(page, "Channels")
     await page.get_by_label("Rocket.Chat room id").fill("GENERAL")
     await page.get_by_role("button", name="Open").click()
+    formality = page.get_by_label("Formality")
+    assert await formality.input_value() == ""  # no preference yet
     await page.get_by_label("Blocked languages").fill("de, it")
     await page.get_by_label("Translation enabled").uncheck()
+    await formality.select_option(label="less formal")
     await page.get_by_role("button", name="Save channel").click()
     await page.get_by_role("status").filter(has_text="Channel GENERAL saved").wait_for()
-    channel = (
-        await console.app.client.get("/api/v1/channels/GENERAL", headers=console.app.headers)
-    ).json()
+    channel = await read_channel(console, "GENERAL")
     assert channel["enabled"] is False and channel["blocked_langs"] == ["de", "it"]
+    assert channel["formality"] == "less"
+    # Set elsewhere, it shows when the channel is opened; "no preference" clears it.
+    changed = await console.app.client.put(
+        "/api/v1/channels/GENERAL", json={"formality": "more"}, headers=console.app.headers
+    )
+    assert changed.status_code == 200
+    await page.get_by_role("button", name="Open").click()
+    await page.wait_for_function(
+        "document.querySelector('#channel-form [name=formality]').value === 'more'"
+    )
+    await formality.select_option(label="no preference")
+    await page.get_by_role("button", name="Save channel").click()
+    await page.get_by_role("status").filter(has_text="Channel GENERAL saved").wait_for()
+    channel = await read_channel(console, "GENERAL")
+    assert channel["formality"] is None and channel["blocked_langs"] == ["de", "it"]
 
     await open_page(page, "Audit log")
     audit = page.locator("#audit tbody")

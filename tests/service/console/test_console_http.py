@@ -61,6 +61,33 @@ async def test_console_headers_static_files_and_unknown_pages(console: Console) 
     assert 'value="2026-11-01"' in usage.text  # the range starts on the clock's month
 
 
+async def test_the_channels_page_sets_and_clears_a_channels_formality(console: Console) -> None:
+    client = console.app.client
+    cookie = await signed_in(console)
+    page = await client.get("/console/channels", headers=cookie)
+    assert page.status_code == 200
+    form = page.text[page.text.index('<form id="channel-form"') :]
+    form = form[: form.index("</form>")]
+    select = re.search(r'<select name="formality">(.*?)</select>', form)
+    assert select is not None
+    options = re.findall(r'<option value="([^"]*)">', select[1])
+    assert options == ["", "more", "less", "default"]  # "" is no preference: saved as null
+    assert "only DeepL and the LLMs" in form
+    # What the page's script sends: the form's PUT with the session cookie and the CSRF token.
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    assert token is not None
+    headers = {**cookie, "X-CSRF-Token": token[1]}
+    for value in ("more", "less", "default", None):
+        saved = await client.put(
+            "/api/v1/channels/GENERAL",
+            json={"enabled": True, "delivery_mode": "thread", "formality": value},
+            headers=headers,
+        )
+        assert saved.status_code == 200 and saved.json()["formality"] == value
+        read = await client.get("/api/v1/channels/GENERAL", headers=console.app.headers)
+        assert read.json()["formality"] == value
+
+
 async def test_sign_in_from_another_site_is_refused(console: Console) -> None:
     client = console.app.client
     form = {"method": "key", "api_key": console.app.key}
