@@ -169,6 +169,15 @@ _CHANNELS = f"""
         "own; only DeepL and the LLMs (OpenAI, Anthropic) use it",
     )
 }
+    {
+    _field(
+        "Glossary",
+        # Filled by console.js from GET /api/v1/glossaries when a channel is opened.
+        '<select name="glossary_id"><option value="">none</option></select>',
+        "its terms also apply to this channel's translations, over workspace-wide terms; "
+        "workspace-wide glossaries and this channel's own apply anyway",
+    )
+}
   </div>
   <button type="submit">Save channel</button>
 </form>

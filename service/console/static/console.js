@@ -379,7 +379,28 @@
   function channelsPage() {
     const finder = $("#channel-find");
     const form = $("#channel-form");
+    const picker = form.elements.glossary_id;
     let channel = null;
+    let glossaries = [];
+    // Deleting a glossary leaves the channels that point at it pointing at it (translations then
+    // just find no such glossary). Such a channel gets its own option, "deleted glossary <id>",
+    // rather than "none": showing "none" would clear it on the next save without anyone
+    // choosing to. While that option is selected the PUT leaves `glossary_id` out (absent fields
+    // stay as they are; sending the dead id back would be refused as no such glossary), so
+    // saving other settings keeps it; choosing "none" or a glossary replaces it.
+    function glossaryOptions(current) {
+      const scope = (g) => (g.channel_id ? `channel ${g.channel_id}` : "whole workspace");
+      const options = [el("option", { value: "", text: "none" }),
+        ...glossaries.map((g) => el("option", { value: g.id, text: `${g.name} (${scope(g)})` }))];
+      if (current && !glossaries.some((g) => g.id === current)) {
+        options.push(el("option", {
+          value: current, "data-deleted": "yes",
+          text: `deleted glossary ${current} (kept until you choose another)`,
+        }));
+      }
+      picker.replaceChildren(...options);
+      picker.value = current || "";
+    }
     function fill(c) {
       channel = c.channel_id;
       const f = form.elements;
@@ -391,11 +412,16 @@
       f.max_cost_per_message.value = c.max_cost_per_message === null ? "" : c.max_cost_per_message;
       f.delivery_mode.value = c.delivery_mode;
       f.formality.value = c.formality || "";
+      glossaryOptions(c.glossary_id);
       form.hidden = false;
     }
     finder.addEventListener("submit", guarded(async () => {
       const id = finder.elements.channel_id.value.trim();
-      fill(await api("GET", `/channels/${encodeURIComponent(id)}`));
+      const [c, listed] = await Promise.all([
+        api("GET", `/channels/${encodeURIComponent(id)}`), api("GET", "/glossaries"),
+      ]);
+      glossaries = listed.glossaries;
+      fill(c);
     }));
     form.addEventListener("submit", guarded(async () => {
       const f = form.elements;
@@ -406,6 +432,7 @@
         max_cost_per_message: f.max_cost_per_message.value === "" ? null : Number(f.max_cost_per_message.value),
         delivery_mode: f.delivery_mode.value, formality: f.formality.value || null,
       };
+      if (!picker.selectedOptions[0].hasAttribute("data-deleted")) body.glossary_id = picker.value || null;
       fill(await api("PUT", `/channels/${encodeURIComponent(channel)}`, body));
       status(`Channel ${channel} saved.`);
     }));

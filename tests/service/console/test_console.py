@@ -85,6 +85,18 @@ async def read_channel(console: Console, channel_id: str) -> dict[str, Any]:
     return body
 
 
+async def create_glossary(console: Console, name: str, channel_id: str | None) -> str:
+    """A glossary made with the API key; its id."""
+    answer = await console.app.client.post(
+        "/api/v1/glossaries",
+        json={"name": name, "channel_id": channel_id},
+        headers=console.app.headers,
+    )
+    assert answer.status_code == 201
+    glossary_id: str = answer.json()["id"]
+    return glossary_id
+
+
 async def test_usage_page_charts_budget_and_csv_and_screenshot(
     console: Console, browser: Any, tmp_path: Path
 ) -> None:
@@ -238,33 +250,74 @@ async def test_try_budgets_audit_and_channels(console: Console, browser: Any) ->
     await page.get_by_role("button", name="Remove workspace budget").click()
     await page.locator("#budgets tbody").get_by_text("None yet.").wait_for()
 
+    brand = await create_glossary(console, "brand", None)
+    support = await create_glossary(console, "support terms", "support")
     await open_page(page, "Channels")
     await page.get_by_label("Rocket.Chat room id").fill("GENERAL")
     await page.get_by_role("button", name="Open").click()
     formality = page.get_by_label("Formality")
+    glossary = page.get_by_label("Glossary")
     assert await formality.input_value() == ""  # no preference yet
+    assert await glossary.input_value() == ""  # none yet
+    assert await glossary.locator("option").all_text_contents() == [
+        "none",
+        "brand (whole workspace)",
+        "support terms (channel support)",
+    ]
     await page.get_by_label("Blocked languages").fill("de, it")
     await page.get_by_label("Translation enabled").uncheck()
     await formality.select_option(label="less formal")
+    await glossary.select_option(label="support terms (channel support)")
     await page.get_by_role("button", name="Save channel").click()
     await page.get_by_role("status").filter(has_text="Channel GENERAL saved").wait_for()
     channel = await read_channel(console, "GENERAL")
     assert channel["enabled"] is False and channel["blocked_langs"] == ["de", "it"]
-    assert channel["formality"] == "less"
-    # Set elsewhere, it shows when the channel is opened; "no preference" clears it.
+    assert channel["formality"] == "less" and channel["glossary_id"] == support
+    # Set elsewhere, they show when the channel is opened; "no preference" and "none" clear them.
     changed = await console.app.client.put(
-        "/api/v1/channels/GENERAL", json={"formality": "more"}, headers=console.app.headers
+        "/api/v1/channels/GENERAL",
+        json={"formality": "more", "glossary_id": brand},
+        headers=console.app.headers,
     )
     assert changed.status_code == 200
     await page.get_by_role("button", name="Open").click()
     await page.wait_for_function(
         "document.querySelector('#channel-form [name=formality]').value === 'more'"
     )
+    assert await glossary.input_value() == brand
     await formality.select_option(label="no preference")
+    await glossary.select_option(label="none")
     await page.get_by_role("button", name="Save channel").click()
     await page.get_by_role("status").filter(has_text="Channel GENERAL saved").wait_for()
     channel = await read_channel(console, "GENERAL")
     assert channel["formality"] is None and channel["blocked_langs"] == ["de", "it"]
+    assert channel["glossary_id"] is None
+    # The channel's glossary deleted since: the page says so, and saving keeps it until the
+    # admin chooses another (or none) rather than clearing it unasked.
+    changed = await console.app.client.put(
+        "/api/v1/channels/GENERAL", json={"glossary_id": support}, headers=console.app.headers
+    )
+    assert changed.status_code == 200
+    deleted = await console.app.client.delete(
+        f"/api/v1/glossaries/{support}", headers=console.app.headers
+    )
+    assert deleted.status_code == 204
+    await page.get_by_role("button", name="Open").click()
+    await page.wait_for_function(
+        "document.querySelector('#channel-form [name=glossary_id]').selectedOptions[0]"
+        ".textContent.startsWith('deleted glossary')"
+    )
+    assert await glossary.input_value() == support
+    await page.get_by_label("Blocked languages").fill("de")
+    await page.get_by_role("button", name="Save channel").click()
+    await page.get_by_role("status").filter(has_text="Channel GENERAL saved").wait_for()
+    channel = await read_channel(console, "GENERAL")
+    assert channel["blocked_langs"] == ["de"] and channel["glossary_id"] == support
+    await glossary.select_option(label="none")
+    await page.get_by_role("button", name="Save channel").click()
+    # Saved, the form is filled again from the answer: the deleted glossary's option is gone.
+    await glossary.locator("option", has_text="deleted glossary").wait_for(state="detached")
+    assert (await read_channel(console, "GENERAL"))["glossary_id"] is None
 
     await open_page(page, "Audit log")
     audit = page.locator("#audit tbody")

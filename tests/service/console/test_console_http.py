@@ -88,6 +88,41 @@ async def test_the_channels_page_sets_and_clears_a_channels_formality(console: C
         assert read.json()["formality"] == value
 
 
+async def test_the_channels_page_attaches_and_clears_a_channels_glossary(
+    console: Console,
+) -> None:
+    client = console.app.client
+    cookie = await signed_in(console)
+    page = await client.get("/console/channels", headers=cookie)
+    assert page.status_code == 200
+    form = page.text[page.text.index('<form id="channel-form"') :]
+    form = form[: form.index("</form>")]
+    select = re.search(
+        r'<label>Glossary<select name="glossary_id">(.*?)</select>(.*?)</label>', form
+    )
+    assert select is not None
+    assert select[1] == '<option value="">none</option>'  # the script adds the glossaries
+    assert "over workspace-wide terms" in select[2]
+    # What the page's script does: list the glossaries and PUT the chosen one's id, then null.
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    assert token is not None
+    headers = {**cookie, "X-CSRF-Token": token[1]}
+    made = await client.post("/api/v1/glossaries", json={"name": "brand"}, headers=headers)
+    assert made.status_code == 201
+    listed = await client.get("/api/v1/glossaries", headers=cookie)
+    assert listed.status_code == 200
+    [brand] = [g["id"] for g in listed.json()["glossaries"] if g["name"] == "brand"]
+    for value in (brand, None):
+        saved = await client.put(
+            "/api/v1/channels/GENERAL",
+            json={"enabled": True, "delivery_mode": "thread", "glossary_id": value},
+            headers=headers,
+        )
+        assert saved.status_code == 200 and saved.json()["glossary_id"] == value
+        read = await client.get("/api/v1/channels/GENERAL", headers=console.app.headers)
+        assert read.json()["glossary_id"] == value
+
+
 async def test_sign_in_from_another_site_is_refused(console: Console) -> None:
     client = console.app.client
     form = {"method": "key", "api_key": console.app.key}
