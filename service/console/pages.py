@@ -134,6 +134,8 @@ _AUDIT = """
 <button type="button" id="audit-more" hidden>Older entries</button>
 """
 
+# The Glossary select holds only "none" here: console.js adds the workspace's glossaries
+# (GET /api/v1/glossaries) when a channel is opened.
 _CHANNELS = f"""
 <form id="channel-find" class="row">
   {_field("Rocket.Chat room id", '<input name="channel_id" required maxlength="64">')}
@@ -172,7 +174,6 @@ _CHANNELS = f"""
     {
     _field(
         "Glossary",
-        # Filled by console.js from GET /api/v1/glossaries when a channel is opened.
         '<select name="glossary_id"><option value="">none</option></select>',
         "its terms also apply to this channel's translations, over workspace-wide terms; "
         "workspace-wide glossaries and this channel's own apply anyway",
