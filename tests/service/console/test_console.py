@@ -255,6 +255,7 @@ async def test_try_budgets_audit_and_channels(console: Console, browser: Any) ->
     await open_page(page, "Channels")
     await page.get_by_label("Rocket.Chat room id").fill("GENERAL")
     await page.get_by_role("button", name="Open").click()
+    await page.locator("#channel-form").wait_for()  # shown once filled from the API
     formality = page.get_by_label("Formality")
     glossary = page.get_by_label("Glossary")
     assert await formality.input_value() == ""  # no preference yet
@@ -281,9 +282,8 @@ async def test_try_budgets_audit_and_channels(console: Console, browser: Any) ->
     )
     assert changed.status_code == 200
     await page.get_by_role("button", name="Open").click()
-    await page.wait_for_function(
-        "document.querySelector('#channel-form [name=formality]').value === 'more'"
-    )
+    # (A locator, not wait_for_function: the page's CSP forbids the eval it polls with.)
+    await formality.locator("option[value=more]:checked").wait_for(state="attached")
     assert await glossary.input_value() == brand
     await formality.select_option(label="no preference")
     await glossary.select_option(label="none")
@@ -303,10 +303,8 @@ async def test_try_budgets_audit_and_channels(console: Console, browser: Any) ->
     )
     assert deleted.status_code == 204
     await page.get_by_role("button", name="Open").click()
-    await page.wait_for_function(
-        "document.querySelector('#channel-form [name=glossary_id]').selectedOptions[0]"
-        ".textContent.startsWith('deleted glossary')"
-    )
+    shown = glossary.locator("option:checked", has_text="deleted glossary")
+    await shown.wait_for(state="attached")
     assert await glossary.input_value() == support
     await page.get_by_label("Blocked languages").fill("de")
     await page.get_by_role("button", name="Save channel").click()
