@@ -94,7 +94,13 @@ def role_of(instance: dict[str, Any] | None) -> str:
 
 def replicates_from(instance: dict[str, Any], source: RegionNames) -> bool:
     """True if `instance` is a read replica of `source`'s database (cross-region: by ARN)."""
-    src = replica_source(instance) or ""
+    return names_database(replica_source(instance), source)
+
+
+def names_database(src: str | None, source: RegionNames) -> bool:
+    """True if a replica's source `src` (identifier, or ARN cross-region) is `source`'s
+    database."""
+    src = src or ""
     if src.startswith("arn:"):
         parts = src.split(":")
         return parts[3] == source.region and parts[-1] == source.database

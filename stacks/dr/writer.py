@@ -9,7 +9,14 @@ from dataclasses import dataclass
 
 from stacks.dr.aws import RegionUnreachable
 from stacks.dr.names import RegionNames
-from stacks.dr.state import Context, db_instance, fenced_at, replica_source, role_of
+from stacks.dr.state import (
+    Context,
+    db_instance,
+    fenced_at,
+    names_database,
+    replica_source,
+    role_of,
+)
 
 
 class NoSingleWriter(Exception):
@@ -28,6 +35,10 @@ class DatabaseState:
     @property
     def writable(self) -> bool:
         return self.role == "primary" and self.fenced_at is None
+
+    def replicates(self, source: RegionNames) -> bool:
+        """A read replica of `source`'s database, as the program declares the DR region's."""
+        return self.role == "replica" and names_database(self.source, source)
 
     def describe(self) -> str:
         where = f"{self.region.database} in {self.region.region}"

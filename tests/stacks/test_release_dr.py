@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 from click.testing import CliRunner
 
 from stacks.health_gate import http_health_probe
@@ -31,8 +33,11 @@ from tests.stacks.test_snapshots import (
     _failover_half_way,
     _fence_deferred_east_back,
     _new_snapshot,
+    _rds,
+    _reconciled,
     _snapshots,
     _west_down,
+    _west_renamed_aside,
     aws,
 )
 
@@ -146,7 +151,7 @@ def test_no_deploy_unless_one_database_surely_takes_writes_even_skipping_the_bac
     "state",
     [
         pytest.param(lambda aws: None, id="as-deployed"),
-        pytest.param(_failed_back, id="failed-back"),
+        pytest.param(_reconciled, id="failed-back-and-reconciled"),
     ],
 )
 def test_deploy_goes_ahead_when_the_primary_region_takes_writes(
@@ -163,6 +168,140 @@ def test_deploy_goes_ahead_when_the_primary_region_takes_writes(
     assert checked.detail == f"{EAST.database} in us-east-1 takes writes"
     assert running_version(stack) == "v1.1.0" and loopback.version == "v1.1.0"
     assert _new_snapshot(EAST)
+
+
+def _assert_refused_not_reconciled(result: ReleaseResult, service: FakeService) -> None:
+    assert result.outcome == "failed"
+    assert [(s.name, s.status) for s in result.steps] == [
+        ("pre-flight", "ok"),
+        ("dr state", "failed"),
+    ]
+    assert "docs/operations.md#dr-reconcile" in result.error
+    assert result.error.endswith(
+        f"`pulumi refresh`, then `pulumi up`, which creates a fresh replica of {EAST.database}"
+        " (docs/operations.md#dr-reconcile), then release again"
+    )
+    assert _snapshots(EAST) == set() and _snapshots(WEST) == set()
+    [payload] = service.webhooks
+    assert payload["outcome"] == "failed" and payload["error"] == result.error
+
+
+@pytest.mark.parametrize("skip_backup", [False, True], ids=["with-backup", "skip-backup"])
+def test_no_deploy_after_a_failback_until_reconciled(
+    aws: Aws, loopback: FakeService, skip_backup: bool
+) -> None:
+    """us-east-1 takes writes again, but us-west-2's database is still the fenced standalone
+    the failover promoted: an `up` would replace it with a replica, deleting its data."""
+    stack = _stack(loopback, "v1.0.0")
+    updates = len(stack.history())
+    _failed_back(aws)
+
+    result = _release(stack, loopback, aws).deploy("v1.1.0", skip_backup=skip_backup)
+
+    _assert_refused_not_reconciled(result, loopback)
+    assert result.error.startswith(
+        f"{WEST.database} in us-west-2 is a standalone instance fenced at"
+        f" 2026-12-07T23:40:00+00:00, not a read replica of {EAST.database}: `pulumi up` now"
+        " would replace it with a replica, deleting its data"
+    )
+    assert f"rename it aside (`{WEST.database}-old`)" in result.error
+    assert len(stack.history()) == updates, "no `up` ran"
+    assert running_version(stack) == "v1.0.0" and loopback.version == "v1.0.0"
+
+
+def test_no_rollback_after_a_failback_until_reconciled(aws: Aws, loopback: FakeService) -> None:
+    stack = _running_v1_1_0(loopback)
+    updates = len(stack.history())
+    _failed_back(aws)
+
+    result = _release(stack, loopback, aws).rollback()
+
+    _assert_refused_not_reconciled(result, loopback)
+    assert result.error.startswith(f"{WEST.database} in us-west-2 is a standalone instance")
+    assert len(stack.history()) == updates, "no `up` ran"
+    assert running_version(stack) == "v1.1.0" and loopback.version == "v1.1.0"
+
+
+def test_no_deploy_while_the_reconcile_is_half_way(aws: Aws, loopback: FakeService) -> None:
+    """The standalone renamed aside and no replica yet: the reconcile's own `pulumi refresh`
+    and `pulumi up` recreate it, not a release (release_dr.not_failed_over)."""
+    stack = _stack(loopback, "v1.0.0")
+    _west_renamed_aside(aws)
+
+    result = _release(stack, loopback, aws).deploy("v1.1.0", skip_backup=True)
+
+    _assert_refused_not_reconciled(result, loopback)
+    assert result.error.startswith(
+        f"{WEST.database} in us-west-2 does not exist, so the stack is not reconciled after a"
+        " failback: finish the reconcile first"
+    )
+    assert "rename it aside" not in result.error
+    assert running_version(stack) == "v1.0.0" and loopback.version == "v1.0.0"
+
+
+def test_no_deploy_while_us_west_2_replicates_another_instance(
+    aws: Aws, loopback: FakeService
+) -> None:
+    """Reconciled by hand from the wrong source (the old us-east-1 primary renamed aside)."""
+    stack = _stack(loopback, "v1.0.0")
+    _west_renamed_aside(aws)
+    old = _rds(EAST).describe_db_instances(DBInstanceIdentifier=f"{EAST.database}-old")
+    _rds(WEST).create_db_instance_read_replica(
+        DBInstanceIdentifier=WEST.database,
+        SourceDBInstanceIdentifier=old["DBInstances"][0]["DBInstanceArn"],
+    )
+
+    result = _release(stack, loopback, aws).deploy("v1.1.0")
+
+    _assert_refused_not_reconciled(result, loopback)
+    assert result.error.startswith(f"{WEST.database} in us-west-2 is a replica of arn:")
+    assert f":{EAST.database}-old, not a read replica of {EAST.database}:" in result.error
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        pytest.param(
+            EndpointConnectionError(endpoint_url="https://rds.us-west-2.amazonaws.com"),
+            f"{WEST.database} in us-west-2: us-west-2 APIs do not answer; wait until they"
+            " answer, then release again",
+            id="down",
+        ),
+        pytest.param(
+            ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "Describe"),
+            "reading the us-west-2 database failed: An error occurred (AccessDenied)",
+            id="denied",
+        ),
+    ],
+)
+def test_the_dr_database_read_failing_after_the_writer_was_read_stops_the_release(
+    aws: Aws, loopback: FakeService, error: Exception, message: str
+) -> None:
+    """us-west-2 answers `writable_primary`, then fails the replica check's own read."""
+    stack = _stack(loopback, "v1.0.0")
+    _reconciled(aws)
+    west_reads: list[str] = []
+
+    def client(service: str, region: str) -> Any:
+        made = aws.client(service, region)
+
+        def second_read_fails(event_name: str, **_: Any) -> None:
+            west_reads.append(event_name)
+            if len(west_reads) > 1:  # botocore retries a connection error
+                raise error
+
+        if region == WEST.region:
+            made.meta.events.register_first(
+                "before-send.rds.DescribeDBInstances", second_read_fails
+            )
+        return made
+
+    release = _release(stack, loopback, aws)
+    release.dr_check = partial(not_failed_over, client_factory=client)
+    result = release.deploy("v1.1.0", skip_backup=True)
+
+    assert result.outcome == "failed" and result.error.startswith(message), result.error
+    assert running_version(stack) == "v1.0.0"
 
 
 def test_a_dry_run_still_previews_while_failed_over(aws: Aws, loopback: FakeService) -> None:

@@ -173,6 +173,25 @@ def _failed_back(aws: Aws) -> None:
     _promote(EAST)
 
 
+def _west_renamed_aside(aws: Aws) -> None:
+    """Failed back, and the reconcile (docs/operations.md#dr-reconcile) stopped after its
+    first step: the fenced us-west-2 standalone renamed aside, no replica under the name yet."""
+    _failed_back(aws)
+    _rds(WEST).modify_db_instance(
+        DBInstanceIdentifier=WEST.database,
+        NewDBInstanceIdentifier=f"{WEST.database}-old",
+        ApplyImmediately=True,
+    )
+
+
+def _reconciled(aws: Aws) -> None:
+    """Failed back and reconciled: `pulumi up` created a fresh us-west-2 replica of us-east-1."""
+    _west_renamed_aside(aws)
+    _rds(WEST).create_db_instance_read_replica(
+        DBInstanceIdentifier=WEST.database, SourceDBInstanceIdentifier=_arn(EAST)
+    )
+
+
 @pytest.mark.parametrize(
     ("state", "writer", "other"),
     [
