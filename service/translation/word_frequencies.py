@@ -79,7 +79,6 @@ class _Plan(NamedTuple):
 
     lists: tuple[int, ...]  # fields of the row
     codes: tuple[tuple[str, ...], ...]  # the codes reading each
-    sizes: tuple[int, ...]  # how many codes read each
     listed: int  # codes with a list
 
 
@@ -132,7 +131,8 @@ class WordFrequencies:
         # summed gain - the sum of the means, and the means sum up from the same totals.
         total, counted, mask = sum(rows), len(rows), (1 << FIELD_BITS) - 1
         sums = [counted * self._absent[i] + (total >> FIELD_BITS * i & mask) for i in plan.lists]
-        mean = sum(value * n for value, n in zip(sums, plan.sizes, strict=True)) / plan.listed
+        weighted = sum(value * len(same) for value, same in zip(sums, plan.codes, strict=True))
+        mean = weighted / plan.listed
         # In tenths of a Zipf unit, relative to the mean, where codes without a list sit.
         relative = [value - mean for value in sums]
         top = max(relative) if plan.listed == len(order) else max(0.0, *relative)
@@ -156,7 +156,6 @@ class WordFrequencies:
         plan = _Plan(
             lists=tuple(by_list),
             codes=tuple(tuple(same) for same in by_list.values()),
-            sizes=tuple(len(same) for same in by_list.values()),
             listed=sum(len(same) for same in by_list.values()),
         )
         result = plan if plan.listed >= 2 else None

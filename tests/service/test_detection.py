@@ -38,10 +38,10 @@ class Line:
         return len(self.text.split()) <= SHORT
 
 
-def load_corpus() -> list[Line]:
+def load_corpus(path: Path = CORPUS) -> list[Line]:
     rows = [
         row.split("\t")
-        for row in CORPUS.read_text(encoding="utf-8").splitlines()
+        for row in path.read_text(encoding="utf-8").splitlines()
         if row and not row.startswith("#")
     ]
     assert rows[0] == ["language", "author", "text"]
@@ -426,13 +426,7 @@ def test_held_out_chat_corpus_meets_the_targets_without_priors(detector: Languag
     0.989 with the author's usual language; the detector before word frequencies scored 0.934
     / 0.893 without priors.
     """
-    rows = [
-        row.split("\t")
-        for row in FRESH.read_text(encoding="utf-8").splitlines()
-        if row and not row.startswith("#")
-    ]
-    assert rows[0] == ["language", "author", "text"]
-    lines = [Line(*row) for row in rows[1:]]
+    lines = load_corpus(FRESH)
     assert len(lines) == 576 and len({line.language for line in lines}) == 24
     assert sum(word_count(clean_text(line.text)) <= SHORT for line in lines) >= 280
     for author, floors in ((False, (0.975, 0.95)), (True, (0.985, 0.975))):

@@ -91,6 +91,14 @@ def _assert_refused_failed_over(result: ReleaseResult, service: FakeService) -> 
     assert [s["name"] for s in payload["steps"]] == ["pre-flight", "dr state"]
 
 
+def _assert_untouched(
+    stack: InMemoryStack, loopback: FakeService, updates: int, version: str
+) -> None:
+    """No `up` ran: the stack's history and the running release are as they were."""
+    assert len(stack.history()) == updates, "no `up` ran"
+    assert running_version(stack) == version and loopback.version == version
+
+
 @pytest.mark.parametrize("skip_backup", [False, True], ids=["with-backup", "skip-backup"])
 @pytest.mark.parametrize("state", FAILED_OVER)
 def test_no_deploy_while_failed_over(
@@ -103,8 +111,7 @@ def test_no_deploy_while_failed_over(
     result = _release(stack, loopback, aws).deploy("v1.1.0", skip_backup=skip_backup)
 
     _assert_refused_failed_over(result, loopback)
-    assert len(stack.history()) == updates, "no `up` ran"
-    assert running_version(stack) == "v1.0.0" and loopback.version == "v1.0.0"
+    _assert_untouched(stack, loopback, updates, "v1.0.0")
 
 
 def test_no_rollback_while_failed_over(aws: Aws, loopback: FakeService) -> None:
@@ -116,8 +123,7 @@ def test_no_rollback_while_failed_over(aws: Aws, loopback: FakeService) -> None:
 
     assert result.action == "rollback" and result.version == "v1.0.0"
     _assert_refused_failed_over(result, loopback)
-    assert len(stack.history()) == updates, "no `up` ran"
-    assert running_version(stack) == "v1.1.0" and loopback.version == "v1.1.0"
+    _assert_untouched(stack, loopback, updates, "v1.1.0")
 
 
 @pytest.mark.parametrize(
@@ -205,8 +211,7 @@ def test_no_deploy_after_a_failback_until_reconciled(
         " would replace it with a replica, deleting its data"
     )
     assert f"rename it aside (`{WEST.database}-old`)" in result.error
-    assert len(stack.history()) == updates, "no `up` ran"
-    assert running_version(stack) == "v1.0.0" and loopback.version == "v1.0.0"
+    _assert_untouched(stack, loopback, updates, "v1.0.0")
 
 
 def test_no_rollback_after_a_failback_until_reconciled(aws: Aws, loopback: FakeService) -> None:
@@ -218,8 +223,7 @@ def test_no_rollback_after_a_failback_until_reconciled(aws: Aws, loopback: FakeS
 
     _assert_refused_not_reconciled(result, loopback)
     assert result.error.startswith(f"{WEST.database} in us-west-2 is a standalone instance")
-    assert len(stack.history()) == updates, "no `up` ran"
-    assert running_version(stack) == "v1.1.0" and loopback.version == "v1.1.0"
+    _assert_untouched(stack, loopback, updates, "v1.1.0")
 
 
 def test_no_deploy_while_the_reconcile_is_half_way(aws: Aws, loopback: FakeService) -> None:

@@ -61,42 +61,48 @@ async def test_console_headers_static_files_and_unknown_pages(console: Console) 
     assert 'value="2026-11-01"' in usage.text  # the range starts on the clock's month
 
 
-async def test_the_channels_page_sets_and_clears_a_channels_formality(console: Console) -> None:
-    client = console.app.client
+async def channels_page(console: Console) -> tuple[str, dict[str, str]]:
+    """The channels page's channel form, and the headers its script sends (cookie, CSRF)."""
     cookie = await signed_in(console)
-    page = await client.get("/console/channels", headers=cookie)
+    page = await console.app.client.get("/console/channels", headers=cookie)
     assert page.status_code == 200
     form = page.text[page.text.index('<form id="channel-form"') :]
-    form = form[: form.index("</form>")]
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    assert token is not None
+    return form[: form.index("</form>")], {**cookie, "X-CSRF-Token": token[1]}
+
+
+async def save_channel_field(
+    console: Console, headers: dict[str, str], field: str, value: str | None
+) -> None:
+    """The form's PUT as the page's script makes it, then the value read back by API key."""
+    client = console.app.client
+    saved = await client.put(
+        "/api/v1/channels/GENERAL",
+        json={"enabled": True, "delivery_mode": "thread", field: value},
+        headers=headers,
+    )
+    assert saved.status_code == 200 and saved.json()[field] == value
+    read = await client.get("/api/v1/channels/GENERAL", headers=console.app.headers)
+    assert read.json()[field] == value
+
+
+async def test_the_channels_page_sets_and_clears_a_channels_formality(console: Console) -> None:
+    form, headers = await channels_page(console)
     select = re.search(r'<select name="formality">(.*?)</select>', form)
     assert select is not None
     options = re.findall(r'<option value="([^"]*)">', select[1])
     assert options == ["", "more", "less", "default"]  # "" is no preference: saved as null
     assert "only DeepL and the LLMs" in form
-    # What the page's script sends: the form's PUT with the session cookie and the CSRF token.
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
-    assert token is not None
-    headers = {**cookie, "X-CSRF-Token": token[1]}
     for value in ("more", "less", "default", None):
-        saved = await client.put(
-            "/api/v1/channels/GENERAL",
-            json={"enabled": True, "delivery_mode": "thread", "formality": value},
-            headers=headers,
-        )
-        assert saved.status_code == 200 and saved.json()["formality"] == value
-        read = await client.get("/api/v1/channels/GENERAL", headers=console.app.headers)
-        assert read.json()["formality"] == value
+        await save_channel_field(console, headers, "formality", value)
 
 
 async def test_the_channels_page_attaches_and_clears_a_channels_glossary(
     console: Console,
 ) -> None:
     client = console.app.client
-    cookie = await signed_in(console)
-    page = await client.get("/console/channels", headers=cookie)
-    assert page.status_code == 200
-    form = page.text[page.text.index('<form id="channel-form"') :]
-    form = form[: form.index("</form>")]
+    form, headers = await channels_page(console)
     select = re.search(
         r'<label>Glossary<select name="glossary_id">(.*?)</select>(.*?)</label>', form
     )
@@ -104,23 +110,13 @@ async def test_the_channels_page_attaches_and_clears_a_channels_glossary(
     assert select[1] == '<option value="">none</option>'  # the script adds the glossaries
     assert "over workspace-wide terms" in select[2]
     # What the page's script does: list the glossaries and PUT the chosen one's id, then null.
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
-    assert token is not None
-    headers = {**cookie, "X-CSRF-Token": token[1]}
     made = await client.post("/api/v1/glossaries", json={"name": "brand"}, headers=headers)
     assert made.status_code == 201
-    listed = await client.get("/api/v1/glossaries", headers=cookie)
+    listed = await client.get("/api/v1/glossaries", headers=headers)
     assert listed.status_code == 200
     [brand] = [g["id"] for g in listed.json()["glossaries"] if g["name"] == "brand"]
     for value in (brand, None):
-        saved = await client.put(
-            "/api/v1/channels/GENERAL",
-            json={"enabled": True, "delivery_mode": "thread", "glossary_id": value},
-            headers=headers,
-        )
-        assert saved.status_code == 200 and saved.json()["glossary_id"] == value
-        read = await client.get("/api/v1/channels/GENERAL", headers=console.app.headers)
-        assert read.json()["glossary_id"] == value
+        await save_channel_field(console, headers, "glossary_id", value)
 
 
 async def test_sign_in_from_another_site_is_refused(console: Console) -> None:
